@@ -1,0 +1,176 @@
+"""The syntax tree: frozen dataclasses, each with a source span. No behaviour lives here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .source import Span
+
+
+@dataclass(frozen=True)
+class Node:
+    span: Span
+
+
+# -- expressions ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Name(Node):
+    id: str
+
+
+@dataclass(frozen=True)
+class Number(Node):
+    value: int | float
+
+
+@dataclass(frozen=True)
+class String(Node):
+    value: str
+
+
+@dataclass(frozen=True)
+class Const(Node):
+    """`true`, `false` or `none`."""
+
+    value: bool | None
+
+
+@dataclass(frozen=True)
+class BinOp(Node):
+    op: str  # + - * / % @ ** == != < <= > >= and or
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class UnaryOp(Node):
+    op: str  # - + not
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Arg(Node):
+    name: str | None
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    func: Expr
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True)
+class Slice(Node):
+    lower: Expr | None
+    upper: Expr | None
+    step: Expr | None
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    value: Expr
+    items: tuple[Expr | Slice, ...]
+
+
+@dataclass(frozen=True)
+class TupleExpr(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class ListExpr(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Step(Node):
+    """One `-> expr [as name]` in a chain."""
+
+    expr: Expr
+    alias: str | None
+    alias_span: Span | None
+
+
+@dataclass(frozen=True)
+class Chain(Node):
+    head: Expr
+    steps: tuple[Step, ...]
+
+
+Expr = Name | Number | String | Const | BinOp | UnaryOp | Call | Index | TupleExpr | ListExpr | Chain
+
+
+# -- statements ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TensorTypeExpr(Node):
+    dtype: str
+    dtype_span: Span
+    dims: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Input(Node):
+    name: str
+    name_span: Span
+    type: TensorTypeExpr
+    where: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class OutputItem(Node):
+    name: str | None
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Output(Node):
+    items: tuple[OutputItem, ...]
+
+
+@dataclass(frozen=True)
+class Assign(Node):
+    targets: tuple[Expr, ...]  # Name or TupleExpr of targets, checked by the elaborator
+    value: Expr
+
+
+@dataclass(frozen=True)
+class ExprStmt(Node):
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class If(Node):
+    branches: tuple[tuple[Expr, tuple[Stmt, ...]], ...]
+    orelse: tuple[Stmt, ...] | None
+
+
+Stmt = Input | Output | Assign | ExprStmt | If
+
+
+# -- definitions ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param(Node):
+    name: str
+    type_name: str
+    type_span: Span
+    default: Expr | None
+
+
+@dataclass(frozen=True)
+class Definition(Node):
+    kind: str  # "network" or "block"
+    name: str
+    name_span: Span
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Import(Node):
+    path: str
+
+
+@dataclass(frozen=True)
+class Program(Node):
+    imports: tuple[Import, ...]
+    definitions: tuple[Definition, ...]

@@ -1,0 +1,172 @@
+"""The front end as one call: read a file and its imports, check definitions, elaborate networks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .diagnostics import Diagnostics, Label, did_you_mean
+from .elaborate import Elaborator
+from .ir import Graph
+from .parse import parse
+from .source import Source
+
+
+@dataclass
+class Result:
+    """What the front end produced: graphs for the networks that elaborated, and every diagnostic."""
+
+    diagnostics: Diagnostics
+    graphs: dict[str, Graph] = field(default_factory=dict)
+    definitions: dict[str, ast.Definition] = field(default_factory=dict)
+    networks: list[str] = field(default_factory=list)  # the main file's networks, in source order
+    unknown_overrides: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.has_errors
+
+
+def load_definitions(source: Source, diags: Diagnostics) -> tuple[dict[str, ast.Definition], list[str]] | None:
+    """Parse `source` and, recursively, its imports. Returns all definitions and the main file's networks."""
+    defs: dict[str, ast.Definition] = {}
+    visited: set[Path] = set()
+    main_networks: list[str] = []
+
+    def load(src: Source, is_main: bool) -> bool:
+        program = parse(src, diags)
+        if program is None:
+            return False
+        ok = True
+        base = Path(src.path).resolve().parent
+        for imp in program.imports:
+            target = (base / imp.path).resolve()
+            if target in visited:
+                continue
+            visited.add(target)
+            try:
+                text = target.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
+                diags.error("E404", f"cannot import `{imp.path}`: {reason}", imp.span,
+                            help=f"paths are relative to {base}")
+                ok = False
+                continue
+            ok = load(Source(str(Path(src.path).parent / imp.path), text), False) and ok
+        for d in program.definitions:
+            if d.name in defs:
+                first = defs[d.name]
+                diags.error("E400", f"`{d.name}` is defined twice", d.name_span,
+                            secondary=[Label(first.name_span, "first defined here")]
+                            if first.span.source is d.span.source else [],
+                            notes=[] if first.span.source is d.span.source else
+                            [f"first defined at {first.name_span.location()}"],
+                            help="rename one of them")
+                continue
+            defs[d.name] = d
+            if is_main and d.kind == "network":
+                main_networks.append(d.name)
+        return ok
+
+    visited.add(Path(source.path).resolve())
+    if not load(source, True):
+        return None
+    return defs, main_networks
+
+
+def find_cycles(defs: dict[str, ast.Definition], diags: Diagnostics) -> set[str]:
+    """Report each cycle of blocks that use one another; returns the names on cycles."""
+    uses: dict[str, list[tuple[str, ast.Node]]] = {name: [] for name in defs}
+    for name, d in defs.items():
+        for node in _walk(d.body):
+            callee = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                callee = node.func
+            elif isinstance(node, ast.Name):
+                callee = node
+            if callee is not None and callee.id in defs:
+                uses[name].append((callee.id, callee))
+    on_cycle: set[str] = set()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        path.append(n)
+        for callee, node in uses[n]:
+            if state.get(callee) == 1:
+                cycle = path[path.index(callee):]
+                if not on_cycle.intersection(cycle):
+                    chain = " -> ".join(cycle + [callee])
+                    diags.error("E401", f"`{callee}` uses itself: {chain}", node.span,
+                                help="blocks cannot be recursive; repeat them with `* N` instead")
+                on_cycle.update(cycle)
+            elif callee not in state:
+                visit(callee)
+        path.pop()
+        state[n] = 2
+
+    for n in defs:
+        if n not in state:
+            visit(n)
+    return on_cycle
+
+
+def _walk(stmts: tuple[ast.Stmt, ...]):  # type: ignore[no-untyped-def]
+    stack: list[object] = list(stmts)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If):
+            for cond, body in node.branches:
+                stack.append(cond)
+                stack.extend(body)
+            if node.orelse:
+                stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Node):
+            for value in vars(node).values():
+                if isinstance(value, ast.Node):
+                    stack.append(value)
+                elif isinstance(value, tuple):
+                    stack.extend(v for v in value if isinstance(v, ast.Node))
+
+
+def compile_source(source: Source, overrides: dict[str, int] | None = None,
+                   network: str | None = None) -> Result:
+    diags = Diagnostics()
+    loaded = load_definitions(source, diags)
+    if loaded is None:
+        return Result(diags)
+    defs, networks = loaded
+    result = Result(diags, definitions=defs, networks=networks)
+    cyclic = find_cycles(defs, diags)
+    if network is not None:
+        if network not in defs:
+            guess = did_you_mean(network, networks)
+            diags.error("E407", f"no network named `{network}` in {source.path}", None,
+                        help=f"did you mean `{guess}`?" if guess else
+                        (f"its networks are: {', '.join(networks)}" if networks else None))
+            return result
+        targets = [network]
+    else:
+        targets = networks
+        if not networks:
+            diags.error("E407", f"{source.path} defines no network", None,
+                        help="add `network Name { input ...; output ... }`; blocks are only checked when used")
+            return result
+    elab = Elaborator(defs, diags, overrides)
+    elab.cyclic = cyclic
+    for name in targets:
+        elab.symbols = []
+        elab.constraints = []
+        graph = elab.network(name)
+        if graph is not None:
+            result.graphs[name] = graph
+    result.unknown_overrides = sorted(set(overrides or {}) - elab.used_overrides)
+    return result
+
+
+def compile_file(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
+    text = Path(path).read_text(encoding="utf-8")
+    return compile_source(Source(str(path), text), overrides, network)

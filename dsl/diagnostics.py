@@ -1,0 +1,206 @@
+"""Diagnostics: located errors and warnings, collected (not raised) so one run reports them all.
+
+Every stage reports into a :class:`Diagnostics`; the renderer prints them the way Rust and Elm do:
+
+    error[E201]: `Linear(10)` expects its input's last dim to be 128, but it is 64
+      --> samples/bad_mlp.net:4:32
+       |
+     4 |     x -> Linear(64) -> relu -> Linear(10, in=128) -> out
+       |                                ^^^^^^^^^^^^^^^^^^ input here is f32[B, 64]
+       |
+       = help: drop `in=128` to infer it
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .source import Span
+
+Severity = Literal["error", "warning"]
+
+# Every code the compiler can emit, with a one-line title. docs/diagnostics.md documents each with an
+# example, and a test checks that every code here is documented and produced by some test input.
+CODES: dict[str, str] = {
+    # E1xx: syntax
+    "E100": "syntax error: unexpected token",
+    "E101": "unclosed bracket",
+    "E102": "unexpected end of file",
+    "E103": "unexpected character",
+    "E104": "nesting too deep",
+    "E105": "cannot read the source file",
+    # E2xx: shapes and types
+    "E200": "shape mismatch",
+    "E201": "wrong rank",
+    "E202": "shapes do not broadcast",
+    "E203": "impossible dimension",
+    "E204": "type error",
+    "E205": "wrong dtype",
+    "E206": "element count mismatch in reshape",
+    "E207": "dimension not divisible",
+    "E208": "dimension index out of range",
+    "E209": "constraint violated",
+    "E210": "parameter size is not known",
+    # E3xx: names and attributes
+    "E300": "unknown name",
+    "E301": "unknown op or block",
+    "E302": "unknown attribute",
+    "E303": "missing attribute",
+    "E304": "attribute given twice",
+    "E305": "invalid attribute value",
+    "E306": "too many arguments",
+    "E307": "duplicate layer name",
+    "E308": "wrong number of inputs",
+    "E309": "cannot unpack",
+    # E4xx: definitions and files
+    "E400": "duplicate definition",
+    "E401": "recursive block",
+    "E402": "missing output",
+    "E403": "missing input",
+    "E404": "cannot import",
+    "E405": "duplicate parameter",
+    "E406": "duplicate input or output name",
+    "E407": "no network to check",
+    # Warnings
+    "W001": "unused value",
+    "W002": "shape equality depends on symbol values",
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    span: Span
+    message: str = ""
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None
+    severity: Severity = "error"
+    label: str = ""
+    notes: list[str] = field(default_factory=list)
+    help: str | None = None
+    secondary: list[Label] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"undocumented diagnostic code {self.code}")
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        if self.span is None:
+            return ("", -1, -1, self.code)
+        return (self.span.source.path, self.span.start, self.span.end, self.code)
+
+
+class Diagnostics:
+    """Collects diagnostics; `has_errors` tells a stage whether the next one can run."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+        self._seen: set[tuple[str, int, int, str]] = set()
+
+    def add(self, diag: Diagnostic) -> Diagnostic:
+        key = (diag.code, *(diag.sort_key()[1:3]), diag.message)
+        if key not in self._seen:  # the same block instantiated twice reports its errors once
+            self._seen.add(key)  # type: ignore[arg-type]
+            self.items.append(diag)
+        return diag
+
+    def error(self, code: str, message: str, span: Span | None, **kw: object) -> Diagnostic:
+        return self.add(Diagnostic(code, message, span, "error", **kw))  # type: ignore[arg-type]
+
+    def warning(self, code: str, message: str, span: Span | None, **kw: object) -> Diagnostic:
+        return self.add(Diagnostic(code, message, span, "warning", **kw))  # type: ignore[arg-type]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.items, key=Diagnostic.sort_key)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate, for hints; case-insensitive matches first (`linear` -> `Linear`)."""
+    cands = sorted(set(candidates))
+    for c in cands:
+        if c.lower() == name.lower() and c != name:
+            return c
+    close = difflib.get_close_matches(name, cands, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in cands}
+        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
+    return close[0] if close else None
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+_COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "blue": "\x1b[1;34m", "bold": "\x1b[1m"}
+_RESET = "\x1b[0m"
+
+
+def render(diag: Diagnostic, colour: bool = False) -> str:
+    def c(kind: str, text: str) -> str:
+        return f"{_COLOURS[kind]}{text}{_RESET}" if colour else text
+
+    head = c(diag.severity, f"{diag.severity}[{diag.code}]") + c("bold", f": {diag.message}")
+    lines = [head]
+    if diag.span is not None:
+        labels = [Label(diag.span, diag.label)] + list(diag.secondary)
+        numbers = [lab.span.line for lab in labels]
+        width = len(str(max(numbers)))
+        pad = " " * width
+        lines.append(f"{pad}{c('blue', '-->')} {diag.span.location()}")
+        lines.append(f"{pad} {c('blue', '|')}")
+        for lab in sorted(labels, key=lambda lab: lab.span.start):
+            line_no, col = lab.span.source.line_col(lab.span.start)
+            text = lab.span.source.line_text(line_no).expandtabs(1)
+            end_line, end_col = lab.span.source.line_col(lab.span.end)
+            length = (end_col - col) if end_line == line_no else (len(text) - col + 1)
+            marker = "^" if lab is labels[0] else "-"
+            under = " " * (col - 1) + marker * max(1, length)
+            lines.append(f"{str(line_no).rjust(width)} {c('blue', '|')} {text}")
+            suffix = f" {lab.message}" if lab.message else ""
+            lines.append(f"{pad} {c('blue', '|')} " + c(diag.severity if marker == "^" else "blue", under + suffix))
+        if diag.notes or diag.help:
+            lines.append(f"{pad} {c('blue', '|')}")
+        for note in diag.notes:
+            lines.append(f"{pad} {c('blue', '=')} note: {note}")
+        if diag.help:
+            lines.append(f"{pad} {c('blue', '=')} help: {diag.help}")
+    else:
+        for note in diag.notes:
+            lines.append(f"  = note: {note}")
+        if diag.help:
+            lines.append(f"  = help: {diag.help}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def render_all(diags: Diagnostics, colour: bool = False) -> str:
+    parts = [render(d, colour) for d in diags.sorted()]
+    n_err = len(diags.errors)
+    n_warn = len(diags.items) - n_err
+    summary = []
+    if n_err:
+        summary.append(f"{n_err} error{'s' if n_err != 1 else ''}")
+    if n_warn:
+        summary.append(f"{n_warn} warning{'s' if n_warn != 1 else ''}")
+    if summary:
+        parts.append(" and ".join(summary) + " found")
+    return "\n\n".join(parts) + "\n"
+
+
+class CompileError(Exception):
+    """Raised by the public API when a source has errors; carries the diagnostics."""
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        self.diagnostics = diagnostics
+        super().__init__(render_all(diagnostics))

@@ -1,0 +1,961 @@
+"""Elaboration: AST -> typed IR.
+
+Binds parameters, evaluates compile-time arithmetic and `if`, instantiates blocks (each instance keeps
+its block name, its arguments and its call span), unrolls repetition while keeping the grouping (a
+sequential module), and runs every op's shape rule. Errors are reported into the collector; a value
+that could not be computed becomes `ERR`, which later steps accept silently so one mistake is reported
+once, not at every use.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .diagnostics import Diagnostics, Label, did_you_mean
+from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
+from .ir import Constraint, Graph, Module, OpNode, Value
+from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
+from .ops.base import ALIASES, describe
+from .ops.tensor import exact_div
+from .source import Span
+from .types import DTYPES, TensorType
+
+
+class _Err:
+    """The value of an expression that already produced an error."""
+
+    def __repr__(self) -> str:
+        return "ERR"
+
+
+ERR: Any = _Err()
+
+PARAM_TYPES = ("int", "float", "bool", "str", "dim")
+
+
+@dataclass
+class Binding:
+    value: Any
+    span: Span
+    used: bool = False
+    kind: str = "value"  # "value", "input" or "param"
+
+
+@dataclass
+class Frame:
+    definition: ast.Definition
+    module: Module
+    env: dict[str, Binding]
+    provided_inputs: list[Value] | None  # None for a top-level network
+    call_span: Span | None
+    reserved: set[str]  # every `as` name in the definition, so generated names avoid them
+    taken: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)
+    inputs_seen: int = 0
+    outputs: list[tuple[str, Any, Span]] = field(default_factory=list)
+    input_values: list[tuple[str, Value, Span]] = field(default_factory=list)
+
+
+def snake(name: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return s.lower()
+
+
+def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
+    out: set[str] = set()
+
+    def expr(e: Any) -> None:
+        if isinstance(e, ast.Chain):
+            expr(e.head)
+            for st in e.steps:
+                if st.alias:
+                    out.add(st.alias)
+                expr(st.expr)
+        elif isinstance(e, (ast.ListExpr, ast.TupleExpr)):
+            for it in e.items:
+                expr(it)
+        elif isinstance(e, ast.BinOp):
+            expr(e.left)
+            expr(e.right)
+        elif isinstance(e, ast.Call):
+            for a in e.args:
+                expr(a.value)
+
+    for s in stmts:
+        if isinstance(s, ast.Assign):
+            expr(s.value)
+        elif isinstance(s, ast.ExprStmt):
+            expr(s.expr)
+        elif isinstance(s, ast.Output):
+            for it in s.items:
+                expr(it.value)
+        elif isinstance(s, ast.If):
+            for _, body in s.branches:
+                out |= _collect_aliases(body)
+            if s.orelse:
+                out |= _collect_aliases(s.orelse)
+    return out
+
+
+class Elaborator:
+    def __init__(self, definitions: dict[str, ast.Definition], diags: Diagnostics,
+                 overrides: dict[str, int] | None = None) -> None:
+        self.defs = definitions
+        self.diags = diags
+        self.overrides = dict(overrides or {})
+        self.used_overrides: set[str] = set()
+        self.stack: list[tuple[str, Span | None, str]] = []  # (definition, call span, instance path)
+        self.cyclic: set[str] = set()
+        self.symbols: list[str] = []
+        self.constraints: list[Constraint] = []
+
+    # -- diagnostics helpers ---------------------------------------------------------------------
+    def _context_notes(self) -> list[str]:
+        notes = []
+        for name, span, path in reversed(self.stack[1:]):
+            if span is not None:
+                notes.append(f"in `{path}` ({name}), instantiated at {span.location()}")
+        return notes[:3]
+
+    def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
+        notes = list(kw.pop("notes", [])) + self._context_notes()
+        self.diags.error(code, message, span, notes=notes, **kw)
+        return ERR
+
+    def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None:
+        notes = list(kw.pop("notes", [])) + self._context_notes()
+        self.diags.warning(code, message, span, notes=notes, **kw)
+
+    # -- entry point -----------------------------------------------------------------------------
+    def network(self, name: str) -> Graph | None:
+        defn = self.defs[name]
+        root = Module("network", "", "", name, {}, defn.span, False)
+        params = self._bind_params(defn, [], {}, defn.name_span, top_level=True)
+        if params is ERR:
+            return None
+        root.args = {k: b.value for k, b in params.items()}
+        frame = Frame(defn, root, params, None, None, _collect_aliases(defn.body))
+        self.stack.append((name, None, ""))
+        try:
+            self._run_body(frame)
+        finally:
+            self.stack.pop()
+        self._finish_frame(frame)
+        outputs = [(n, v) for n, v, _ in frame.outputs if isinstance(v, Value)]
+        root.inputs = [v for _, v, _ in frame.input_values]
+        root.outputs = [v for _, v in outputs]
+        return Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
+                     list(self.constraints), defn.span.source)
+
+    # -- parameters ------------------------------------------------------------------------------
+    def _bind_params(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
+                     call_span: Span, top_level: bool = False) -> Any:
+        env: dict[str, Binding] = {}
+        ok = True
+        if len(pos) > len(defn.params):
+            extra_span = pos[len(defn.params)][1]
+            self.error("E306", f"`{defn.name}` takes {len(defn.params)} parameter"
+                       f"{'s' if len(defn.params) != 1 else ''}, but {len(pos)} were given", extra_span,
+                       label="unexpected argument",
+                       help=f"its parameters are ({', '.join(p.name for p in defn.params)})" if defn.params else None)
+            ok = False
+        names = {p.name for p in defn.params}
+        for k, (_, span) in kw.items():
+            if k not in names:
+                guess = did_you_mean(k, names)
+                self.error("E302", f"`{defn.name}` has no parameter `{k}`", span,
+                           help=f"did you mean `{guess}`?" if guess else
+                           (f"its parameters are: {', '.join(sorted(names))}" if names else None))
+                ok = False
+        for i, p in enumerate(defn.params):
+            if i < len(pos):
+                value, span = pos[i]
+                if p.name in kw:
+                    self.error("E304", f"parameter `{p.name}` of `{defn.name}` is given twice", kw[p.name][1])
+                    ok = False
+            elif p.name in kw:
+                value, span = kw[p.name]
+            elif top_level and p.name in self.overrides:
+                value, span = self.overrides[p.name], p.span
+                self.used_overrides.add(p.name)
+            elif p.default is not None:
+                value, span = self._eval(p.default, env_frame(env, defn)), p.default.span
+            else:
+                self.error("E303", f"`{defn.name}` needs a value for its parameter `{p.name}`", call_span,
+                           help=f"pass it: `{defn.name}({p.name}=...)`",
+                           secondary=[Label(p.span, "declared here")])
+                ok = False
+                continue
+            value = self._coerce_param(p, value, span, defn)
+            env[p.name] = Binding(value, p.span, used=True, kind="param")
+        return env if ok else ERR
+
+    def _coerce_param(self, p: ast.Param, value: Any, span: Span, defn: ast.Definition) -> Any:
+        if value is ERR:
+            return ERR
+        t = p.type_name
+        ok = {
+            "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
+            "dim": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
+            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "bool": lambda v: isinstance(v, bool),
+            "str": lambda v: isinstance(v, str),
+        }[t]
+        if not ok(value):
+            return self.error("E204", f"parameter `{p.name}` of `{defn.name}` is {t}, but got {describe(value)}",
+                              span, secondary=[Label(p.type_span, f"declared {t} here")])
+        return float(value) if t == "float" else value
+
+    # -- statements ------------------------------------------------------------------------------
+    def _run_body(self, frame: Frame) -> None:
+        defn = frame.definition
+        seen_params: dict[str, Span] = {}
+        for p in defn.params:
+            if p.name in seen_params:
+                self.error("E405", f"parameter `{p.name}` is declared twice", p.span,
+                           secondary=[Label(seen_params[p.name], "first declared here")])
+            seen_params[p.name] = p.span
+            if p.type_name not in PARAM_TYPES:
+                guess = did_you_mean(p.type_name, PARAM_TYPES)
+                self.error("E204", f"unknown parameter type `{p.type_name}`", p.type_span,
+                           help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(PARAM_TYPES)}")
+        self._run(defn.body, frame)
+        if not frame.outputs and not any(isinstance(s, ast.Output) for s in defn.body):
+            self.error("E402", f"`{defn.name}` has no `output`", defn.name_span,
+                       help="end the body with `output <value>`")
+        if frame.provided_inputs is not None and frame.inputs_seen < len(frame.provided_inputs):
+            self.error("E308", f"`{defn.name}` takes {frame.inputs_seen} input"
+                       f"{'s' if frame.inputs_seen != 1 else ''}, but {len(frame.provided_inputs)} were given",
+                       frame.call_span)
+        if frame.provided_inputs is None and frame.inputs_seen == 0:
+            self.error("E403", f"network `{defn.name}` has no `input`", defn.name_span,
+                       help="declare one: `input x: f32[B, 784]`")
+
+    def _run(self, stmts: tuple[ast.Stmt, ...], frame: Frame) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, ast.Input):
+                self._input(stmt, frame)
+            elif isinstance(stmt, ast.Output):
+                self._output(stmt, frame)
+            elif isinstance(stmt, ast.Assign):
+                value = self._eval(stmt.value, frame)
+                if len(stmt.targets) == 1:
+                    self._assign(stmt.targets[0], value, frame)
+                else:
+                    self._assign(ast.TupleExpr(stmt.span, stmt.targets), value, frame)
+            elif isinstance(stmt, ast.ExprStmt):
+                self._expr_stmt(stmt, frame)
+            elif isinstance(stmt, ast.If):
+                for cond, body in stmt.branches:
+                    c = self._eval(cond, frame)
+                    if c is ERR:
+                        break
+                    if not isinstance(c, bool):
+                        self.error("E204", f"an `if` condition must be true or false, but this is {describe(c)}",
+                                   cond.span)
+                        break
+                    if c:
+                        self._run(body, frame)
+                        break
+                else:
+                    if stmt.orelse:
+                        self._run(stmt.orelse, frame)
+
+    def _expr_stmt(self, stmt: ast.ExprStmt, frame: Frame) -> None:
+        e = stmt.expr
+        binds = (isinstance(e, ast.Chain) and isinstance(e.steps[-1].expr, ast.Name)
+                 and not self._is_callable(e.steps[-1].expr.id, frame))
+        value = self._eval(e, frame)
+        if not binds and _has_tensor(value):
+            self.warn("W001", "the result of this expression is never used", e.span,
+                      help="bind it with `-> name` at the end of the chain, or `name = ...`")
+
+    def _bind(self, name: str, value: Any, span: Span, frame: Frame, kind: str = "value") -> None:
+        old = frame.env.get(name)
+        if old is not None and not old.used and old.kind != "param" and _has_tensor(old.value):
+            self._unused(name, old)
+        frame.env[name] = Binding(value, span, kind=kind)
+
+    def _unused(self, name: str, b: Binding) -> None:
+        if name.startswith("_"):
+            return
+        guess = did_you_mean(name, list(OPS) + list(ALIASES)) if b.kind == "value" else None
+        what = "input" if b.kind == "input" else "value"
+        self.warn("W001", f"{what} `{name}` is never used", b.span,
+                  help=f"did you mean the op `{guess}`?" if guess else "prefix the name with `_` to silence this")
+
+    def _assign(self, target: ast.Expr, value: Any, frame: Frame) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, value, target.span, frame)
+            return
+        if isinstance(target, ast.TupleExpr):
+            items = target.items
+            if value is ERR:
+                for t in items:
+                    self._assign(t, ERR, frame)
+                return
+            if not isinstance(value, tuple) or len(value) != len(items):
+                n = len(value) if isinstance(value, tuple) else 1
+                self.error("E309", f"cannot unpack {n} value{'s' if n != 1 else ''} into {len(items)} names",
+                           target.span, help="the number of names must match the number of values")
+                for t in items:
+                    self._assign(t, ERR, frame)
+                return
+            for t, v in zip(items, value):
+                self._assign(t, v, frame)
+            return
+        self.error("E204", "only names can be assigned to", target.span,
+                   help="write `name = ...` or `a, b = ...`")
+
+    def _input(self, stmt: ast.Input, frame: Frame) -> None:
+        if any(stmt.name == n for n, _, _ in frame.input_values):
+            first = next(s for n, _, s in frame.input_values if n == stmt.name)
+            self.error("E406", f"input `{stmt.name}` is declared twice", stmt.name_span,
+                       secondary=[Label(first, "first declared here")])
+            return
+        dtype = stmt.type.dtype
+        if dtype not in DTYPES:
+            guess = did_you_mean(dtype, DTYPES)
+            self.error("E204", f"unknown dtype `{dtype}`", stmt.type.dtype_span,
+                       help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(DTYPES)}")
+            self._bind(stmt.name, ERR, stmt.name_span, frame, kind="input")
+            return
+        if frame.provided_inputs is None:
+            value = self._network_input(stmt, frame)
+        else:
+            value = self._block_input(stmt, frame)
+        frame.inputs_seen += 1
+        if isinstance(value, Value):
+            frame.input_values.append((stmt.name, value, stmt.span))
+        self._bind(stmt.name, value, stmt.name_span, frame, kind="input")
+
+    def _network_input(self, stmt: ast.Input, frame: Frame) -> Any:
+        dims: list[IntLike] = []
+        for d in stmt.type.dims:
+            if isinstance(d, ast.Name) and d.id not in frame.env:
+                if d.id in self.overrides:
+                    self.used_overrides.add(d.id)
+                    dims.append(self.overrides[d.id])
+                    frame.env[d.id] = Binding(self.overrides[d.id], d.span, used=True, kind="param")
+                    continue
+                if d.id not in self.symbols:
+                    self.symbols.append(d.id)
+                s = sym(d.id)
+                frame.env[d.id] = Binding(s, d.span, used=True, kind="param")
+                dims.append(s)
+                continue
+            v = self._eval(d, frame)
+            if v is ERR:
+                return ERR
+            if not _is_dim(v):
+                return self.error("E204", f"a dimension must be an integer, but this is {describe(v)}", d.span)
+            if isinstance(v, int) and v < 0:
+                return self.error("E203", f"a dimension cannot be negative ({v})", d.span)
+            dims.append(v)
+        value = Value(stmt.name, TensorType(stmt.type.dtype, tuple(dims)))
+        for cond in stmt.where:
+            self._constraint(cond, frame)
+        return value
+
+    def _constraint(self, cond: ast.Expr, frame: Frame) -> None:
+        if not (isinstance(cond, ast.BinOp) and cond.op in ("<", "<=", ">", ">=", "==", "!=")):
+            self.error("E204", "a `where` condition must compare two dims, like `T <= ctx`", cond.span)
+            return
+        left, right = self._eval(cond.left, frame), self._eval(cond.right, frame)
+        if left is ERR or right is ERR:
+            return
+        if not (_is_dim(left) and _is_dim(right)):
+            self.error("E204", "a `where` condition must compare two dims", cond.span)
+            return
+        verdict = _compare(cond.op, left, right)
+        if verdict is False:
+            self.error("E209", f"constraint `{cond.span.text}` does not hold: {left} {cond.op} {right} is false",
+                       cond.span)
+        elif verdict is None:
+            self.constraints.append(Constraint(f"{left} {cond.op} {right}", cond.span))
+
+    def _block_input(self, stmt: ast.Input, frame: Frame) -> Any:
+        provided = frame.provided_inputs or []
+        defn = frame.definition
+        if frame.inputs_seen >= len(provided):
+            n_inputs = sum(1 for s in defn.body if isinstance(s, ast.Input))
+            self.error("E308", f"`{defn.name}` takes {n_inputs} input{'s' if n_inputs != 1 else ''}, "
+                       f"but {len(provided)} {'was' if len(provided) == 1 else 'were'} given", frame.call_span,
+                       secondary=[Label(stmt.span, "input declared here")])
+            return ERR
+        actual = provided[frame.inputs_seen]
+        if actual is ERR:
+            return ERR
+        t = actual.type
+        declared = stmt.type
+        expected_text = f"{declared.dtype}[{', '.join(d.span.text for d in declared.dims)}]"
+        where = [Label(stmt.type.span, "declared here")]
+        if len(declared.dims) != t.rank:
+            return self.error("E201", f"`{defn.name}` input `{stmt.name}` expects {expected_text} (rank "
+                              f"{len(declared.dims)}), but got {t}", frame.call_span, secondary=where)
+        if declared.dtype != t.dtype:
+            return self.error("E205", f"`{defn.name}` input `{stmt.name}` expects {declared.dtype}, but got {t}",
+                              frame.call_span, secondary=where)
+        for d, actual_dim in zip(declared.dims, t.dims):
+            if isinstance(d, ast.Name) and d.id not in frame.env:
+                frame.env[d.id] = Binding(actual_dim, d.span, used=True, kind="param")
+                continue
+            v = self._eval(d, frame)
+            if v is ERR:
+                return ERR
+            same = dims_equal(v, actual_dim) if _is_dim(v) else False
+            if same is False:
+                return self.error("E200", f"`{defn.name}` input `{stmt.name}` expects {expected_text}, but got {t}",
+                                  frame.call_span, secondary=where,
+                                  label=f"dim `{d.span.text}` = {v}, but the input has {actual_dim}")
+            if same is None:
+                self.warn("W002", f"`{defn.name}` input `{stmt.name}` assumes {v} == {actual_dim}", frame.call_span)
+        for cond in stmt.where:
+            self._constraint(cond, frame)
+        return Value(stmt.name, t, actual.producer, actual.id)
+
+    def _output(self, stmt: ast.Output, frame: Frame) -> None:
+        for i, item in enumerate(stmt.items):
+            value = self._eval(item.value, frame)
+            if item.name:
+                name = item.name
+            elif isinstance(item.value, ast.Name):
+                name = item.value.id
+            else:
+                name = "out" if len(stmt.items) == 1 else f"out{i}"
+            if any(n == name for n, _, _ in frame.outputs):
+                self.error("E406", f"output `{name}` is declared twice", item.span)
+                continue
+            if value is not ERR and not isinstance(value, Value):
+                self.error("E204", f"an output must be a tensor, but this is {describe(value)}", item.value.span)
+                value = ERR
+            frame.outputs.append((name, value, item.span))
+
+    def _finish_frame(self, frame: Frame) -> None:
+        for name, b in frame.env.items():
+            if not b.used and b.kind in ("value", "input") and _has_tensor(b.value):
+                self._unused(name, b)
+
+    # -- expressions -----------------------------------------------------------------------------
+    def _is_callable(self, name: str, frame: Frame) -> bool:
+        return (lookup(name) is not None or name in self.defs) and name not in frame.env
+
+    def _lookup(self, e: ast.Name, frame: Frame) -> Any:
+        b = frame.env.get(e.id)
+        if b is not None:
+            b.used = True
+            return b.value
+        if lookup(e.id) is not None or e.id in self.defs:
+            return self.error("E204", f"`{e.id}` is {'an op' if lookup(e.id) else 'a block'}, not a value",
+                              e.span, help=f"apply it to a value: `x -> {e.id}` or `{e.id}(x)`")
+        guess = did_you_mean(e.id, list(frame.env))
+        return self.error("E300", f"unknown name `{e.id}`", e.span, label="not defined here",
+                          help=f"did you mean `{guess}`?" if guess else None)
+
+    def _eval(self, e: ast.Expr, frame: Frame) -> Any:
+        if isinstance(e, ast.Name):
+            return self._lookup(e, frame)
+        if isinstance(e, ast.Number):
+            return e.value
+        if isinstance(e, ast.String):
+            return e.value
+        if isinstance(e, ast.Const):
+            return e.value
+        if isinstance(e, ast.TupleExpr | ast.ListExpr):
+            return tuple(self._eval(i, frame) for i in e.items)
+        if isinstance(e, ast.UnaryOp):
+            return self._unary(e, frame)
+        if isinstance(e, ast.BinOp):
+            return self._binop(e, frame)
+        if isinstance(e, ast.Call):
+            return self._call(e, frame, None, None)
+        if isinstance(e, ast.Chain):
+            return self._chain(e, frame)
+        if isinstance(e, ast.Index):
+            return self._index(e, frame)
+        return self.error("E204", "this expression is not supported here", e.span)
+
+    def _index(self, e: ast.Index, frame: Frame) -> Any:
+        base = self._eval(e.value, frame)
+        if base is ERR:
+            return ERR
+        if isinstance(base, tuple) and len(e.items) == 1 and not isinstance(e.items[0], ast.Slice):
+            i = self._eval(e.items[0], frame)
+            if i is ERR:
+                return ERR
+            if not isinstance(i, int) or isinstance(i, bool) or not -len(base) <= i < len(base):
+                return self.error("E208", f"index {i!r} is out of range for {len(base)} values", e.items[0].span)
+            return base[i]
+        if isinstance(base, Value):
+            return self.error("E204", "indexing tensors is not supported yet", e.span,
+                              help="use `split`, `chunk` or `view` to take parts of a tensor")
+        return self.error("E204", f"cannot index {describe(base)}", e.span)
+
+    def _unary(self, e: ast.UnaryOp, frame: Frame) -> Any:
+        v = self._eval(e.operand, frame)
+        if v is ERR:
+            return ERR
+        if e.op == "not":
+            if not isinstance(v, bool):
+                return self.error("E204", f"`not` needs true or false, got {describe(v)}", e.operand.span)
+            return not v
+        if isinstance(v, Value):
+            if e.op == "+":
+                return v
+            return self._apply_op("mul", [], {"other": (-1, e.span)}, [v], e.span, None, None, frame)
+        if isinstance(v, bool) or not isinstance(v, (int, float, Dim)):
+            return self.error("E204", f"`{e.op}` needs a number, got {describe(v)}", e.operand.span)
+        return -v if e.op == "-" else v
+
+    def _binop(self, e: ast.BinOp, frame: Frame) -> Any:
+        op = e.op
+        if op in ("and", "or"):
+            left = self._eval(e.left, frame)
+            if left is ERR:
+                return ERR
+            if not isinstance(left, bool):
+                return self.error("E204", f"`{op}` needs true or false, got {describe(left)}", e.left.span)
+            if (op == "and" and not left) or (op == "or" and left):
+                return left
+            right = self._eval(e.right, frame)
+            if right is ERR:
+                return ERR
+            if not isinstance(right, bool):
+                return self.error("E204", f"`{op}` needs true or false, got {describe(right)}", e.right.span)
+            return right
+        left, right = self._eval(e.left, frame), self._eval(e.right, frame)
+        if left is ERR or right is ERR:
+            return ERR
+        if isinstance(left, Value) or isinstance(right, Value):
+            return self._tensor_binop(e, left, right, frame)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            if isinstance(left, (str, bool)) or isinstance(right, (str, bool)) or left is None or right is None:
+                if op in ("==", "!="):
+                    return (left == right) == (op == "==")
+                return self.error("E204", f"cannot compare {describe(left)} and {describe(right)} with `{op}`",
+                                  e.span)
+            verdict = _compare(op, left, right)
+            if verdict is None:
+                return self.error("E204", f"`{e.span.text}` depends on the symbolic values of {left} and {right}",
+                                  e.span, help="conditions are decided at compile time; bind the symbol with --set")
+            return verdict
+        for side, v in (("left", left), ("right", right)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, Dim)):
+                return self.error("E204", f"`{op}` needs numbers, but the {side} side is {describe(v)}",
+                                  (e.left if side == "left" else e.right).span)
+        try:
+            return _arith(op, left, right)
+        except ZeroDivisionError:
+            return self.error("E204", "division by zero", e.span)
+        except (TypeError, ValueError, OverflowError) as exc:
+            return self.error("E204", f"cannot compute `{e.span.text}`: {exc}", e.span)
+
+    def _tensor_binop(self, e: ast.BinOp, left: Any, right: Any, frame: Frame) -> Any:
+        names = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
+        if e.op not in names:
+            return self.error("E204", f"`{e.op}` is not defined for tensors", e.span)
+        opname = names[e.op]
+        if isinstance(left, Value) and isinstance(right, Value):
+            return self._apply_op(opname, [], {}, [left, right], e.span, None, None, frame)
+        if opname == "matmul":
+            return self.error("E204", "`@` needs two tensors", e.span)
+        tensor, scalar = (left, right) if isinstance(left, Value) else (right, left)
+        if isinstance(scalar, bool) or not isinstance(scalar, (int, float)):
+            return self.error("E204", f"cannot {opname} a tensor and {describe(scalar)}", e.span)
+        if not isinstance(left, Value) and opname in ("sub", "div"):
+            # scalar - x == -(x - scalar); scalar / x has no single op here.
+            if opname == "div":
+                return self.error("E204", "dividing a number by a tensor is not supported", e.span)
+            neg = self._apply_op("sub", [], {"other": (scalar, e.span)}, [tensor], e.span, None, None, frame)
+            return self._apply_op("mul", [], {"other": (-1, e.span)}, [neg], e.span, None, None, frame) \
+                if neg is not ERR else ERR
+        return self._apply_op(opname, [], {"other": (scalar, e.span)}, [tensor], e.span, None, None, frame)
+
+    # -- calls, chains, steps ----------------------------------------------------------------------
+    def _eval_args(self, args: tuple[ast.Arg, ...], frame: Frame) -> tuple[list[tuple[Any, Span]],
+                                                                          dict[str, tuple[Any, Span]], bool]:
+        pos: list[tuple[Any, Span]] = []
+        kw: dict[str, tuple[Any, Span]] = {}
+        ok = True
+        for a in args:
+            v = self._eval(a.value, frame)
+            if v is ERR:
+                ok = False
+            if a.name is None:
+                if kw:
+                    self.error("E306", "a positional argument cannot follow a named one", a.span)
+                    ok = False
+                pos.append((v, a.span))
+            elif a.name in kw:
+                self.error("E304", f"`{a.name}` is given twice", a.span,
+                           secondary=[Label(kw[a.name][1], "first given here")])
+                ok = False
+            else:
+                kw[a.name] = (v, a.span)
+        return pos, kw, ok
+
+    def _callee(self, func: ast.Expr, frame: Frame) -> str | None:
+        if not isinstance(func, ast.Name):
+            self.error("E204", "only ops and blocks can be called", func.span)
+            return None
+        name = func.id
+        if lookup(name) is not None or name in self.defs:
+            return name
+        candidates = list(OPS) + list(ALIASES) + list(self.defs)
+        guess = did_you_mean(name, candidates)
+        self.error("E301", f"unknown op or block `{name}`", func.span,
+                   help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+        return None
+
+    def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
+              forced_name: str | None = None) -> Any:
+        name = self._callee(e.func, frame)
+        pos, kw, ok = self._eval_args(e.args, frame)
+        if name is None or not ok or chain_in is ERR:
+            return ERR
+        return self._apply(name, pos, kw, chain_in, e.span, alias, forced_name, frame)
+
+    def _apply(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]], chain_in: Any,
+               span: Span, alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame) -> Any:
+        inputs: list[Any] = []
+        if chain_in is not None:
+            inputs.extend(chain_in if isinstance(chain_in, tuple) else [chain_in])
+        attrs_pos = []
+        for v, s in pos:
+            if isinstance(v, Value):
+                inputs.append(v)
+            else:
+                attrs_pos.append((v, s))
+        if any(v is ERR for v in inputs):
+            return ERR
+        if any(not isinstance(v, Value) for v in inputs):
+            return self.error("E204", f"`{name}` needs tensor inputs, got {describe(next(v for v in inputs if not isinstance(v, Value)))}", span)
+        spec = lookup(name)
+        if spec is not None and name not in frame.env:
+            # A single-input op applied to several values maps over them (`[q, k, v] -> transpose(1, 2)`).
+            if (isinstance(chain_in, tuple) and spec.max_inputs == 1 and len(inputs) > 1
+                    and len(inputs) == len(chain_in)):
+                return tuple(self._apply_op(name, attrs_pos, kw, [v], span, alias, forced_name, frame,
+                                            mapped=True) for v in inputs)
+            return self._apply_op(name, attrs_pos, kw, inputs, span, alias, forced_name, frame)
+        return self._instantiate(self.defs[name], attrs_pos, kw, inputs, span, alias, forced_name, frame)
+
+    def _chain(self, e: ast.Chain, frame: Frame) -> Any:
+        value = self._eval(e.head, frame)
+        for i, step in enumerate(e.steps):
+            last = i == len(e.steps) - 1
+            if value is ERR:
+                # Keep checking the names in later steps so typos are still reported.
+                if last and isinstance(step.expr, ast.Name) and not self._is_callable(step.expr.id, frame):
+                    self._bind(step.expr.id, ERR, step.expr.span, frame)
+                continue
+            value = self._step(step.expr, value, frame, (step.alias, step.alias_span) if step.alias else None,
+                               None, last)
+        return value
+
+    def _step(self, expr: ast.Expr, value: Any, frame: Frame, alias: tuple[str, Span] | None,
+              forced_name: str | None, last: bool) -> Any:
+        if isinstance(expr, ast.Name):
+            name = expr.id
+            if self._is_callable(name, frame):
+                return self._apply(name, [], {}, value, expr.span, alias, forced_name, frame)
+            if last and forced_name is None:
+                if alias:
+                    self.error("E204", f"`as {alias[0]}` names a layer, but `{name}` binds a value", alias[1])
+                self._bind(name, value, expr.span, frame)
+                return value
+            guess = did_you_mean(name, list(OPS) + list(ALIASES) + list(self.defs))
+            if name in frame.env:
+                return self.error("E301", f"`{name}` is a value, not an op or block", expr.span,
+                                  help="only the last step of a chain can name its result")
+            return self.error("E301", f"unknown op or block `{name}`", expr.span,
+                              help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+        if isinstance(expr, ast.Call):
+            return self._call(expr, frame, value, alias, forced_name)
+        if isinstance(expr, ast.ListExpr):
+            return self._sequential(list(expr.items), None, value, expr.span, alias, forced_name, frame)
+        if isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call,
+                                                                                     ast.ListExpr)):
+            n = self._eval(expr.right, frame)
+            if n is ERR:
+                return ERR
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                return self.error("E305", f"a repeat count must be a positive integer, got {describe(n)}",
+                                  expr.right.span)
+            return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame)
+        return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
+                          expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
+
+    def _sequential(self, items: list[ast.Expr], _unused: Any, value: Any, span: Span,
+                    alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame) -> Any:
+        name = self._module_name(frame, forced_name, alias, "sequential")
+        if name is None:
+            return ERR
+        mod = Module("sequential", name, _join(frame.module.path, name), None, {}, span, alias is not None,
+                     parent=frame.module)
+        frame.module.body.append(mod)
+        sub = Frame(frame.definition, mod, frame.env, frame.provided_inputs, frame.call_span, set(), set(), {})
+        mod.inputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]
+        for i, item in enumerate(items):
+            if value is ERR:
+                break
+            inner_alias = None
+            forced = str(i)
+            value = self._step(item, value, sub, inner_alias, forced, False)
+        mod.outputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]
+        return value
+
+    def _module_name(self, frame: Frame, forced: str | None, alias: tuple[str, Span] | None, base: str) -> str | None:
+        if forced is not None:
+            name = forced
+        elif alias is not None:
+            name, span = alias
+            if name in frame.taken:
+                self.error("E307", f"the name `{name}` is already used by another layer here", span,
+                           help="every layer in a block needs its own name; they become state_dict keys")
+                return None
+        else:
+            k = frame.counters.get(base, 0)
+            while True:
+                k += 1
+                name = f"{base}{k}"
+                if name not in frame.taken and name not in frame.reserved:
+                    break
+            frame.counters[base] = k
+        frame.taken.add(name)
+        return name
+
+    def _apply_op(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
+                  inputs: list[Value], span: Span, alias: tuple[str, Span] | None, forced_name: str | None,
+                  frame: Frame, mapped: bool = False) -> Any:
+        spec_cls = lookup(name)
+        assert spec_cls is not None
+        canonical = spec_cls.name
+        lo, hi = spec_cls.min_inputs, spec_cls.max_inputs
+        if len(inputs) < lo or (hi is not None and len(inputs) > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            got = len(inputs)
+            return self.error("E308", f"`{name}` takes {want} input tensor{'s' if want != '1' else ''}, "
+                              f"but got {got}", span,
+                              help=f"feed it a value: `x -> {name}` or `{name}(x)`" if got == 0 else None)
+        attrs = self._bind_attrs(spec_cls, name, pos, kw, span)
+        if attrs is ERR:
+            return ERR
+        spec = spec_cls()
+        types = [v.type for v in inputs]
+        try:
+            out_types = spec.infer(attrs, types)
+            params = spec.params(attrs, types)
+            buffers = spec.buffers(attrs, types)
+        except ShapeError as err:
+            label = err.label or (f"input here is {types[0]}" if len(types) == 1 else
+                                  "inputs here are " + ", ".join(str(t) for t in types) if types else "")
+            return self.error(err.code, _op_message(name, err.message), span, label=label, help=err.help)
+        for w in spec.warnings:
+            self.warn(w.code, w.message, span)
+        if params and mapped:
+            return self.error("E204", f"`{name}` has parameters, so it cannot be mapped over several values",
+                              span, help="apply it to each value separately")
+        node_name = self._module_name(frame, forced_name, alias, snake(canonical).replace("_", ""))
+        if node_name is None:
+            return ERR
+        node = OpNode(canonical, attrs, list(inputs), [], node_name, _join(frame.module.path, node_name), span,
+                      alias is not None, params, buffers, parent=frame.module)  # type: ignore[arg-type]
+        node.outputs = [Value(node_name if len(out_types) == 1 else f"{node_name}_{i}", t, node)
+                        for i, t in enumerate(out_types)]
+        frame.module.body.append(node)
+        if len(node.outputs) == 1 and spec_cls.name not in ("split", "chunk"):
+            return node.outputs[0]
+        return tuple(node.outputs)
+
+    def _bind_attrs(self, spec: type[OpSpec], name: str, pos: list[tuple[Any, Span]],
+                    kw: dict[str, tuple[Any, Span]], span: Span) -> Any:
+        out: dict[str, Any] = {}
+        ok = True
+        positional = [a for a in spec.attrs if a.positional]
+        variadic = next((a for a in spec.attrs if a.variadic), None)
+        given_span: dict[str, Span] = {}
+        i = 0
+        for at in positional:
+            if at.variadic:
+                vals = [v for v, _ in pos[i:]]
+                if vals:
+                    given_span[at.name] = pos[i][1].to(pos[-1][1])
+                    out[at.name] = vals
+                i = len(pos)
+                break
+            if i < len(pos):
+                out[at.name], given_span[at.name] = pos[i]
+                i += 1
+        if i < len(pos):
+            n = len(positional)
+            self.error("E306", f"`{name}` takes {n} positional argument{'s' if n != 1 else ''}, but got {len(pos)}",
+                       pos[i][1], label="unexpected argument",
+                       help=f"its attributes are: {', '.join(a.name for a in spec.attrs)}" if spec.attrs else
+                       f"`{name}` takes no attributes")
+            ok = False
+        attr_names = [a.name for a in spec.attrs]
+        for k, (v, s) in kw.items():
+            at = spec.attr(k)
+            if at is None or (at.variadic and variadic is not None and False):
+                guess = did_you_mean(k, attr_names)
+                self.error("E302", f"`{name}` has no attribute `{k}`", s, label="unknown attribute",
+                           help=f"did you mean `{guess}`?" if guess else
+                           (f"its attributes are: {', '.join(attr_names)}" if attr_names else
+                            f"`{name}` takes no attributes"))
+                ok = False
+                continue
+            if k in out:
+                self.error("E304", f"attribute `{k}` of `{name}` is given twice", s,
+                           secondary=[Label(given_span[k], "already given here")])
+                ok = False
+                continue
+            out[k], given_span[k] = v, s
+        for at in spec.attrs:
+            if at.name not in out:
+                if at.default is REQUIRED and not at.variadic:
+                    self.error("E303", f"`{name}` needs `{at.name}`" + (f" ({at.doc})" if at.doc else ""), span,
+                               help=f"pass it: `{name}({at.name}=...)`")
+                    ok = False
+                    continue
+                if at.variadic:
+                    out[at.name] = () if at.default is REQUIRED else at.default
+                    continue
+                out[at.name] = at.coerce(at.default)  # defaults go through the same normalisation
+                continue
+            try:
+                if at.variadic:
+                    raw = out[at.name]
+                    if at.variadic and len(raw) == 1 and isinstance(raw[0], tuple):
+                        raw = list(raw[0])
+                    out[at.name] = tuple(at.coerce(x) for x in raw)
+                    if not out[at.name] and at.default is REQUIRED:
+                        raise AttrError("expected at least one value")
+                else:
+                    out[at.name] = at.coerce(out[at.name])
+            except AttrError as err:
+                self.error("E305", f"invalid `{at.name}` for `{name}`: {err}", given_span.get(at.name, span))
+                ok = False
+        if variadic is not None and variadic.default is REQUIRED and not out.get(variadic.name) and ok:
+            self.error("E303", f"`{name}` needs at least one value for `{variadic.name}`", span)
+            ok = False
+        return out if ok else ERR
+
+    def _instantiate(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
+                     inputs: list[Value], span: Span, alias: tuple[str, Span] | None, forced_name: str | None,
+                     frame: Frame) -> Any:
+        if defn.name in self.cyclic or any(d == defn.name for d, _, _ in self.stack):
+            if defn.name not in self.cyclic:
+                self.error("E401", f"`{defn.name}` uses itself", span,
+                           help="blocks cannot be recursive; repeat them with `* N` instead")
+            return ERR
+        params = self._bind_params(defn, pos, kw, span)
+        if params is ERR:
+            return ERR
+        name = self._module_name(frame, forced_name, alias, snake(defn.name).replace("_", ""))
+        if name is None:
+            return ERR
+        mod = Module("block" if defn.kind == "block" else "network", name, _join(frame.module.path, name),
+                     defn.name, {k: b.value for k, b in params.items()}, span, alias is not None,
+                     inputs=list(inputs), parent=frame.module)
+        frame.module.body.append(mod)
+        sub = Frame(defn, mod, params, list(inputs), span, _collect_aliases(defn.body))
+        self.stack.append((defn.name, span, mod.path))
+        try:
+            self._run_body(sub)
+        finally:
+            self.stack.pop()
+        self._finish_frame(sub)
+        # Symbols bound from the caller's shapes (C in f32[B, C, H, W]) are arguments of the instance too.
+        for k, b in sub.env.items():
+            if b.kind == "param" and k not in mod.args:
+                mod.args[k] = b.value
+        outs = [v for _, v, _ in sub.outputs]
+        if any(v is ERR for v in outs) or not outs:
+            return ERR
+        mod.outputs = list(outs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def env_frame(env: dict[str, Binding], defn: ast.Definition) -> Frame:
+    """A throwaway frame for evaluating parameter defaults, which may refer to earlier parameters."""
+    root = Module("block", "", "", defn.name, {}, defn.span, False)
+    return Frame(defn, root, env, [], None, set())
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _op_message(op: str, message: str) -> str:
+    return message if message.startswith("`") else f"`{op}` {message}" if message[:1].islower() else message
+
+
+def _is_dim(v: Any) -> bool:
+    return isinstance(v, Dim) or (isinstance(v, int) and not isinstance(v, bool))
+
+
+def _has_tensor(v: Any) -> bool:
+    if isinstance(v, Value):
+        return True
+    if isinstance(v, tuple):
+        return any(_has_tensor(x) for x in v)
+    return False
+
+
+def _compare(op: str, a: Any, b: Any) -> bool | None:
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        if op in ("==", "!="):
+            same = dims_equal(a, b)
+            return None if same is None else (same if op == "==" else not same)
+        diff = a - b if op in ("<", "<=") else b - a  # diff < 0 (or <= 0) means true
+        strict = op in ("<", ">")
+        lb = lower_bound(diff)
+        if lb is not None and (lb >= 0 if strict else lb > 0):
+            return False
+        neg_lb = lower_bound(-diff)  # type: ignore[operator]
+        if neg_lb is not None and (neg_lb > 0 if strict else neg_lb >= 0):
+            return True
+        return None
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "**":
+        if isinstance(a, Dim) or isinstance(b, Dim):
+            if isinstance(b, int) and b >= 0:
+                out: Any = 1
+                for _ in range(b):
+                    out = out * a
+                return out
+            raise TypeError("symbolic powers need a non-negative integer exponent")
+        if isinstance(b, int) and isinstance(a, int) and abs(b) > 64:
+            raise ValueError("exponent too large")
+        return a ** b
+    if op == "%":
+        if isinstance(a, Dim) or isinstance(b, Dim):
+            raise TypeError("`%` of a symbolic dimension")
+        return a % b
+    if op == "/":
+        if isinstance(a, float) or isinstance(b, float):
+            return a / b
+        if isinstance(b, Dim):
+            q = exact_div(a, b)
+            if q is None:
+                raise TypeError(f"{a} is not divisible by the symbolic {b}")
+            return q
+        if b == 0:
+            raise ZeroDivisionError
+        if isinstance(a, Dim):
+            q = exact_div(a, b)
+            return q if q is not None else floordiv(a, b)
+        return a // b if a % b == 0 else a / b
+    raise TypeError(f"unknown operator {op}")

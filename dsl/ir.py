@@ -1,0 +1,143 @@
+"""The typed graph IR: what elaboration produces and every backend consumes.
+
+A :class:`Graph` is one network. Its :class:`Module` tree mirrors the ``nn.Module`` tree the torch backend
+emits: a module's ``body`` lists, in execution order, the :class:`OpNode` leaves and child modules (block
+instances and sequential containers). Values are typed with symbolic dims. No torch types in here.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .dims import IntLike
+from .source import Source, Span
+from .types import TensorType
+
+_ids = itertools.count()
+
+
+@dataclass(eq=False)
+class Value:
+    name: str
+    type: TensorType
+    producer: OpNode | Module | None = None
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __repr__(self) -> str:
+        return f"Value({self.name}: {self.type})"
+
+
+@dataclass(eq=False)
+class OpNode:
+    op: str
+    attrs: dict[str, Any]
+    inputs: list[Value]
+    outputs: list[Value]
+    name: str
+    path: str
+    span: Span
+    named: bool
+    params: dict[str, tuple[int, ...]]
+    buffers: dict[str, tuple[tuple[int, ...], str]]
+    parent: Module | None = None
+
+    @property
+    def num_params(self) -> int:
+        return sum(_numel(s) for s in self.params.values())
+
+    def __repr__(self) -> str:
+        return f"OpNode({self.path}: {self.op})"
+
+
+ModuleKind = Literal["network", "block", "sequential"]
+
+
+@dataclass(eq=False)
+class Module:
+    kind: ModuleKind
+    name: str  # attribute name in the parent ("" for the root)
+    path: str  # dotted path from the root, the state_dict prefix
+    definition: str | None  # the block or network it instantiates
+    args: dict[str, Any]
+    span: Span
+    named: bool
+    body: list[OpNode | Module] = field(default_factory=list)
+    inputs: list[Value] = field(default_factory=list)
+    outputs: list[Value] = field(default_factory=list)
+    parent: Module | None = None
+
+    def walk(self) -> Iterator[OpNode | Module]:
+        """Every node and sub-module below this one, in execution order (pre-order)."""
+        for item in self.body:
+            yield item
+            if isinstance(item, Module):
+                yield from item.walk()
+
+    def op_nodes(self) -> Iterator[OpNode]:
+        return (n for n in self.walk() if isinstance(n, OpNode))
+
+    @property
+    def num_params(self) -> int:
+        return sum(n.num_params for n in self.op_nodes())
+
+    def __repr__(self) -> str:
+        return f"Module({self.path or '<root>'}: {self.definition or self.kind})"
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    key: str
+    shape: tuple[int, ...]
+    dtype: str
+    kind: Literal["parameter", "buffer"]
+
+    @property
+    def numel(self) -> int:
+        return _numel(self.shape)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A `where` condition that could not be decided at compile time; backends may guard it."""
+
+    text: str
+    span: Span
+
+
+@dataclass(eq=False)
+class Graph:
+    name: str
+    root: Module
+    inputs: list[tuple[str, Value, Span]]
+    outputs: list[tuple[str, Value]]
+    params: dict[str, Any]
+    symbols: list[str]
+    constraints: list[Constraint]
+    source: Source
+
+    def op_nodes(self) -> Iterator[OpNode]:
+        return self.root.op_nodes()
+
+    def state_dict(self) -> list[StateEntry]:
+        """Entries in torch's order: a module's parameters, then its buffers, then its children."""
+        out: list[StateEntry] = []
+        for node in self.op_nodes():
+            prefix = node.path + "." if node.path else ""
+            for pname, shape in node.params.items():
+                out.append(StateEntry(prefix + pname, shape, "float32", "parameter"))
+            for bname, (shape, dtype) in node.buffers.items():
+                out.append(StateEntry(prefix + bname, shape, "int64" if dtype == "i64" else "float32", "buffer"))
+        return out
+
+    @property
+    def num_params(self) -> int:
+        return self.root.num_params
+
+
+def _numel(shape: tuple[IntLike, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d  # type: ignore[assignment,operator]
+    return n

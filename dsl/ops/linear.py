@@ -1,0 +1,66 @@
+"""Dense layers: Linear and Embedding."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..dims import IntLike
+from ..types import TensorType
+from .base import Attr, Bool, Int, OpSpec, Optional, ShapeError, expect_float, expect_int, known, positive, register
+
+
+@register
+class Linear(OpSpec):
+    name = "Linear"
+    family = "linear"
+    aliases = ("Dense",)
+    doc = "y = x W^T + b over the last dim."
+    attrs = (
+        Attr("out_features", positive, doc="size of each output sample"),
+        Attr("bias", Bool, True, doc="learn an additive bias"),
+        Attr("in_features", Optional(positive), None, positional=False, inferred=True,
+             doc="size of each input sample; inferred from the input's last dim"),
+    )
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        if x.rank < 1:
+            raise ShapeError("E201", "`Linear` needs an input with at least one dim", label=f"input here is {x}")
+        expect_float(x, "Linear")
+        last = x.dims[-1]
+        given = a["in_features"]
+        if given is not None and given != last:
+            raise ShapeError("E200", f"`Linear` expects its input's last dim to be {given}, but it is {last}",
+                             label=f"input here is {x}",
+                             help=f"drop `in_features={given}` to infer it from the input")
+        a["in_features"] = known(last, "the input's last dim (in_features)")
+        return [x.with_dims(x.dims[:-1] + (a["out_features"],))]
+
+    def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
+        out = {"weight": (a["out_features"], a["in_features"])}
+        if a["bias"]:
+            out["bias"] = (a["out_features"],)
+        return out
+
+
+@register
+class Embedding(OpSpec):
+    name = "Embedding"
+    family = "linear"
+    doc = "A lookup table: integer indices -> learned vectors."
+    attrs = (
+        Attr("num_embeddings", positive, doc="size of the vocabulary"),
+        Attr("embedding_dim", positive, doc="size of each vector"),
+        Attr("padding_idx", Optional(Int()), None, positional=False, doc="index whose vector gets no gradient"),
+    )
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        expect_int(x, "Embedding")
+        pad = a["padding_idx"]
+        n = a["num_embeddings"]
+        if pad is not None and not -n <= pad < n:
+            raise ShapeError("E305", f"padding_idx {pad} must be within the {n} embeddings")
+        return [TensorType("f32", x.dims + (a["embedding_dim"],))]
+
+    def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
+        return {"weight": (a["num_embeddings"], a["embedding_dim"])}

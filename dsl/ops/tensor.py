@@ -1,0 +1,336 @@
+"""Tensor plumbing: flatten, view/reshape, transpose/permute, concat, split/chunk, arithmetic, matmul."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..dims import Dim, IntLike, dims_equal, floordiv, lower_bound
+from ..types import TensorType, promote
+from .base import (
+    Any_,
+    Attr,
+    AttrError,
+    DimArg,
+    Int,
+    IntList,
+    OpSpec,
+    ShapeError,
+    Warn,
+    norm_dim,
+    numel,
+    positive,
+    register,
+)
+
+
+def exact_div(a: IntLike, b: IntLike) -> IntLike | None:
+    """a / b when it divides exactly (as polynomials), else None."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b if b != 0 and a % b == 0 else None
+    if isinstance(b, int):
+        if b == 0:
+            return None
+        q = floordiv(a, b)
+        return q if dims_equal(q * b, a) else None  # type: ignore[operator]
+    # b symbolic: divide term by term when b is a single monomial.
+    if len(b.terms) != 1:
+        return 1 if dims_equal(a, b) else None  # only the trivial case a == b
+    (bm, bc), = b.terms
+    a_dim = a if isinstance(a, Dim) else Dim.const(a)
+    out: dict = {}
+    for m, c in a_dim.terms:
+        powers = dict(m)
+        for atom, p in bm:
+            if powers.get(atom, 0) < p:
+                return None
+            powers[atom] -= p
+        if c % bc:
+            return None
+        mono = tuple(sorted(((at, p) for at, p in powers.items() if p), key=lambda ap: ap[0].key))
+        out[mono] = out.get(mono, 0) + c // bc
+    from ..dims import normalize
+    return normalize(Dim(out))
+
+
+class _Flatten(OpSpec):
+    family = "tensor"
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        if x.rank == 0:
+            return [x.with_dims((1,))]
+        s = norm_dim(a["start_dim"], x.rank, "start_dim")
+        e = norm_dim(a["end_dim"], x.rank, "end_dim")
+        if s > e:
+            raise ShapeError("E208", f"start_dim ({a['start_dim']}) must not come after end_dim ({a['end_dim']})")
+        return [x.with_dims(x.dims[:s] + (numel(x.dims[s:e + 1]),) + x.dims[e + 1:])]
+
+
+@register
+class Flatten(_Flatten):
+    name = "Flatten"
+    doc = "Flattens dims start_dim..end_dim into one (the layer: start_dim=1 keeps the batch)."
+    attrs = (Attr("start_dim", Int(), 1), Attr("end_dim", Int(), -1))
+
+
+@register
+class flatten(_Flatten):  # noqa: N801
+    name = "flatten"
+    doc = "torch.flatten: flattens dims start_dim..end_dim into one (start_dim=0 by default)."
+    attrs = (Attr("start_dim", Int(), 0), Attr("end_dim", Int(), -1))
+
+
+def _shape_arg(v: Any) -> Any:
+    return DimArg(v)
+
+
+@register
+class view(OpSpec):  # noqa: N801
+    name = "view"
+    family = "tensor"
+    aliases = ("reshape",)
+    doc = "Same elements, new shape; one dim may be -1 and is inferred."
+    attrs = (Attr("shape", _shape_arg, variadic=True, doc="the new dims; -1 once to infer one"),)
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        shape = list(a["shape"])
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = list(shape[0])
+        for d in shape:
+            if isinstance(d, int) and d < -1 or d == 0:
+                raise ShapeError("E305", f"invalid size {d} in the new shape")
+        holes = [i for i, d in enumerate(shape) if isinstance(d, int) and d == -1]
+        if len(holes) > 1:
+            raise ShapeError("E305", "only one dim can be -1")
+        total = numel(x.dims)
+        if holes:
+            rest = numel(tuple(d for i, d in enumerate(shape) if i != holes[0]))
+            q = exact_div(total, rest)
+            if q is None:
+                raise ShapeError("E206", f"cannot reshape {x} into ({', '.join(map(str, shape))}): "
+                                 f"{total} elements are not divisible by {rest}", label=f"input here is {x}")
+            shape[holes[0]] = q
+        else:
+            same = dims_equal(numel(tuple(shape)), total)
+            if same is False:
+                raise ShapeError("E206", f"cannot reshape {x} ({total} elements) into "
+                                 f"({', '.join(map(str, shape))}) ({numel(tuple(shape))} elements)",
+                                 label=f"input here is {x}")
+            if same is None:
+                self.warnings.append(Warn("W002", f"cannot prove that ({', '.join(map(str, shape))}) has as many "
+                                          f"elements as {x}"))
+        a["shape"] = tuple(shape)
+        return [x.with_dims(tuple(shape))]
+
+
+@register
+class transpose(OpSpec):  # noqa: N801
+    name = "transpose"
+    family = "tensor"
+    doc = "Swaps two dims."
+    attrs = (Attr("dim0", Int()), Attr("dim1", Int()))
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        d0, d1 = norm_dim(a["dim0"], x.rank), norm_dim(a["dim1"], x.rank)
+        dims = list(x.dims)
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+        return [x.with_dims(tuple(dims))]
+
+
+@register
+class permute(OpSpec):  # noqa: N801
+    name = "permute"
+    family = "tensor"
+    doc = "Reorders all dims."
+    attrs = (Attr("dims", Int(), variadic=True, doc="the source dim for each output dim"),)
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        order = list(a["dims"])
+        if len(order) == 1 and isinstance(order[0], tuple):
+            order = list(order[0])
+        if len(order) != x.rank:
+            raise ShapeError("E201", f"`permute` got {len(order)} dims for an input of rank {x.rank}",
+                             label=f"input here is {x}")
+        norm = [norm_dim(d, x.rank) for d in order]
+        if sorted(norm) != list(range(x.rank)):
+            raise ShapeError("E305", f"dims {tuple(order)} are not a permutation of 0..{x.rank - 1}")
+        a["dims"] = tuple(norm)
+        return [x.with_dims(tuple(x.dims[d] for d in norm))]
+
+
+@register
+class concat(OpSpec):  # noqa: N801
+    name = "concat"
+    family = "tensor"
+    aliases = ("cat",)
+    min_inputs = 1
+    max_inputs = None
+    doc = "Joins tensors along `dim`; all other dims must match."
+    attrs = (Attr("dim", Int(), 0),)
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        first = xs[0]
+        dim = norm_dim(a["dim"], first.rank)
+        total: IntLike = 0
+        dtype = first.dtype
+        for i, x in enumerate(xs):
+            if x.rank != first.rank:
+                raise ShapeError("E201", f"`concat` inputs must have the same rank: input 1 is {first}, "
+                                 f"input {i + 1} is {x}")
+            for j, (p, q) in enumerate(zip(first.dims, x.dims)):
+                if j == dim:
+                    continue
+                same = dims_equal(p, q)
+                if same is False:
+                    raise ShapeError("E200", f"`concat` along dim {a['dim']} needs equal sizes in dim {j}, "
+                                     f"but input 1 is {first} and input {i + 1} is {x}",
+                                     help="resize one input (pool, crop or interpolate) before concatenating")
+                if same is None:
+                    self.warnings.append(Warn("W002", f"`concat` inputs may differ in dim {j}: {p} vs {q}"))
+            total = total + x.dims[dim]  # type: ignore[operator]
+            dtype = promote(dtype, x.dtype)
+        dims = list(first.dims)
+        dims[dim] = total
+        return [TensorType(dtype, tuple(dims))]
+
+
+def _split_sizes(n: IntLike, size_or_sections: tuple[int, ...], op: str) -> list[IntLike]:
+    if len(size_or_sections) == 1:
+        size = size_or_sections[0]
+        if isinstance(n, int):
+            full, rem = divmod(n, size)
+            return [size] * full + ([rem] if rem else [])
+        raise ShapeError("E207", f"`{op}` into pieces of {size} needs a known size, but the dim is {n}",
+                         help="give a list of section sizes instead")
+    total = sum(size_or_sections)
+    if dims_equal(total, n) is False:
+        raise ShapeError("E200", f"`{op}` sections {list(size_or_sections)} sum to {total}, but the dim is {n}")
+    return list(size_or_sections)
+
+
+@register
+class split(OpSpec):  # noqa: N801
+    name = "split"
+    family = "tensor"
+    doc = "Splits along `dim` into pieces of a given size (the last may be smaller) or given sizes."
+    attrs = (Attr("split_size_or_sections", IntList, doc="an int piece size or a list of sizes"),
+             Attr("dim", Int(), 0))
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        dim = norm_dim(a["dim"], x.rank)
+        for s in a["split_size_or_sections"]:
+            if s <= 0 and len(a["split_size_or_sections"]) == 1:
+                raise ShapeError("E305", f"split size must be positive, got {s}")
+        sizes = _split_sizes(x.dims[dim], a["split_size_or_sections"], "split")
+        return [x.with_dims(x.dims[:dim] + (s,) + x.dims[dim + 1:]) for s in sizes]
+
+
+@register
+class chunk(OpSpec):  # noqa: N801
+    name = "chunk"
+    family = "tensor"
+    doc = "Splits along `dim` into `chunks` pieces of size ceil(n / chunks), as torch.chunk does."
+    attrs = (Attr("chunks", positive), Attr("dim", Int(), 0))
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        dim = norm_dim(a["dim"], x.rank)
+        n, k = x.dims[dim], a["chunks"]
+        if isinstance(n, int):
+            size = -(-n // k)
+            sizes: list[IntLike] = _split_sizes(n, (size,), "chunk") if n else [0]
+        else:
+            q = exact_div(n, k)
+            if q is None:
+                raise ShapeError("E207", f"`chunk` into {k} needs the dim ({n}) to be known or divisible by {k}")
+            sizes = [q] * k
+        return [x.with_dims(x.dims[:dim] + (s,) + x.dims[dim + 1:]) for s in sizes]
+
+
+def broadcast(a: TensorType, b: TensorType, op: str, spec: OpSpec) -> TensorType:
+    """NumPy/torch broadcasting of two shapes, right-aligned."""
+    out: list[IntLike] = []
+    for i in range(1, max(a.rank, b.rank) + 1):
+        p = a.dims[-i] if i <= a.rank else 1
+        q = b.dims[-i] if i <= b.rank else 1
+        if p == 1:
+            out.append(q)
+        elif q == 1:
+            out.append(p)
+        else:
+            same = dims_equal(p, q)
+            if same is False:
+                raise ShapeError("E202", f"`{op}` cannot broadcast {a} with {b}: dim {-i} is {p} vs {q}",
+                                 help="shapes broadcast when, from the right, each pair of dims is equal or 1")
+            if same is None:
+                spec.warnings.append(Warn("W002", f"`{op}` of {a} and {b} assumes {p} == {q}"))
+            out.append(p)
+    return TensorType(promote(a.dtype, b.dtype), tuple(reversed(out)))
+
+
+class _Binary(OpSpec):
+    """x (op) y for two tensors, or a tensor and the scalar `other`."""
+
+    family = "arithmetic"
+    min_inputs = 1
+    max_inputs = 2
+    attrs = (Attr("other", Any_, None, positional=False, doc="a scalar operand when there is one input"),)
+    symbol: str = "+"
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        if len(xs) == 2:
+            if a["other"] is not None:
+                raise ShapeError("E308", f"`{self.name}` takes two tensors or a tensor and `other`, not both")
+            return [broadcast(xs[0], xs[1], self.name, self)]
+        other = a["other"]
+        if isinstance(other, bool) or not isinstance(other, (int, float)):
+            raise ShapeError("E308", f"`{self.name}` needs a second operand: another tensor or a number `other`")
+        x = xs[0]
+        if isinstance(other, float) and not x.is_float:
+            return [x.with_dtype("f32")]
+        return [x]
+
+
+def _binary(name: str, symbol: str, doc: str) -> type[OpSpec]:
+    return register(type(name, (_Binary,), {"name": name, "symbol": symbol, "doc": doc}))
+
+
+add = _binary("add", "+", "Element-wise sum with broadcasting.")
+sub = _binary("sub", "-", "Element-wise difference with broadcasting.")
+mul = _binary("mul", "*", "Element-wise product with broadcasting.")
+div = _binary("div", "/", "Element-wise true division with broadcasting.")
+
+
+@register
+class matmul(OpSpec):  # noqa: N801
+    name = "matmul"
+    family = "arithmetic"
+    min_inputs = 2
+    max_inputs = 2
+    doc = "torch.matmul: matrix product with broadcast batch dims; 1-D operands are vectors."
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        x, y = xs
+        if x.rank == 0 or y.rank == 0:
+            raise ShapeError("E201", "`matmul` needs inputs with at least one dim")
+        xd = list(x.dims) if x.rank > 1 else [1] + list(x.dims)
+        yd = list(y.dims) if y.rank > 1 else list(y.dims) + [1]
+        same = dims_equal(xd[-1], yd[-2])
+        if same is False:
+            raise ShapeError("E200", f"`matmul` inner dims differ: {x} @ {y} ({xd[-1]} vs {yd[-2]})",
+                             help="the last dim of the left operand must equal the second-to-last of the right")
+        if same is None:
+            self.warnings.append(Warn("W002", f"`matmul` assumes {xd[-1]} == {yd[-2]}"))
+        batch = broadcast(TensorType(x.dtype, tuple(xd[:-2])), TensorType(y.dtype, tuple(yd[:-2])), "matmul", self)
+        dims = list(batch.dims) + [xd[-2], yd[-1]]
+        if x.rank == 1:
+            dims.pop(-2)
+        if y.rank == 1:
+            dims.pop(-1)
+        return [TensorType(promote(x.dtype, y.dtype), tuple(dims))]
+
+
+__all__ = ["lower_bound", "AttrError"]

@@ -1,0 +1,43 @@
+"""The `netc check` table: one row per layer with its state_dict path, op, output shape and parameters."""
+from __future__ import annotations
+
+from .ir import Graph, Module, OpNode
+
+
+def _shape(node: OpNode | Module) -> str:
+    outs = node.outputs
+    if not outs:
+        return "-"
+    return ", ".join(o.type.shape_str() for o in outs) if len(outs) > 1 else outs[0].type.shape_str()
+
+
+def rows(graph: Graph) -> list[tuple[str, str, str, str]]:
+    out: list[tuple[str, str, str, str]] = []
+    for name, value, _ in graph.inputs:
+        out.append((name, "input", str(value.type), "-"))
+    for item in graph.root.walk():
+        if isinstance(item, OpNode):
+            out.append((item.path, item.op, _shape(item), f"{item.num_params:,}" if item.params else "-"))
+        elif item.kind == "block" or item.kind == "network":
+            out.append((item.path, str(item.definition), _shape(item), f"({item.num_params:,})"))
+    return out
+
+
+def format_table(graph: Graph) -> str:
+    table = [("layer", "op", "output shape", "params")] + rows(graph)
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [f"network {graph.name}" + (f"({', '.join(f'{k}={v!r}' for k, v in graph.params.items())})"
+                                        if graph.params else "")]
+    for i, r in enumerate(table):
+        lines.append(f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}".rstrip())
+        if i == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    lines.append("  " + "  ".join("-" * w for w in widths))
+    outs = ", ".join(f"{n}: {v.type}" for n, v in graph.outputs)
+    lines.append(f"  outputs: {outs}")
+    sd = graph.state_dict()
+    n_buf = sum(e.numel for e in sd if e.kind == "buffer")
+    lines.append(f"  total parameters: {graph.num_params:,}" + (f"  (buffers: {n_buf:,} elements)" if n_buf else ""))
+    if graph.constraints:
+        lines.append("  assumes: " + ", ".join(c.text for c in graph.constraints))
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""netc: a declarative language and compiler for neural networks.
+
+The public API. Heavy pieces (torch, graphviz, jinja2) are imported only by the functions that need them.
+
+    >>> import netc
+    >>> result = netc.check("samples/resnet18.net")
+    >>> result.graphs["ResNet18"].num_params
+    11689512
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .dsl.compiler import Result, compile_file, compile_source
+from .dsl.diagnostics import CompileError, Diagnostics
+from .dsl.source import Source
+
+__version__ = "0.1.0"
+__all__ = ["CompileError", "Diagnostics", "Result", "Source", "__version__", "check", "check_source"]
+
+
+def check(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
+    """Parse, elaborate and shape-check a `.net` file. Raises CompileError when it has errors."""
+    result = compile_file(path, overrides, network)
+    if not result.ok:
+        raise CompileError(result.diagnostics)
+    return result
+
+
+def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | None = None) -> Result:
+    """Like :func:`check`, for source text held in memory."""
+    result = compile_source(Source(path, text), overrides)
+    if not result.ok:
+        raise CompileError(result.diagnostics)
+    return result

@@ -1,0 +1,167 @@
+"""The `netc` command line: thin click commands over the library. No compiler logic lives here."""
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .dsl.compiler import Result, compile_source
+from .dsl.diagnostics import Diagnostics, render_all
+from .dsl.source import Source
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class UserError(click.ClickException):
+    """A problem with the user's input that is already rendered; exits with code 1."""
+
+    exit_code = EXIT_USER_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True, nl=False)
+
+
+def _colour() -> bool:
+    return sys.stderr.isatty()
+
+
+def guarded(fn: F) -> F:
+    """Report crashes inside the compiler as `internal error` (exit 3), never as a bare traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except RecursionError:
+            _internal("the input is nested too deeply for this compiler (recursion limit)")
+        except Exception as exc:  # noqa: BLE001 - the whole point is to catch everything
+            _internal(f"{type(exc).__name__}: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _internal(message: str) -> None:
+    ctx = click.get_current_context(silent=True)
+    show = bool(ctx and ctx.find_root().params.get("show_traceback"))
+    if show:
+        traceback.print_exc()
+    click.echo(f"internal error: {message}", err=True)
+    if not show:
+        click.echo("  = note: this is a bug in netc, not in your file; rerun with `netc --traceback ...` "
+                   "and report it", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise click.BadParameter(f"expected NAME=INTEGER, got {item!r}", param_hint="--set")
+        try:
+            out[name] = int(raw.strip())
+        except ValueError:
+            raise click.BadParameter(f"{name} must be an integer, got {raw.strip()!r}", param_hint="--set") from None
+        if out[name] <= 0:
+            raise click.BadParameter(f"{name} must be positive, got {out[name]}", param_hint="--set")
+    return out
+
+
+def read_source(path: str) -> Source:
+    try:
+        return Source(path, Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        diags = Diagnostics()
+        diags.error("E105", f"cannot read {path}: {exc}", None)
+        raise UserError(render_all(diags, _colour())) from None
+
+
+def front_end(path: str, sets: tuple[str, ...], network: str | None) -> Result:
+    """Run the front end, print diagnostics, and stop with exit 1 on errors (exit 2 on a bad --set)."""
+    overrides = parse_sets(sets)
+    result = compile_source(read_source(path), overrides, network)
+    if result.ok and result.unknown_overrides:
+        from .dsl.diagnostics import did_you_mean
+
+        known = set()
+        for g in result.graphs.values():
+            known |= set(g.symbols) | set(g.params)
+        bad = result.unknown_overrides[0]
+        guess = did_you_mean(bad, known)
+        hint = f"; did you mean {guess}?" if guess else (f"; the names are {', '.join(sorted(known))}" if known else "")
+        raise click.BadParameter(f"no parameter or dimension named {bad!r}{hint}", param_hint="--set")
+    if result.diagnostics.items:
+        text = render_all(result.diagnostics, _colour())
+        if not result.ok:
+            raise UserError(text)
+        click.echo(text, err=True, nl=False)
+    return result
+
+
+set_option = click.option("--set", "sets", multiple=True, metavar="NAME=N",
+                          help="Bind a dimension symbol or a network parameter, e.g. --set B=32.")
+network_option = click.option("--network", metavar="NAME", help="Only this network (default: all in the file).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netc", prog_name="netc")
+@click.option("--traceback", "show_traceback", is_flag=True, help="Show Python tracebacks of internal errors.")
+def main(show_traceback: bool) -> None:
+    """netc: describe a neural network in a .net file; check its shapes, generate code, draw it."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@set_option
+@network_option
+@guarded
+def check(file: str, sets: tuple[str, ...], network: str | None) -> None:
+    """Parse, elaborate and shape-check FILE; print each layer's shape and parameters."""
+    from .dsl.summary import format_table
+
+    result = front_end(file, sets, network)
+    tables = [format_table(g) for g in result.graphs.values()]
+    click.echo("\n\n".join(tables))
+
+
+@main.command()
+@click.argument("name", required=False)
+@guarded
+def ops(name: str | None) -> None:
+    """List the ops, or describe one op's attributes."""
+    from .dsl.ops import OPS, REQUIRED, lookup
+
+    if name is None:
+        width = max(len(n) for n in OPS)
+        for op_name in sorted(OPS, key=str.lower):
+            click.echo(f"{op_name:<{width}}  {OPS[op_name].doc}")
+        return
+    spec = lookup(name)
+    if spec is None:
+        from .dsl.diagnostics import did_you_mean
+
+        guess = did_you_mean(name, OPS)
+        raise click.BadParameter(f"no op named {name!r}" + (f"; did you mean {guess}?" if guess else ""))
+    click.echo(f"{spec.name} ({spec.family}): {spec.doc}")
+    if spec.aliases:
+        click.echo(f"  also spelled: {', '.join(spec.aliases)}")
+    for at in spec.attrs:
+        default = "required" if at.default is REQUIRED else f"default {at.default!r}"
+        kind = "..." if at.variadic else ("keyword" if not at.positional else "")
+        click.echo(f"  {at.name:<24} {default:<20} {kind:<8} {at.doc}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
