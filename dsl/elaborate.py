@@ -762,7 +762,8 @@ class Elaborator:
         if node_name is None:
             return ERR
         node = OpNode(canonical, attrs, list(inputs), [], node_name, _join(frame.module.path, node_name), span,
-                      alias is not None, params, buffers, parent=frame.module)  # type: ignore[arg-type]
+                      alias is not None, params, buffers, parent=frame.module,  # type: ignore[arg-type]
+                      attr_source=_attr_source(spec_cls, pos, kw))
         node.outputs = [Value(node_name if len(out_types) == 1 else f"{node_name}_{i}", t, node)
                         for i, t in enumerate(out_types)]
         frame.module.body.append(node)
@@ -859,7 +860,9 @@ class Elaborator:
             return ERR
         mod = Module("block" if defn.kind == "block" else "network", name, _join(frame.module.path, name),
                      defn.name, {k: b.value for k, b in params.items()}, span, alias is not None,
-                     inputs=list(inputs), parent=frame.module)
+                     inputs=list(inputs), parent=frame.module,
+                     arg_source={**{p.name: s.text for p, (_, s) in zip(defn.params, pos)},
+                                 **{k: _value_text(s) for k, (_, s) in kw.items()}})
         frame.module.body.append(mod)
         sub = Frame(defn, mod, params, list(inputs), span, _collect_aliases(defn.body))
         self.stack.append((defn.name, span, mod.path))
@@ -883,6 +886,28 @@ def env_frame(env: dict[str, Binding], defn: ast.Definition) -> Frame:
     """A throwaway frame for evaluating parameter defaults, which may refer to earlier parameters."""
     root = Module("block", "", "", defn.name, {}, defn.span, False)
     return Frame(defn, root, env, [], None, set())
+
+
+def _attr_source(spec: type[OpSpec], pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    positional = [a for a in spec.attrs if a.positional]
+    for i, (_, span) in enumerate(pos):
+        if i < len(positional):
+            at = positional[i]
+            if at.variadic:
+                out[at.name] = ", ".join(s.text for _, s in pos[i:])
+                break
+            out[at.name] = span.text
+    for k, (_, span) in kw.items():
+        out[k] = _value_text(span)
+    return out
+
+
+def _value_text(arg_span: Span) -> str:
+    """`stride=2` -> `2`: keyword arguments' spans include the name."""
+    text = arg_span.text
+    name, eq, rest = text.partition("=")
+    return rest.strip() if eq and name.strip().isidentifier() and not rest.startswith("=") else text
 
 
 def _join(prefix: str, name: str) -> str:

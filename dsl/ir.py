@@ -42,6 +42,9 @@ class OpNode:
     params: dict[str, tuple[int, ...]]
     buffers: dict[str, tuple[tuple[int, ...], str]]
     parent: Module | None = None
+    # Source text of each attribute the user wrote (`{"out_features": "hidden"}`), so backends can
+    # print `nn.Linear(784, hidden)` where that reads better than the folded value.
+    attr_source: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_params(self) -> int:
@@ -67,6 +70,7 @@ class Module:
     inputs: list[Value] = field(default_factory=list)
     outputs: list[Value] = field(default_factory=list)
     parent: Module | None = None
+    arg_source: dict[str, str] = field(default_factory=dict)  # source text of each argument given
 
     def walk(self) -> Iterator[OpNode | Module]:
         """Every node and sub-module below this one, in execution order (pre-order)."""
