@@ -16,7 +16,7 @@ from .dsl.diagnostics import CompileError, Diagnostics
 from .dsl.source import Source
 
 __version__ = "0.1.0"
-__all__ = ["CompileError", "Diagnostics", "Result", "Source", "__version__", "check", "check_source"]
+__all__ = ["CompileError", "Diagnostics", "Result", "Source", "__version__", "build", "check", "check_source"]
 
 
 def check(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
@@ -33,3 +33,16 @@ def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | 
     if not result.ok:
         raise CompileError(result.diagnostics)
     return result
+
+
+def build(path: str | Path, target: str = "torch", network: str | None = None,
+          overrides: dict[str, int] | None = None) -> type:
+    """Compile a `.net` file in memory and return the generated class (no files are written).
+
+    `target` is "torch" (an `nn.Module` subclass) or "numpy". With several networks in the file, pass
+    `network`; by default the first network is built.
+    """
+    from .codegen import get_backend
+
+    result = check(path, overrides, network)
+    return get_backend(target).build(result, network=network)  # type: ignore[no-any-return]

@@ -136,6 +136,36 @@ def check(file: str, sets: tuple[str, ...], network: str | None) -> None:
     click.echo("\n\n".join(tables))
 
 
+@main.command("compile")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--target", type=click.Choice(["torch", "numpy"]), default="torch", show_default=True,
+              help="What to generate.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@network_option
+@set_option
+@click.option("--guards", is_flag=True, help="Check input shapes at the top of forward (torch).")
+@guarded
+def compile_cmd(file: str, target: str, output: str | None, network: str | None, sets: tuple[str, ...],
+                guards: bool) -> None:
+    """Generate PyTorch or NumPy source for the networks in FILE."""
+    import ast as python_ast
+
+    from .codegen import get_backend
+    from .codegen.base import write_atomic
+
+    result = front_end(file, sets, network)
+    generated = get_backend(target).generate(result, network=network, guards=guards, source_path=file)
+    # The backend's output must be valid Python; a failure here is our bug, never the user's.
+    python_ast.parse(generated.code)
+    for note in generated.notes:
+        click.echo(f"note: {note}", err=True)
+    if output:
+        write_atomic(output, generated.code)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(generated.code, nl=False)
+
+
 @main.command()
 @click.argument("name", required=False)
 @guarded
