@@ -250,6 +250,11 @@ def dims_equal(a: IntLike, b: IntLike) -> bool | None:
     diff = _lift(a) - _lift(b)
     if isinstance(diff, int):
         return diff == 0
+    # Dims are sizes, so every symbol is at least 1: `3072*B` can never equal `100*B`.
+    for d in (diff, -diff):
+        lb = lower_bound(d)
+        if lb is not None and lb > 0:
+            return False
     return None
 
 

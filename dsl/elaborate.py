@@ -613,7 +613,10 @@ class Elaborator:
               forced_name: str | None = None) -> Any:
         name = self._callee(e.func, frame)
         pos, kw, ok = self._eval_args(e.args, frame)
-        if name is None or not ok or chain_in is ERR:
+        if name is None or not ok:
+            return ERR
+        if chain_in is ERR:
+            self._check_arguments(name, pos, kw, e.span)
             return ERR
         return self._apply(name, pos, kw, chain_in, e.span, alias, forced_name, frame)
 
@@ -647,9 +650,11 @@ class Elaborator:
         for i, step in enumerate(e.steps):
             last = i == len(e.steps) - 1
             if value is ERR:
-                # Keep checking the names in later steps so typos are still reported.
+                # Keep checking names and attributes in later steps so independent typos are still reported.
                 if last and isinstance(step.expr, ast.Name) and not self._is_callable(step.expr.id, frame):
                     self._bind(step.expr.id, ERR, step.expr.span, frame)
+                else:
+                    self._check_step(step.expr, frame)
                 continue
             value = self._step(step.expr, value, frame, (step.alias, step.alias_span) if step.alias else None,
                                None, last)
@@ -687,6 +692,31 @@ class Elaborator:
             return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
+
+    def _check_step(self, expr: ast.Expr, frame: Frame) -> None:
+        """Report what can be known about a step without its input: unknown ops, names and attributes."""
+        if isinstance(expr, ast.Name):
+            if not self._is_callable(expr.id, frame) and expr.id not in frame.env:
+                guess = did_you_mean(expr.id, list(OPS) + list(ALIASES) + list(self.defs))
+                self.error("E301", f"unknown op or block `{expr.id}`", expr.span,
+                           help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+        elif isinstance(expr, ast.Call):
+            self._call(expr, frame, ERR, None)
+        elif isinstance(expr, ast.ListExpr):
+            for item in expr.items:
+                self._check_step(item, frame)
+        elif isinstance(expr, ast.BinOp) and expr.op == "*":
+            self._check_step(expr.left, frame)
+
+    def _check_arguments(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
+                         span: Span) -> None:
+        scalars = [(v, s) for v, s in pos if not isinstance(v, Value)]
+        spec = lookup(name)
+        if spec is not None:
+            self._bind_attrs(spec, name, scalars, kw, span)
+        elif name in self.defs:
+            self._bind_params(self.defs[name], scalars, {k: v for k, v in kw.items()
+                                                         if not isinstance(v[0], Value)}, span)
 
     def _sequential(self, items: list[ast.Expr], _unused: Any, value: Any, span: Span,
                     alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame) -> Any:

@@ -353,6 +353,24 @@ def _report(source: Source, err: UnexpectedInput, diags: Diagnostics) -> int:
                 secondary=[Label(Span(source, tok.start_pos, tok.end_pos), f"expected `{want}` here")],  # type: ignore[arg-type]
             )
             return pos
+        if tok.type in _CLOSE and not stack and bad_close is None:
+            opener_glyph = _GLYPH[_CLOSE[tok.type]]
+            diags.error("E100", f"`{tok}` has no matching `{opener_glyph}`", Span(source, pos, pos + 1),
+                        label="unmatched bracket", help="remove it, or add the opening bracket it closes")
+            return pos
+        if stack and stack[-1].type in ("LPAR", "LSQB") and _OPEN[stack[-1].type] in expected \
+                and source.line_col(stack[-1].start_pos)[0] < source.line_col(pos)[0]:  # type: ignore[arg-type]
+            # A bracket left open on an earlier line swallowed the newline: point at the opener.
+            opener = stack[-1]
+            want = _GLYPH[_OPEN[opener.type]]
+            diags.error(
+                "E101", f"unclosed `{opener}`",
+                Span(source, opener.start_pos, opener.end_pos),  # type: ignore[arg-type]
+                label="this bracket is not closed",
+                secondary=[Label(Span(source, pos, tok.end_pos or pos + 1), f"expected `{want}` before this")],
+                help=f"add `{want}` at the end of the {_describe_scope(opener)}",
+            )
+            return pos
         span = Span(source, pos, tok.end_pos if tok.end_pos is not None else pos + 1)
         if tok.type == "_NL":
             span = Span(source, pos, pos + 1)
