@@ -353,7 +353,7 @@ def _report(source: Source, err: UnexpectedInput, diags: Diagnostics) -> int:
                 secondary=[Label(Span(source, tok.start_pos, tok.end_pos), f"expected `{want}` here")],  # type: ignore[arg-type]
             )
             return pos
-        if tok.type in _CLOSE and not stack and bad_close is None:
+        if tok.type in ("RPAR", "RSQB") and (not stack or stack[-1].type == "LBRACE"):
             opener_glyph = _GLYPH[_CLOSE[tok.type]]
             diags.error("E100", f"`{tok}` has no matching `{opener_glyph}`", Span(source, pos, pos + 1),
                         label="unmatched bracket", help="remove it, or add the opening bracket it closes")
