@@ -293,11 +293,11 @@ def _found(tok: Token) -> str:
     return f"`{tok}`"
 
 
-def _unclosed(source: Source, upto: int) -> tuple[list[Token], Token | None]:
+def _unclosed(text: str, upto: int) -> tuple[list[Token], Token | None]:
     """Brackets still open before `upto`, and a closer that does not match its opener, if any."""
     stack: list[Token] = []
     try:
-        for tok in get_parser().lex(source.text, dont_ignore=False):
+        for tok in get_parser().lex(text, dont_ignore=False):
             if tok.start_pos is not None and tok.start_pos >= upto:
                 break
             if tok.type in _OPEN:
@@ -312,7 +312,7 @@ def _unclosed(source: Source, upto: int) -> tuple[list[Token], Token | None]:
     return stack, None
 
 
-def _report(source: Source, err: UnexpectedInput, diags: Diagnostics) -> int:
+def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics) -> int:
     """Turn one Lark error into a diagnostic; returns the offset where the error is."""
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream
@@ -327,7 +327,7 @@ def _report(source: Source, err: UnexpectedInput, diags: Diagnostics) -> int:
         tok = err.token
         expected = set(err.accepts or err.expected)
         pos = tok.start_pos if tok.start_pos is not None and tok.type != "$END" else len(source.text)
-        stack, bad_close = _unclosed(source, pos)
+        stack, bad_close = _unclosed(text, pos)  # the text with earlier broken definitions blanked
         closer_expected = [t for t in ("RPAR", "RSQB", "RBRACE") if t in expected]
         if tok.type == "$END":
             if stack:
@@ -426,7 +426,7 @@ def parse(source: Source, diags: Diagnostics) -> ast.Program | None:
             tree = parser.parse(text)
         except UnexpectedInput as err:
             failed = True
-            pos = _report(source, err, diags)
+            pos = _report(source, text, err, diags)
             text = _blank_definition_at(text, pos)
             if text is None:
                 return None
