@@ -343,6 +343,11 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
                 diags.error("E102", "unexpected end of file", Span(source, max(0, end - 1), max(end, 1)),
                             label=f"expected {_expected_words(expected)} after this")
             return pos
+        if tok.type in ("RPAR", "RSQB") and (not stack or stack[-1].type == "LBRACE"):
+            opener_glyph = _GLYPH[_CLOSE[tok.type]]
+            diags.error("E100", f"`{tok}` has no matching `{opener_glyph}`", Span(source, pos, pos + 1),
+                        label="unmatched bracket", help="remove it, or add the opening bracket it closes")
+            return pos
         if tok.type in _CLOSE and stack and bad_close is None and closer_expected and tok.type not in expected:
             opener = stack[-1]
             want = _GLYPH[_OPEN[opener.type]]
@@ -352,11 +357,6 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
                 label="this bracket is not closed",
                 secondary=[Label(Span(source, tok.start_pos, tok.end_pos), f"expected `{want}` here")],  # type: ignore[arg-type]
             )
-            return pos
-        if tok.type in ("RPAR", "RSQB") and (not stack or stack[-1].type == "LBRACE"):
-            opener_glyph = _GLYPH[_CLOSE[tok.type]]
-            diags.error("E100", f"`{tok}` has no matching `{opener_glyph}`", Span(source, pos, pos + 1),
-                        label="unmatched bracket", help="remove it, or add the opening bracket it closes")
             return pos
         if stack and stack[-1].type in ("LPAR", "LSQB") and _OPEN[stack[-1].type] in expected \
                 and source.line_col(stack[-1].start_pos)[0] < source.line_col(pos)[0]:  # type: ignore[arg-type]
