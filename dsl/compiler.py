@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import ast
 from .diagnostics import Diagnostics, Label, did_you_mean
-from .elaborate import Elaborator
+from .elaborate import Elaborator, check_headers
 from .ir import Graph
 from .parse import parse
 from .source import Source
@@ -140,6 +140,7 @@ def compile_source(source: Source, overrides: dict[str, int] | None = None,
         return Result(diags)
     defs, networks = loaded
     result = Result(diags, definitions=defs, networks=networks)
+    check_headers(defs, diags)
     cyclic = find_cycles(defs, diags)
     if network is not None:
         if network not in defs:

@@ -160,16 +160,21 @@ def render(diag: Diagnostic, colour: bool = False) -> str:
         pad = " " * width
         lines.append(f"{pad}{c('blue', '-->')} {diag.span.location()}")
         lines.append(f"{pad} {c('blue', '|')}")
-        for lab in sorted(labels, key=lambda lab: lab.span.start):
-            line_no, col = lab.span.source.line_col(lab.span.start)
-            text = lab.span.source.line_text(line_no).expandtabs(1)
-            end_line, end_col = lab.span.source.line_col(lab.span.end)
-            length = (end_col - col) if end_line == line_no else (len(text) - col + 1)
-            marker = "^" if lab is labels[0] else "-"
-            under = " " * (col - 1) + marker * max(1, length)
+        by_line: dict[int, list[Label]] = {}
+        for lab in labels:
+            by_line.setdefault(lab.span.line, []).append(lab)
+        for line_no in sorted(by_line):
+            source = by_line[line_no][0].span.source
+            text = source.line_text(line_no).expandtabs(1)
             lines.append(f"{str(line_no).rjust(width)} {c('blue', '|')} {text}")
-            suffix = f" {lab.message}" if lab.message else ""
-            lines.append(f"{pad} {c('blue', '|')} " + c(diag.severity if marker == "^" else "blue", under + suffix))
+            for lab in sorted(by_line[line_no], key=lambda lab: lab.span.start):
+                col = lab.span.column
+                end_line, end_col = source.line_col(lab.span.end)
+                length = (end_col - col) if end_line == line_no else (len(text) - col + 1)
+                primary = lab is labels[0]
+                under = " " * (col - 1) + ("^" if primary else "-") * max(1, length)
+                suffix = f" {lab.message}" if lab.message else ""
+                lines.append(f"{pad} {c('blue', '|')} " + c(diag.severity if primary else "blue", under + suffix))
         if diag.notes or diag.help:
             lines.append(f"{pad} {c('blue', '|')}")
         for note in diag.notes:

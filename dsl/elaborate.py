@@ -99,6 +99,21 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
     return out
 
 
+def check_headers(defs: dict[str, ast.Definition], diags: Diagnostics) -> None:
+    """Checks that need no instance: parameter names are unique and their types exist."""
+    for defn in defs.values():
+        seen: dict[str, Span] = {}
+        for p in defn.params:
+            if p.name in seen:
+                diags.error("E405", f"parameter `{p.name}` of `{defn.name}` is declared twice", p.span,
+                            secondary=[Label(seen[p.name], "first declared here")])
+            seen.setdefault(p.name, p.span)
+            if p.type_name not in PARAM_TYPES:
+                guess = did_you_mean(p.type_name, PARAM_TYPES)
+                diags.error("E204", f"unknown parameter type `{p.type_name}`", p.type_span,
+                            help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(PARAM_TYPES)}")
+
+
 class Elaborator:
     def __init__(self, definitions: dict[str, ast.Definition], diags: Diagnostics,
                  overrides: dict[str, int] | None = None) -> None:
@@ -112,20 +127,20 @@ class Elaborator:
         self.constraints: list[Constraint] = []
 
     # -- diagnostics helpers ---------------------------------------------------------------------
-    def _context_notes(self) -> list[str]:
+    def _context_notes(self, at: Span | None) -> list[str]:
         notes = []
         for name, span, path in reversed(self.stack[1:]):
-            if span is not None:
+            if span is not None and span != at:  # no note when the error already points at the call
                 notes.append(f"in `{path}` ({name}), instantiated at {span.location()}")
         return notes[:3]
 
     def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
-        notes = list(kw.pop("notes", [])) + self._context_notes()
+        notes = list(kw.pop("notes", [])) + self._context_notes(span)
         self.diags.error(code, message, span, notes=notes, **kw)
         return ERR
 
     def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None:
-        notes = list(kw.pop("notes", [])) + self._context_notes()
+        notes = list(kw.pop("notes", [])) + self._context_notes(span)
         self.diags.warning(code, message, span, notes=notes, **kw)
 
     # -- entry point -----------------------------------------------------------------------------
@@ -196,6 +211,8 @@ class Elaborator:
         if value is ERR:
             return ERR
         t = p.type_name
+        if t not in PARAM_TYPES:
+            return value  # reported once by check_headers
         ok = {
             "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
             "dim": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
@@ -211,16 +228,6 @@ class Elaborator:
     # -- statements ------------------------------------------------------------------------------
     def _run_body(self, frame: Frame) -> None:
         defn = frame.definition
-        seen_params: dict[str, Span] = {}
-        for p in defn.params:
-            if p.name in seen_params:
-                self.error("E405", f"parameter `{p.name}` is declared twice", p.span,
-                           secondary=[Label(seen_params[p.name], "first declared here")])
-            seen_params[p.name] = p.span
-            if p.type_name not in PARAM_TYPES:
-                guess = did_you_mean(p.type_name, PARAM_TYPES)
-                self.error("E204", f"unknown parameter type `{p.type_name}`", p.type_span,
-                           help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(PARAM_TYPES)}")
         self._run(defn.body, frame)
         if not frame.outputs and not any(isinstance(s, ast.Output) for s in defn.body):
             self.error("E402", f"`{defn.name}` has no `output`", defn.name_span,
@@ -409,7 +416,8 @@ class Elaborator:
             if same is False:
                 return self.error("E200", f"`{defn.name}` input `{stmt.name}` expects {expected_text}, but got {t}",
                                   frame.call_span, secondary=where,
-                                  label=f"dim `{d.span.text}` = {v}, but the input has {actual_dim}")
+                                  label=(f"expected {v}" if d.span.text == str(v) else f"`{d.span.text}` is {v}")
+                                  + f", but the input has {actual_dim}")
             if same is None:
                 self.warn("W002", f"`{defn.name}` input `{stmt.name}` assumes {v} == {actual_dim}", frame.call_span)
         for cond in stmt.where:

@@ -247,7 +247,8 @@ def expect_int(x: TensorType, op: str) -> None:
 def known(d: IntLike, what: str) -> int:
     """A dim that sizes a parameter must be a known integer."""
     if isinstance(d, Dim):
-        raise ShapeError("E210", f"{what} is the symbolic `{d}`, but parameters need a known size",
+        raise ShapeError("E210", f"needs a known size for {what} to size its parameters, but it is the "
+                         f"symbolic `{d}`",
                          help="give this dim a number in the input type, or bind it with `--set`")
     return d
 

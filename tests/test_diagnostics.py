@@ -1,0 +1,110 @@
+"""Diagnostics: snapshot tests of every broken sample, and every code documented and exercised.
+
+The `.expected` files were written by running netc and then read line by line by a person; regenerate them
+only deliberately, with NETC_UPDATE_SNAPSHOTS=1, and review the diff.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netc.cli import main
+from netc.dsl.compiler import compile_source
+from netc.dsl.diagnostics import CODES, Diagnostics, render, render_all
+from netc.dsl.parse import MAX_DEPTH
+from netc.dsl.source import Source, Span
+
+from .conftest import ROOT, SAMPLES, update_snapshots
+
+ERROR_SAMPLES = sorted((SAMPLES / "errors").glob("*.net"))
+
+
+def run_check(path: Path) -> tuple[int, str]:
+    rel = path.relative_to(ROOT).as_posix()
+    result = CliRunner().invoke(main, ["check", rel])
+    return result.exit_code, result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("path", ERROR_SAMPLES, ids=lambda p: p.stem)
+def test_error_sample_snapshot(path: Path, in_repo_root: Path) -> None:
+    code, text = run_check(path)
+    actual = f"# exit: {code}\n{text}"
+    expected_path = path.with_suffix(".expected")
+    if update_snapshots():
+        expected_path.write_text(actual, encoding="utf-8")
+    assert expected_path.exists(), f"missing snapshot {expected_path.name}; run with NETC_UPDATE_SNAPSHOTS=1"
+    assert actual == expected_path.read_text(encoding="utf-8")
+
+
+def test_there_are_enough_error_samples() -> None:
+    assert len(ERROR_SAMPLES) >= 8
+
+
+def test_error_samples_fail_and_warning_sample_passes(in_repo_root: Path) -> None:
+    for path in ERROR_SAMPLES:
+        code, text = run_check(path)
+        if path.stem == "warnings":
+            assert code == 0 and "warning[" in text and "error[" not in text
+        else:
+            assert code == 1, path.name
+            assert "error[E" in text
+            assert "Traceback" not in text
+
+
+def _codes_in(text: str) -> set[str]:
+    return set(re.findall(r"(?:error|warning)\[([EW]\d{3})\]", text))
+
+
+def test_every_code_is_documented() -> None:
+    doc = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^## ([EW]\d{3})\b", doc, flags=re.M))
+    assert documented == set(CODES), f"undocumented: {set(CODES) - documented}, stale: {documented - set(CODES)}"
+
+
+def test_every_code_is_produced_by_some_input(in_repo_root: Path, tmp_path: Path) -> None:
+    seen: set[str] = set()
+    for path in ERROR_SAMPLES:
+        seen |= _codes_in(run_check(path)[1])
+    # The two codes that no .net sample can show: deep nesting and an unreadable file.
+    deep = "network D {\n  input x: f32[B, 4]\n  y = " + "relu(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH + \
+        "\n  output y\n}\n"
+    seen |= _codes_in(render_all(compile_source(Source("deep.net", deep)).diagnostics))
+    bad = tmp_path / "latin1.net"
+    bad.write_bytes(b"network \xff {}\n")
+    seen |= _codes_in(CliRunner().invoke(main, ["check", str(bad)]).stderr)
+    assert seen == set(CODES), f"never produced: {sorted(set(CODES) - seen)}"
+
+
+def test_deep_nesting_is_a_diagnostic_not_a_crash() -> None:
+    # Calls nest in the tree (plain parentheses do not); 5000 levels would blow Python's recursion limit.
+    deep = "network D {\n  input x: f32[B, 4]\n  y = " + "relu(" * 5000 + "x" + ")" * 5000 + "\n  output y\n}\n"
+    result = compile_source(Source("deep.net", deep))
+    assert [d.code for d in result.diagnostics.errors] == ["E104"]
+
+
+def test_render_layout_matches_the_design() -> None:
+    src = Source("bad.net", "network A {\n    x -> Linear(10, in=128) -> out\n}\n")
+    diags = Diagnostics()
+    start = src.text.index("Linear")
+    end = src.text.index(") ->") + 1
+    diags.error("E200", "msg", Span(src, start, end), label="input here is f32[B, 64]", help="drop it")
+    assert render(diags.items[0]) == (
+        "error[E200]: msg\n"
+        " --> bad.net:2:10\n"
+        "  |\n"
+        "2 |     x -> Linear(10, in=128) -> out\n"
+        "  |          ^^^^^^^^^^^^^^^^^^ input here is f32[B, 64]\n"
+        "  |\n"
+        "  = help: drop it"
+    )
+
+
+def test_colour_only_when_asked() -> None:
+    src = Source("a.net", "network A {}\n")
+    diags = Diagnostics()
+    diags.error("E403", "no input", Span(src, 8, 9))
+    assert "\x1b[" not in render_all(diags, colour=False)
+    assert "\x1b[" in render_all(diags, colour=True)
