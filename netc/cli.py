@@ -123,7 +123,7 @@ def main(show_traceback: bool) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @set_option
 @network_option
 @guarded
@@ -137,7 +137,7 @@ def check(file: str, sets: tuple[str, ...], network: str | None) -> None:
 
 
 @main.command("compile")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--target", type=click.Choice(["torch", "numpy"]), default="torch", show_default=True,
               help="What to generate.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
