@@ -17,7 +17,7 @@ from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
 from .ir import Constraint, Graph, Module, OpNode, Value
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
-from .ops.base import ALIASES, describe
+from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
 from .source import Span
 from .types import DTYPES, TensorType
@@ -497,9 +497,35 @@ class Elaborator:
                 return self.error("E208", f"index {i!r} is out of range for {len(base)} values", e.items[0].span)
             return base[i]
         if isinstance(base, Value):
-            return self.error("E204", "indexing tensors is not supported yet", e.span,
-                              help="use `split`, `chunk` or `view` to take parts of a tensor")
+            return self._tensor_index(e, base, frame)
         return self.error("E204", f"cannot index {describe(base)}", e.span)
+
+    def _tensor_index(self, e: ast.Index, base: Value, frame: Frame) -> Any:
+        """`out[:, -1]` becomes an `index` op whose `items` hold ints or dims, slices, and `none` (a new axis)."""
+        items: list[Any] = []
+        for it in e.items:
+            if isinstance(it, ast.Slice):
+                parts = [None if p is None else self._eval(p, frame) for p in (it.lower, it.upper, it.step)]
+                if any(p is ERR for p in parts):
+                    return ERR
+                for p, part in zip(parts, (it.lower, it.upper, it.step)):
+                    if p is not None and not _is_dim(p):
+                        return self.error("E204", f"a slice bound must be an integer, but this is {describe(p)}",
+                                          part.span if part is not None else it.span)
+                items.append(slice(*parts))
+                continue
+            v = self._eval(it, frame)
+            if v is ERR:
+                return ERR
+            if isinstance(v, Value):
+                return self.error("E204", "indexing a tensor with another tensor is not supported", it.span,
+                                  help="look rows up with `Embedding`, or take parts with slices like `x[:, -1]`")
+            if v is not None and not _is_dim(v):
+                return self.error("E204", f"an index must be an integer, a slice or `none`, but this is "
+                                  f"{describe(v)}", it.span)
+            items.append(v)
+        return self._apply_op("index", [], {"items": (tuple(items), e.span)}, [base], e.span, None, None, frame)
+
 
     def _unary(self, e: ast.UnaryOp, frame: Frame) -> Any:
         v = self._eval(e.operand, frame)
@@ -582,13 +608,18 @@ class Elaborator:
         return self._apply_op(opname, [], {"other": (scalar, e.span)}, [tensor], e.span, None, None, frame)
 
     # -- calls, chains, steps ----------------------------------------------------------------------
-    def _eval_args(self, args: tuple[ast.Arg, ...], frame: Frame) -> tuple[list[tuple[Any, Span]],
-                                                                          dict[str, tuple[Any, Span]], bool]:
+    def _eval_args(self, args: tuple[ast.Arg, ...], frame: Frame,
+                   refs: frozenset[str] = frozenset()) -> tuple[list[tuple[Any, Span]], dict[str, tuple[Any, Span]],
+                                                                bool]:
         pos: list[tuple[Any, Span]] = []
         kw: dict[str, tuple[Any, Span]] = {}
         ok = True
         for a in args:
-            v = self._eval(a.value, frame)
+            if a.name in refs and isinstance(a.value, (ast.Name, ast.String)):
+                # `tied=wte` names a layer, not a value: resolved against the layers built so far.
+                v: Any = a.value.id if isinstance(a.value, ast.Name) else a.value.value
+            else:
+                v = self._eval(a.value, frame)
             if v is ERR:
                 ok = False
             if a.name is None:
@@ -620,7 +651,9 @@ class Elaborator:
     def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
               forced_name: str | None = None) -> Any:
         name = self._callee(e.func, frame)
-        pos, kw, ok = self._eval_args(e.args, frame)
+        spec = lookup(name) if name is not None and name not in frame.env else None
+        refs = frozenset(at.name for at in spec.attrs if at.coerce is LayerRef) if spec is not None else frozenset()
+        pos, kw, ok = self._eval_args(e.args, frame, refs)
         if name is None or not ok:
             return ERR
         if chain_in is ERR:
@@ -632,11 +665,13 @@ class Elaborator:
                span: Span, alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame) -> Any:
         inputs: list[Any] = []
         if chain_in is not None:
-            inputs.extend(chain_in if isinstance(chain_in, tuple) else [chain_in])
+            inputs.extend(_flatten(chain_in))
         attrs_pos = []
         for v, s in pos:
             if isinstance(v, Value):
                 inputs.append(v)
+            elif isinstance(v, tuple) and v and all(isinstance(x, Value) for x in _flatten(v)):
+                inputs.extend(_flatten(v))  # `LSTM(256, (h, c))`: a state tuple is several inputs
             else:
                 attrs_pos.append((v, s))
         if any(v is ERR for v in inputs):
@@ -778,9 +813,25 @@ class Elaborator:
             return self.error("E308", f"`{name}` takes {want} input tensor{'s' if want != '1' else ''}, "
                               f"but got {got}", span,
                               help=f"feed it a value: `x -> {name}` or `{name}(x)`" if got == 0 else None)
+        # Optional tensor inputs given by keyword (`key_padding_mask=pad`) join the inputs after the others;
+        # their attribute holds the input's index so backends know which is which.
+        extra = [(k, v) for k, (v, _) in kw.items() if k in spec_cls.tensor_kwargs and isinstance(v, Value)]
+        if extra:
+            kw = {k: vs for k, vs in kw.items() if k not in dict(extra)}
+            inputs = list(inputs) + [v for _, v in extra]
         attrs = self._bind_attrs(spec_cls, name, pos, kw, span)
         if attrs is ERR:
             return ERR
+        for i, (k, _) in enumerate(extra):
+            attrs[k] = len(inputs) - len(extra) + i
+        tie, tie_span = None, span
+        for at in spec_cls.attrs:
+            if at.coerce is LayerRef and attrs.get(at.name) is not None:
+                tie_span = kw[at.name][1]
+                tie = self._find_layer(attrs[at.name], frame, tie_span)
+                if tie is None:
+                    return ERR
+                attrs[at.name] = tie.path
         spec = spec_cls()
         types = [v.type for v in inputs]
         try:
@@ -804,10 +855,52 @@ class Elaborator:
                       attr_source=_attr_source(spec_cls, pos, kw))
         node.outputs = [Value(node_name if len(out_types) == 1 else f"{node_name}_{i}", t, node)
                         for i, t in enumerate(out_types)]
+        if tie is not None and not self._tie(node, tie, tie_span):
+            return ERR
         frame.module.body.append(node)
-        if len(node.outputs) == 1 and spec_cls.name not in ("split", "chunk"):
-            return node.outputs[0]
-        return tuple(node.outputs)
+        return spec.pack(node.outputs)
+
+    def _find_layer(self, ref: str, frame: Frame, span: Span) -> OpNode | None:
+        """The layer that `tied=ref` names: `ref` relative to the innermost enclosing module that has it,
+        else the one layer in the network whose path ends with `.ref`."""
+        scopes: list[Module] = []
+        mod: Module | None = frame.module
+        while mod is not None:
+            scopes.append(mod)
+            mod = mod.parent
+        for scope in scopes:
+            want = _join(scope.path, ref)
+            for node in scope.op_nodes():
+                if node.path == want:
+                    return node
+        everything = list(scopes[-1].op_nodes())
+        found = [n for n in everything if n.path.endswith("." + ref)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            self.error("E300", f"`{ref}` could name several layers: {', '.join(n.path for n in found)}", span,
+                       help=f"write the full path as a string, e.g. `tied=\"{found[0].path}\"`")
+            return None
+        guess = did_you_mean(ref, [n.path for n in everything] + [n.name for n in everything])
+        self.error("E300", f"no layer named `{ref}` before this one", span, label="not defined here",
+                   help=f"did you mean `{guess}`?" if guess else "tie to a layer defined earlier, by its `as` name")
+        return None
+
+    def _tie(self, node: OpNode, target: OpNode, span: Span) -> bool:
+        """Share `weight` with an earlier layer (`Linear(vocab, tied=wte)`); counted once, like torch."""
+        if "weight" not in node.params or "weight" not in target.params:
+            self.error("E305", f"cannot tie `{node.op}` to `{target.path}` ({target.op}): both need a `weight`",
+                       span)
+            return False
+        mine, theirs = node.params["weight"], target.params["weight"]
+        if tuple(mine) != tuple(theirs):
+            self.error("E200", f"cannot tie weights of different shapes: `{node.op}` has weight "
+                       f"({', '.join(map(str, mine))}) but `{target.path}` has ({', '.join(map(str, theirs))})",
+                       span, help="tied layers need the same weight shape, e.g. Linear(vocab) tied to "
+                       "Embedding(vocab, d)")
+            return False
+        node.tied["weight"] = target.tied.get("weight", _join(target.path, "weight"))
+        return True
 
     def _bind_attrs(self, spec: type[OpSpec], name: str, pos: list[tuple[Any, Span]],
                     kw: dict[str, tuple[Any, Span]], span: Span) -> Any:
@@ -946,6 +1039,13 @@ def _value_text(arg_span: Span) -> str:
     text = arg_span.text
     name, eq, rest = text.partition("=")
     return rest.strip() if eq and name.strip().isidentifier() and not rest.startswith("=") else text
+
+
+def _flatten(v: Any) -> list[Any]:
+    """Nested tuples of values, flat: `(x, (h, c))` -> [x, h, c]."""
+    if not isinstance(v, tuple):
+        return [v]
+    return [leaf for item in v for leaf in _flatten(item)]
 
 
 def _join(prefix: str, name: str) -> str:

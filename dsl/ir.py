@@ -45,10 +45,13 @@ class OpNode:
     # Source text of each attribute the user wrote (`{"out_features": "hidden"}`), so backends can
     # print `nn.Linear(784, hidden)` where that reads better than the folded value.
     attr_source: dict[str, str] = field(default_factory=dict)
+    # Weight tying (`Linear(vocab, tied=wte)`): own parameter name -> the state_dict key of the parameter it
+    # shares. Like torch, the state_dict lists the key under both names, but the parameter counts once.
+    tied: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_params(self) -> int:
-        return sum(_numel(s) for s in self.params.values())
+        return sum(_numel(s) for k, s in self.params.items() if k not in self.tied)
 
     def __repr__(self) -> str:
         return f"OpNode({self.path}: {self.op})"
@@ -96,6 +99,7 @@ class StateEntry:
     shape: tuple[int, ...]
     dtype: str
     kind: Literal["parameter", "buffer"]
+    tied_to: str | None = None  # the key of the parameter this entry shares (weight tying), listed earlier
 
     @property
     def numel(self) -> int:
@@ -130,13 +134,14 @@ class Graph:
         for node in self.op_nodes():
             prefix = node.path + "." if node.path else ""
             for pname, shape in node.params.items():
-                out.append(StateEntry(prefix + pname, shape, "float32", "parameter"))
+                out.append(StateEntry(prefix + pname, shape, "float32", "parameter", node.tied.get(pname)))
             for bname, (shape, dtype) in node.buffers.items():
                 out.append(StateEntry(prefix + bname, shape, "int64" if dtype == "i64" else "float32", "buffer"))
         return out
 
     @property
     def num_params(self) -> int:
+        """Parameters counted like `sum(p.numel() for p in model.parameters())`: tied ones once."""
         return self.root.num_params
 
 

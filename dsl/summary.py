@@ -17,7 +17,11 @@ def rows(graph: Graph) -> list[tuple[str, str, str, str]]:
         out.append((name, "input", str(value.type), "-"))
     for item in graph.root.walk():
         if isinstance(item, OpNode):
-            out.append((item.path, item.op, _shape(item), f"{item.num_params:,}" if item.params else "-"))
+            count = f"{item.num_params:,}" if item.params else "-"
+            if item.tied:  # a tied weight is counted at its owner (like torch's parameters())
+                count = (f"{item.num_params:,} + " if item.num_params else "") + \
+                    "tied " + ", ".join(sorted(set(item.tied.values())))
+            out.append((item.path, item.op, _shape(item), count))
         elif item.kind == "block" or item.kind == "network":
             out.append((item.path, str(item.definition), _shape(item), f"({item.num_params:,})"))
     return out

@@ -71,9 +71,19 @@ class OpSpec:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
     doc: ClassVar[str] = ""
+    # Optional tensor inputs passed by keyword (`key_padding_mask=pad`): the elaborator appends them to the
+    # node's inputs, in the order given here, and sets the attribute of the same name to the input's index.
+    tensor_kwargs: ClassVar[tuple[str, ...]] = ()
+    # Return a tuple even for one output (split into one piece is still a list of pieces).
+    always_tuple: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.warnings: list[Warn] = []
+
+    def pack(self, outs: list[Any]) -> Any:
+        """How the outputs reach the program: one value, a tuple, or nested tuples (LSTM: `out, (h, c)`)."""
+        return outs[0] if len(outs) == 1 and not self.always_tuple else tuple(outs)
+
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         raise NotImplementedError
@@ -208,6 +218,23 @@ def IntList(v: Any) -> tuple[int, ...]:  # noqa: N802
     if isinstance(v, (tuple, list)):
         return tuple(_known_int(x) for x in v)
     return (_known_int(v),)
+
+
+def TensorInput(v: Any) -> Any:  # noqa: N802
+    """An optional tensor input given by keyword (see `OpSpec.tensor_kwargs`); holds the input's index.
+
+    The elaborator moves tensors out before coercion, so anything that reaches here is a user mistake.
+    """
+    if v is None:
+        return None
+    raise AttrError(f"expected a tensor, got {describe(v)}")
+
+
+def LayerRef(v: Any) -> Any:  # noqa: N802
+    """A reference to an earlier layer by name (`tied=wte`); the elaborator resolves it to that layer's path."""
+    if v is None or isinstance(v, str):
+        return v
+    raise AttrError(f"expected the name of a layer, got {describe(v)}")
 
 
 def Any_(v: Any) -> Any:  # noqa: N802

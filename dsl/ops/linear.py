@@ -5,7 +5,20 @@ from typing import Any
 
 from ..dims import IntLike
 from ..types import TensorType
-from .base import Attr, Bool, Int, OpSpec, Optional, ShapeError, expect_float, expect_int, known, positive, register
+from .base import (
+    Attr,
+    Bool,
+    Int,
+    LayerRef,
+    OpSpec,
+    Optional,
+    ShapeError,
+    expect_float,
+    expect_int,
+    known,
+    positive,
+    register,
+)
 
 
 @register
@@ -19,6 +32,8 @@ class Linear(OpSpec):
         Attr("bias", Bool, True, doc="learn an additive bias"),
         Attr("in_features", Optional(positive), None, positional=False, inferred=True,
              doc="size of each input sample; inferred from the input's last dim"),
+        Attr("tied", LayerRef, None, positional=False,
+             doc="share `weight` with an earlier layer (`tied=wte`); counted once"),
     )
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
@@ -51,6 +66,8 @@ class Embedding(OpSpec):
         Attr("num_embeddings", positive, doc="size of the vocabulary"),
         Attr("embedding_dim", positive, doc="size of each vector"),
         Attr("padding_idx", Optional(Int()), None, positional=False, doc="index whose vector gets no gradient"),
+        Attr("tied", LayerRef, None, positional=False,
+             doc="share `weight` with an earlier layer (`tied=decoder`); counted once"),
     )
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:

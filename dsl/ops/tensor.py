@@ -214,6 +214,7 @@ def _split_sizes(n: IntLike, size_or_sections: tuple[int, ...], op: str) -> list
 class split(OpSpec):  # noqa: N801
     name = "split"
     family = "tensor"
+    always_tuple = True
     doc = "Splits along `dim` into pieces of a given size (the last may be smaller) or given sizes."
     attrs = (Attr("split_size_or_sections", IntList, doc="an int piece size or a list of sizes"),
              Attr("dim", Int(), 0))
@@ -232,6 +233,7 @@ class split(OpSpec):  # noqa: N801
 class chunk(OpSpec):  # noqa: N801
     name = "chunk"
     family = "tensor"
+    always_tuple = True
     doc = "Splits along `dim` into `chunks` pieces of size ceil(n / chunks), as torch.chunk does."
     attrs = (Attr("chunks", positive), Attr("dim", Int(), 0))
 
