@@ -167,6 +167,47 @@ def compile_cmd(file: str, target: str, output: str | None, network: str | None,
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Where to write; the format comes from the extension: .svg, .png, .pdf or .dot "
+                   "[default: FILE's name with .svg, in the current folder].")
+@network_option
+@click.option("--depth", type=click.IntRange(min=0), metavar="N",
+              help="Draw blocks and containers nested deeper than N levels as single nodes.")
+@click.option("--expand", is_flag=True, help="Draw every repeat instead of collapsing identical ones to one ×N.")
+@click.option("--rankdir", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", show_default=True,
+              help="Lay the network out top to bottom or left to right.")
+@set_option
+@guarded
+def viz(file: str, output: str | None, network: str | None, depth: int | None, expand: bool, rankdir: str,
+        sets: tuple[str, ...]) -> None:
+    """Draw the networks in FILE with Graphviz: layers, shapes, parameters, blocks."""
+    from .codegen import dot as diagram
+    from .codegen.base import write_atomic
+
+    out = Path(output) if output else Path(Path(file).stem + ".svg")
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in diagram.FORMATS:
+        raise click.BadParameter(f"cannot tell the format of {out.name!r}; end it with .svg, .png, .pdf or .dot",
+                                 param_hint="-o/--output")
+    result = front_end(file, sets, network)
+    text = diagram.to_dot(diagram.select(result, network), depth=depth, expand=expand, rankdir=rankdir.upper(),
+                          dpi=diagram.PNG_DPI if fmt == "png" else None, title=Path(file).name)
+    if fmt != "dot":
+        try:
+            text_or_image: str | bytes = diagram.render_dot(text, fmt)
+        except diagram.DotNotFound:
+            # Still leave something useful: the DOT source, which renders anywhere Graphviz is installed.
+            fallback = out.with_suffix(".dot")
+            write_atomic(fallback, text)
+            raise UserError(diagram.missing_dot_message(out, fallback)) from None
+    else:
+        text_or_image = text
+    write_atomic(out, text_or_image)
+    click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
 @click.argument("name", required=False)
 @guarded
 def ops(name: str | None) -> None:
