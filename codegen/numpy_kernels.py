@@ -369,7 +369,7 @@ def erf(x: np.ndarray) -> np.ndarray:
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """torch.nn.GELU: x * Phi(x) with the exact erf, or torch's tanh formula with approximate='tanh'."""
     if approximate == "tanh":
-        inner = np.sqrt(2 / np.pi) * (x + 0.044715 * x * x * x)
+        inner = (2 / np.pi) ** 0.5 * (x + 0.044715 * x * x * x)  # Python floats keep float32 float32
         return 0.5 * x * (1 + np.tanh(inner))
     x64 = x.astype(np.float64)
     return (0.5 * x64 * (1 + erf(x64 * np.sqrt(0.5)))).astype(x.dtype)
