@@ -208,6 +208,36 @@ def viz(file: str, output: str | None, network: str | None, depth: int | None, e
 
 
 @main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True,
+              help="Precision of both runs; float64 shows the backends' own differences, not rounding.")
+@set_option
+@network_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights and inputs.")
+@guarded
+def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, seed: int) -> None:
+    """Run the PyTorch and NumPy backends on the same random weights and inputs; compare every layer."""
+    try:
+        import torch  # noqa: F401  (the only command that needs it)
+    except ImportError:
+        raise UserError("error: `netc verify` needs PyTorch, which is not installed\n"
+                        "  = help: install the extra: pip install -e '.[torch]'\n") from None
+    from .verify import VerifyError, format_report, verify_network
+
+    result = front_end(file, sets, network)
+    failed = False
+    for name in result.graphs:
+        try:
+            report = verify_network(result, read_source(file), parse_sets(sets), name, dtype, seed)
+        except VerifyError as exc:
+            raise UserError(f"error: {exc}\n") from None
+        click.echo(format_report(report))
+        failed = failed or not report.ok
+    if failed:
+        sys.exit(EXIT_USER_ERROR)
+
+
+@main.command()
 @click.argument("name", required=False)
 @guarded
 def ops(name: str | None) -> None:
