@@ -100,6 +100,8 @@ def _ident(*parts: str) -> str:
 
 
 def _font(text: str, size: float | None = None, colour: str | None = None) -> str:
+    if not text:
+        return ""  # Graphviz rejects an empty <FONT></FONT> as a syntax error
     attrs = (f' POINT-SIZE="{size:g}"' if size else "") + (f' COLOR="{colour}"' if colour else "")
     return f"<FONT{attrs}>{text}</FONT>" if attrs else text
 
@@ -460,10 +462,10 @@ class _Drawing:
         for cl in self.clusters:
             if cl.module.kind != "block":
                 continue
-            for v in cl.module.inputs:
+            for k, v in enumerate(cl.module.inputs):
                 heads = {h for h, u in uses if u.id == v.id and _inside(self.context[h], cl.module)}
                 if len(heads) >= 2:
-                    jid = self.nid("join", f"{cl.module.path}.{v.name}")
+                    jid = self.nid("join", f"{cl.module.path}.input{k}")
                     junction[(id(cl.module), v.id)] = jid
                     self.context[jid] = cl.module
                     cl.junctions.append((jid, v))
@@ -768,5 +770,5 @@ def select(result: Result, network: str | None = None) -> list[Graph]:
 
 def _source_title(result: Result) -> str | None:
     for g in result.graphs.values():
-        return str(g.source.path)
+        return PurePath(str(g.source.path)).name
     return None
