@@ -387,6 +387,221 @@ def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
 
 
+# -- attention ------------------------------------------------------------------------------------------------
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, attn_mask: np.ndarray | None = None,
+              key_padding_mask: np.ndarray | None = None, causal: bool = False,
+              scale: float | None = None) -> np.ndarray:
+    """F.scaled_dot_product_attention: softmax(q k^T * scale + mask) v over (..., L, E), (..., S, E), (..., S, Ev).
+
+    attn_mask: bool (true = may attend) or float (added); key_padding_mask: bool (N, S), true = a padding key
+    nobody attends to; causal: query i sees keys 0..i. A fully masked row is NaN, as in torch.
+    """
+    scale = q.shape[-1] ** -0.5 if scale is None else scale  # a Python float keeps float32 float32
+    scores = (q @ np.swapaxes(k, -1, -2)) * scale
+    if causal:
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
+    if attn_mask is not None:
+        scores = np.where(attn_mask, scores, -np.inf) if attn_mask.dtype == bool else scores + attn_mask
+    if key_padding_mask is not None:
+        if key_padding_mask.ndim == 2:  # (N, S) -> (N, 1, ..., 1, S): the same for every head and query
+            key_padding_mask = key_padding_mask.reshape(
+                key_padding_mask.shape[:1] + (1,) * (scores.ndim - 2) + key_padding_mask.shape[1:])
+        scores = np.where(key_padding_mask, -np.inf, scores)
+    return softmax(scores, -1) @ v
+
+
+def multihead_attention(query: np.ndarray, key: np.ndarray, value: np.ndarray, num_heads: int,
+                        in_proj_weight: np.ndarray | None, in_proj_bias: np.ndarray | None,
+                        out_proj_weight: np.ndarray, out_proj_bias: np.ndarray | None,
+                        q_proj_weight: np.ndarray | None = None, k_proj_weight: np.ndarray | None = None,
+                        v_proj_weight: np.ndarray | None = None, attn_mask: np.ndarray | None = None,
+                        key_padding_mask: np.ndarray | None = None, causal: bool = False, batch_first: bool = False,
+                        need_weights: bool = False,
+                        average_attn_weights: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """nn.MultiheadAttention in eval mode: project, split into heads, attend, merge, project.
+
+    Inputs are (L, N, E), (N, L, E) with batch_first, or unbatched (L, E). Masks follow netc's convention
+    for both attention ops: a bool attn_mask is true where a query may attend (torch's module uses the
+    opposite), a float one is added; key_padding_mask (N, S) is true (or -inf) for keys to ignore.
+    Returns the output, and the attention weights (averaged over heads unless told not to) if asked.
+    """
+    unbatched = query.ndim == 2
+    if unbatched:
+        query, key, value = query[:, None], key[:, None], value[:, None]
+        key_padding_mask = None if key_padding_mask is None else key_padding_mask[None]
+    elif batch_first:
+        query, key, value = (np.swapaxes(t, 0, 1) for t in (query, key, value))
+    length, batch, embed = query.shape
+    source = key.shape[0]
+    head = embed // num_heads
+    if in_proj_weight is not None:
+        q_proj_weight, k_proj_weight, v_proj_weight = np.split(in_proj_weight, 3)
+    biases = np.split(in_proj_bias, 3) if in_proj_bias is not None else [None, None, None]
+    # (L, N, E) -> (N, heads, L, head_dim)
+    q, k, v = (linear(t, w, b).reshape(t.shape[0], batch, num_heads, head).transpose(1, 2, 0, 3)
+               for t, w, b in zip((query, key, value), (q_proj_weight, k_proj_weight, v_proj_weight), biases))
+    scores = (q @ np.swapaxes(k, -1, -2)) * head ** -0.5  # (N, heads, L, S)
+    if causal:
+        scores = np.where(np.tril(np.ones((length, source), dtype=bool)), scores, -np.inf)
+    if attn_mask is not None:
+        if attn_mask.ndim == 3:  # (N * heads, L, S)
+            attn_mask = attn_mask.reshape(batch, num_heads, length, source)
+        scores = np.where(attn_mask, scores, -np.inf) if attn_mask.dtype == bool else scores + attn_mask
+    if key_padding_mask is not None:
+        pad = key_padding_mask[:, None, None, :]
+        scores = np.where(pad, -np.inf, scores) if pad.dtype == bool else scores + pad
+    weights = softmax(scores, -1)
+    out = (weights @ v).transpose(2, 0, 1, 3).reshape(length, batch, embed)
+    out = linear(out, out_proj_weight, out_proj_bias)
+    if unbatched:
+        out, weights = out[:, 0], weights[0]
+    elif batch_first:
+        out = np.swapaxes(out, 0, 1)
+    if not need_weights:
+        return out
+    return out, (weights.mean(axis=-3) if average_attn_weights else weights)
+
+
+def positional_encoding(x: np.ndarray, table: np.ndarray, dim: int) -> np.ndarray:
+    """x + table[:L], with L the size of x's sequence dim `dim` and the table's features on the last dim."""
+    steps = x.shape[dim]
+    shape = [1] * x.ndim
+    shape[dim], shape[-1] = steps, table.shape[-1]
+    return x + table[:steps].reshape(shape)
+
+
+# -- recurrent layers ------------------------------------------------------------------------------------------
+def rnn_weights(params: dict[str, np.ndarray], prefix: str, num_layers: int,
+                bidirectional: bool = False) -> list[tuple[np.ndarray | None, ...]]:
+    """torch's recurrent parameters by name: (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr) for each
+    layer and direction, in torch's order (l0, l0_reverse, l1, ...); absent ones are None."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    directions = ("", "_reverse") if bidirectional else ("",)
+    return [tuple(params.get(f"{prefix}{name}_l{layer}{sfx}") for name in names)
+            for layer in range(num_layers) for sfx in directions]
+
+
+def rnn(x: np.ndarray, weights: list[tuple[np.ndarray | None, ...]], h0: np.ndarray | None = None,
+        c0: np.ndarray | None = None, mode: str = "LSTM", num_layers: int = 1, bidirectional: bool = False,
+        batch_first: bool = False, nonlinearity: str = "tanh") -> tuple[np.ndarray, ...]:
+    """nn.RNN / nn.GRU / nn.LSTM in eval mode (no dropout between layers); returns (out, h_n[, c_n]).
+
+    The input projection x W_ih^T + b_ih is one matmul over all steps; only the recurrence loops, one step
+    at a time, as it must. Gate order is torch's: LSTM i, f, g, o; GRU r, z, n, where the reset gate
+    multiplies (W_hn h + b_hn), not h. LSTM with proj_size projects h by weight_hr after each step.
+    """
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = x[:, None]
+        h0 = None if h0 is None else h0[:, None]
+        c0 = None if c0 is None else c0[:, None]
+    elif batch_first:
+        x = np.swapaxes(x, 0, 1)  # (L, N, H_in)
+    steps, batch = x.shape[:2]
+    directions = 2 if bidirectional else 1
+    h_n, c_n = [], []
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            w_ih, w_hh, b_ih, b_hh, w_hr = weights[layer * directions + direction]
+            i = layer * directions + direction
+            h_size = w_hh.shape[1]  # the (projected) output size
+            h = np.zeros((batch, h_size), dtype=x.dtype) if h0 is None else h0[i]
+            c = None
+            if mode == "LSTM":
+                c = np.zeros((batch, w_hh.shape[0] // 4), dtype=x.dtype) if c0 is None else c0[i]
+            xw = linear(x, w_ih, b_ih)  # (L, N, gates * H): every step's input projection at once
+            out = np.empty((steps, batch, h_size), dtype=np.result_type(x, w_hh))
+            for t in (range(steps - 1, -1, -1) if direction else range(steps)):
+                hw = linear(h, w_hh, b_hh)
+                if mode == "LSTM":
+                    gi, gf, gg, go = np.split(xw[t] + hw, 4, axis=-1)
+                    c = sigmoid(gf) * c + sigmoid(gi) * np.tanh(gg)
+                    h = sigmoid(go) * np.tanh(c)
+                    if w_hr is not None:
+                        h = h @ w_hr.T
+                elif mode == "GRU":
+                    xr, xz, xn = np.split(xw[t], 3, axis=-1)
+                    hr, hz, hn = np.split(hw, 3, axis=-1)
+                    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+                    n = np.tanh(xn + r * hn)
+                    h = (1 - z) * n + z * h
+                else:
+                    h = np.tanh(xw[t] + hw) if nonlinearity == "tanh" else np.maximum(xw[t] + hw, 0)
+                out[t] = h
+            outputs.append(out)
+            h_n.append(h)
+            c_n.append(c)
+        x = outputs[0] if directions == 1 else np.concatenate(outputs, axis=-1)
+    out, hidden = x, np.stack(h_n)
+    cell = np.stack(c_n) if mode == "LSTM" else None
+    if unbatched:
+        out, hidden = out[:, 0], hidden[:, 0]
+        cell = None if cell is None else cell[:, 0]
+    elif batch_first:
+        out = np.swapaxes(out, 0, 1)
+    return (out, hidden) if cell is None else (out, hidden, cell)
+
+
+# -- resampling ------------------------------------------------------------------------------------------------
+def _nearest_source(n_in: int, n_out: int, scale_factor: float | None, rank: int,
+                    dtype: np.dtype) -> np.ndarray:
+    """The input index each output index copies, with torch's CPU arithmetic, floor(i * scale).
+
+    torch computes it in float32, except for float64 tensors of rank 3 and 5, which floor a float64
+    product rounded to float32; at exact multiples the two can differ by one, so netc follows torch.
+    Equal sizes and exact doubling are special-cased to plain integer indices, as torch does.
+    """
+    i = np.arange(n_out)
+    if n_out == n_in:
+        return i
+    if n_out == 2 * n_in:
+        return i >> 1
+    if dtype == np.float64 and rank in (3, 5):
+        scale = 1.0 / scale_factor if scale_factor else n_in / n_out
+        src = np.floor((i * scale).astype(np.float32))
+    else:
+        scale32 = np.float32(1.0 / scale_factor) if scale_factor else np.float32(n_in) / np.float32(n_out)
+        src = np.floor(i.astype(np.float32) * scale32)
+    return np.minimum(src.astype(np.intp), n_in - 1)
+
+
+def _linear_source(n_in: int, n_out: int, scale_factor: float | None, align_corners: bool,
+                   dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """torch's area_pixel_compute_source_index: left and right neighbours and the weight of the right one."""
+    if align_corners:
+        scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        src = np.arange(n_out, dtype=dtype) * dtype.type(scale)
+    else:
+        scale = 1.0 / scale_factor if scale_factor else n_in / n_out
+        src = np.maximum((np.arange(n_out, dtype=dtype) + dtype.type(0.5)) * dtype.type(scale) - dtype.type(0.5), 0)
+    left = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    right = left + (left < n_in - 1)
+    weight = np.clip(src - left, 0, 1).astype(dtype)
+    return left, right, weight
+
+
+def interpolate(x: np.ndarray, size: tuple[int, ...], scale_factor: tuple[float, ...] | None = None,
+                mode: str = "nearest", align_corners: bool | None = None) -> np.ndarray:
+    """F.interpolate / nn.Upsample to `size` over the spatial dims (all dims after N, C).
+
+    `scale_factor`, when the user gave one, sets the sampling step (1 / scale_factor), as in torch.
+    Both nearest and (bi/tri)linear resampling are separable: one pass per spatial axis.
+    """
+    n = len(size)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    for k, axis in enumerate(range(x.ndim - n, x.ndim)):
+        factor = scale_factor[k] if scale_factor is not None else None
+        n_in = x.shape[axis]
+        if mode == "nearest":
+            x = np.take(x, _nearest_source(n_in, size[k], factor, x.ndim, dtype), axis=axis)
+        else:
+            left, right, weight = _linear_source(n_in, size[k], factor, bool(align_corners), dtype)
+            weight = weight.reshape((-1,) + (1,) * (x.ndim - axis - 1))
+            x = np.take(x, left, axis=axis) * (1 - weight) + np.take(x, right, axis=axis) * weight
+    return x
+
+
 # -- tensor plumbing -------------------------------------------------------------------------------------------
 def flatten(x: np.ndarray, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
     """torch.flatten: merge dims start_dim..end_dim (a 0-d tensor becomes shape (1,))."""
@@ -406,6 +621,16 @@ def chunk(x: np.ndarray, chunks: int, dim: int = 0) -> list[np.ndarray]:
     n = x.shape[dim]
     size = max(-(-n // chunks), 1)
     return np.split(x, list(range(size, n, size)), axis=dim)
+
+
+def index(x: np.ndarray, items: tuple[object, ...]) -> np.ndarray:
+    """x[items] with ints, slices and None: NumPy's basic indexing is torch's for these."""
+    return x[tuple(items)]
+
+
+def arange(start: float, end: float, step: float = 1, dtype: object = np.int64) -> np.ndarray:
+    """torch.arange: start, start + step, ... below end."""
+    return np.arange(start, end, step, dtype=dtype)
 
 
 # -- the table -------------------------------------------------------------------------------------------------
@@ -456,4 +681,20 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "exp": np.exp,
     "softmax": softmax,
     "log_softmax": log_softmax,
+    "sum": np.sum,
+    "mean": np.mean,
+    "max": np.amax,
+    "min": np.amin,
+    "argmax": np.argmax,
+    "index": index,
+    "arange": arange,
+    "scaled_dot_product_attention": attention,
+    "MultiheadAttention": multihead_attention,
+    "SinusoidalPositionalEncoding": positional_encoding,
+    "LearnedPositionalEncoding": positional_encoding,
+    "RNN": rnn,
+    "GRU": rnn,
+    "LSTM": rnn,
+    "Upsample": interpolate,
+    "interpolate": interpolate,
 }

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..dsl.dims import Dim, IntLike, Sym, subs
 from ..dsl.ir import Graph, Module, OpNode, Value
-from ..dsl.types import FLOAT_DTYPES
+from ..dsl.types import DTYPES, FLOAT_DTYPES
 from . import numpy_kernels
 from .base import GeneratedCode
 
@@ -281,6 +281,106 @@ def _softmax(fn: str) -> Emitter:
     return emit
 
 
+def _reduce(method: str) -> Emitter:
+    def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
+        dims = n.attrs["dim"]
+        if isinstance(dims, int):
+            dims = (dims,)
+        args = []
+        if dims is not None:
+            args.append(f"axis={dims[0] if len(dims) == 1 else _lit(tuple(dims))}")
+        if n.attrs["keepdim"]:
+            args.append("keepdims=True")
+        return f"{xs[0]}.{method}({', '.join(args)})"
+    return emit
+
+
+def _index_item(f: Forward, item: Any) -> str:
+    if item is None:
+        return "None"
+    if isinstance(item, slice):
+        parts = ["" if b is None else _dim_or_fail(f, b) for b in (item.start, item.stop)]
+        return ":".join(parts) + (f":{item.step}" if item.step not in (None, 1) else "")
+    return _dim_or_fail(f, item)
+
+
+def _dim_or_fail(f: Forward, d: IntLike) -> str:
+    text = f.dim(d)
+    if text is None:
+        raise UnsupportedOp(f"the numpy backend cannot compute `{d}` from the inputs' shapes")
+    return text
+
+
+def _index(f: Forward, n: OpNode, xs: list[str]) -> str:
+    items = [_index_item(f, it) for it in n.attrs["items"]]
+    return f"{xs[0]}[{', '.join(items) if items else '()'}]"
+
+
+def _arange(f: Forward, n: OpNode, xs: list[str]) -> str:
+    a = n.attrs
+    bounds = [_dim_or_fail(f, v) if not isinstance(v, float) else repr(v) for v in (a["start"], a["end"])]
+    step = repr(a["step"])
+    dtype = n.outputs[0].type.dtype
+    np_dtype = f.dtype_expr if dtype == "f32" else f"np.{DTYPES[dtype]}"
+    args = bounds if (step == "1" and bounds[0] != "0") else ([bounds[1]] if step == "1" else bounds + [step])
+    return f"np.arange({', '.join(args)}, dtype={np_dtype})"
+
+
+def _mask_kwargs(f: Forward, n: OpNode) -> list[str]:
+    """The optional mask inputs of an attention op (their attributes hold the input's index)."""
+    return [f"{m}={f.var(n.inputs[n.attrs[m]])}" for m in ("attn_mask", "key_padding_mask")
+            if n.attrs.get(m) is not None]
+
+
+def _sdpa(f: Forward, n: OpNode, xs: list[str]) -> str:
+    kw = _mask_kwargs(f, n) + [f"{k}={_lit(v)}" for k, v in _non_default(n.attrs, {"causal": False,
+                                                                                      "scale": None}).items()]
+    return f"attention({', '.join(xs[:3] + kw)})"
+
+
+def _mha(f: Forward, n: OpNode, xs: list[str]) -> str:
+    a = n.attrs
+    n_main = len(xs) - sum(a.get(m) is not None for m in ("attn_mask", "key_padding_mask"))
+    q, k, v = (xs[0],) * 3 if n_main == 1 else tuple(xs[:3])
+    args = [q, k, v, str(a["num_heads"]), f.opt_param(n, "in_proj_weight"), f.opt_param(n, "in_proj_bias"),
+            f.param(n, "out_proj.weight"), f.opt_param(n, "out_proj.bias")]
+    if "q_proj_weight" in n.params:
+        args += [f"{w}={f.param(n, w)}" for w in ("q_proj_weight", "k_proj_weight", "v_proj_weight")]
+    args += _mask_kwargs(f, n)
+    args += [f"{key}={_lit(val)}" for key, val in _non_default(a, {
+        "causal": False, "batch_first": False, "need_weights": False, "average_attn_weights": True}).items()]
+    return f"multihead_attention({', '.join(args)})"
+
+
+def _positional(table: str) -> Emitter:
+    def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
+        return _call("positional_encoding", xs[0], f.param(n, table), str(n.attrs["dim"]))
+    return emit
+
+
+def _rnn(f: Forward, n: OpNode, xs: list[str]) -> str:
+    a = n.attrs
+    prefix = n.path + "." if n.path else ""
+    weights = _call("rnn_weights", "p", _str(prefix), str(a["num_layers"]),
+                    *(["bidirectional=True"] if a["bidirectional"] else []))
+    states = xs[1:]
+    kw = {"mode": n.op, **_non_default(a, {"num_layers": 1, "bidirectional": False, "batch_first": False,
+                                            "nonlinearity": "tanh"})}
+    return _call("rnn", xs[0], weights, *states, **kw)
+
+
+def _interpolate(f: Forward, n: OpNode, xs: list[str]) -> str:
+    a = n.attrs
+    size = [_dim_or_fail(f, d) for d in n.outputs[0].type.dims[2:]]
+    args = [xs[0], f"({', '.join(size)}{',' if len(size) == 1 else ''})"]
+    if a["scale_factor"] is not None:
+        args.append(f"scale_factor={_lit(tuple(a['scale_factor']))}")
+    args.append(f"mode={_str(a['mode'])}")
+    if a["mode"] != "nearest" and a["align_corners"]:
+        args.append("align_corners=True")
+    return f"interpolate({', '.join(args)})"
+
+
 # Canonical op name -> emitter. A new op needs an entry here and a kernel in numpy_kernels.KERNELS
 # (tests/test_numpy_completeness.py checks both against netc.dsl.ops.OPS).
 EMITTERS: dict[str, Emitter] = {
@@ -328,6 +428,22 @@ EMITTERS: dict[str, Emitter] = {
     "exp": _activation("np.exp"),
     "softmax": _softmax("softmax"),
     "log_softmax": _softmax("log_softmax"),
+    "sum": _reduce("sum"),
+    "mean": _reduce("mean"),
+    "max": _reduce("max"),
+    "min": _reduce("min"),
+    "argmax": _reduce("argmax"),
+    "index": _index,
+    "arange": _arange,
+    "scaled_dot_product_attention": _sdpa,
+    "MultiheadAttention": _mha,
+    "SinusoidalPositionalEncoding": _positional("pe"),
+    "LearnedPositionalEncoding": _positional("weight"),
+    "RNN": _rnn,
+    "GRU": _rnn,
+    "LSTM": _rnn,
+    "Upsample": _interpolate,
+    "interpolate": _interpolate,
 }
 
 
@@ -415,7 +531,7 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
         comment = f"# {_shape(n.outputs)}"
         if n.op == "Dropout":
             comment = f"# {n.path}: Dropout(p={n.attrs['p']}) is the identity at inference; {_shape(n.outputs)}"
-        if n.op in _SEQUENCE_OPS:  # returns a list: unpack it, even into one name
+        if len(outs) > 1 or n.op in _SEQUENCE_OPS:  # returns a tuple or list: unpack it, even into one name
             body.append(f"{', '.join(outs)}{',' if len(outs) == 1 else ''} = {rhs}  {comment}")
         elif outs[0] == rhs:
             body.append(comment)
