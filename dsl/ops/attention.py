@@ -95,6 +95,9 @@ class scaled_dot_product_attention(OpSpec):  # noqa: N801 - op names are what us
         if a["attn_mask"] is not None:
             m = xs[a["attn_mask"]]
             _expect_mask_dtype(m, "attn_mask")
+            if m.rank < 2:
+                raise ShapeError("E201", f"attn_mask needs at least 2 dims (L, S), but it is {m}",
+                                 label=f"attn_mask is {m}", help="a mask over keys only is a key_padding_mask")
             out = broadcast(m.with_dims(m.dims), TensorType(q.dtype, batch.dims + (big_l, big_s)), self.name, self)
             if out.rank != batch.rank + 2 or any(dims_equal(p, r) is False
                                                   for p, r in zip(out.dims, batch.dims + (big_l, big_s))):
@@ -104,6 +107,8 @@ class scaled_dot_product_attention(OpSpec):  # noqa: N801 - op names are what us
             m = xs[a["key_padding_mask"]]
             _expect_mask_dtype(m, "key_padding_mask", allow_float=False)
             want = (batch.dims[0], big_s) if batch.rank else (big_s,)
+            if m.rank == 2 and m.dims[0] == 1 and batch.rank:
+                want = (1, big_s)  # one mask for the whole batch broadcasts, like an attn_mask would
             _expect_dims(m, want, "key_padding_mask", self)
         return [TensorType(q.dtype, batch.dims + (big_l, v.dims[-1]))]
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..dims import Dim, IntLike, ceildiv, dims_equal, lower_bound
+from ..dims import Dim, IntLike, ceildiv, dims_equal, floordiv, lower_bound
 from ..types import DTYPES, FLOAT_DTYPES, TensorType
 from .base import (
     Attr,
     AttrError,
     Bool,
     Choice,
+    Int,
     OpSpec,
     Optional,
     ShapeError,
@@ -54,6 +55,8 @@ class _Reduce(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         dims = a["dim"]
+        if isinstance(dims, int):
+            dims = (dims,)
         if dims is None:
             reduced = set(range(x.rank))
         else:
@@ -64,7 +67,7 @@ class _Reduce(OpSpec):
                 raise ShapeError("E305", f"dim {next(d for d in dims if norm.count(norm_dim(d, x.rank)) > 1)} "
                                  "appears more than once in the list of dims")
             reduced = set(norm)
-            a["dim"] = tuple(norm)
+            a["dim"] = tuple(norm) if self.multi_dim else norm[0]
         if dims is None and not a["keepdim"]:
             out: tuple[IntLike, ...] = ()
         else:
@@ -109,9 +112,16 @@ class Min(_Reduce):
 class ArgMax(_Reduce):
     name = "argmax"
     multi_dim = False
+    attrs = (
+        Attr("dim", Optional(Int()), None, doc="the dim to reduce; none for the flattened input"),
+        Attr("keepdim", Bool, False, doc="keep the reduced dim with size 1"),
+    )
     doc = "Index of the largest value along one dim (or of the flattened input with dim=none), as i64."
 
     def out_dtype(self, x: TensorType) -> str:
+        if x.dtype == "bool":
+            raise ShapeError("E205", "`argmax` does not support bool inputs (nor does torch)",
+                             label=f"input here is {x}")
         return "i64"
 
 
@@ -237,8 +247,10 @@ class arange(OpSpec):  # noqa: N801
             if isinstance(span, int):
                 n = -(-span // step)
             else:
-                n = ceildiv(span, step) if step > 0 else ceildiv(-span, -step)  # type: ignore[operator]
-        if isinstance(n, int) and n < 0:
+                # ceil(span / step) as a floor division, which prints and simplifies better: (T - 1 + 2)//2.
+                n = floordiv(span + step - 1, step) if step > 0 else floordiv(-span - step - 1, -step)  # type: ignore[operator]
+        span = end - start
+        if isinstance(span, (int, float)) and span * step < 0:
             raise ShapeError("E305", f"`arange({start}, {end}, {step})`: the bounds are inconsistent with the "
                              "sign of the step", help="torch raises here instead of returning an empty tensor")
         dtype = a["dtype"] or ("f32" if floats else "i64")
