@@ -170,7 +170,37 @@ class Import(Node):
     path: str
 
 
+# -- training (checked by dsl/train.py) ----------------------------------------------------------
+@dataclass(frozen=True)
+class TrainModel(Node):
+    """One network a `train` section uses: `Generator as G`, or `DigitsMLP(classes=5)`."""
+
+    network: Expr  # a Name, or a Call of a Name with the network's parameters
+    alias: str | None
+    alias_span: Span | None
+
+
+@dataclass(frozen=True)
+class TrainEntry(Node):
+    """`key [target]: value`, e.g. `loss: cross_entropy`, `optimizer D: Adam(lr=2e-4)`, `lr fc1: 1e-4`."""
+
+    key: str
+    key_span: Span
+    target: str | None
+    target_span: Span | None
+    value: Expr
+
+
+@dataclass(frozen=True)
+class TrainDef(Node):
+    name: str
+    name_span: Span
+    models: tuple[TrainModel, ...] | None  # None for `train Net { ... }`: the name is the network
+    entries: tuple[TrainEntry, ...]
+
+
 @dataclass(frozen=True)
 class Program(Node):
     imports: tuple[Import, ...]
     definitions: tuple[Definition, ...]
+    trains: tuple[TrainDef, ...] = ()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import ast
 from .diagnostics import Diagnostics, Label, did_you_mean
@@ -21,14 +22,18 @@ class Result:
     definitions: dict[str, ast.Definition] = field(default_factory=dict)
     networks: list[str] = field(default_factory=list)  # the main file's networks, in source order
     unknown_overrides: list[str] = field(default_factory=list)
+    # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
+    trains: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
 
 
-def load_definitions(source: Source, diags: Diagnostics) -> tuple[dict[str, ast.Definition], list[str]] | None:
-    """Parse `source` and, recursively, its imports. Returns all definitions and the main file's networks."""
+def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainDef] | None = None,
+                     ) -> tuple[dict[str, ast.Definition], list[str]] | None:
+    """Parse `source` and, recursively, its imports. Returns all definitions and the main file's networks;
+    the main file's `train` sections are appended to `trains` when given (imported files' are ignored)."""
     defs: dict[str, ast.Definition] = {}
     visited: set[Path] = set()
     main_networks: list[str] = []
@@ -37,6 +42,8 @@ def load_definitions(source: Source, diags: Diagnostics) -> tuple[dict[str, ast.
         program = parse(src, diags)
         if program is None:
             return False
+        if is_main and trains is not None:
+            trains.extend(program.trains)
         ok = True
         base = Path(src.path).resolve().parent
         for imp in program.imports:
@@ -135,7 +142,8 @@ def _walk(stmts: tuple[ast.Stmt, ...]):  # type: ignore[no-untyped-def]
 def compile_source(source: Source, overrides: dict[str, int] | None = None,
                    network: str | None = None) -> Result:
     diags = Diagnostics()
-    loaded = load_definitions(source, diags)
+    train_defs: list[ast.TrainDef] = []
+    loaded = load_definitions(source, diags, train_defs)
     if loaded is None:
         return Result(diags)
     defs, networks = loaded
@@ -152,7 +160,7 @@ def compile_source(source: Source, overrides: dict[str, int] | None = None,
         targets = [network]
     else:
         targets = networks
-        if not networks:
+        if not networks and not train_defs:  # a file may only train networks it imports
             diags.error("E407", f"{source.path} defines no network", None,
                         help="add `network Name { input ...; output ... }`; blocks are only checked when used")
             return result
@@ -165,6 +173,10 @@ def compile_source(source: Source, overrides: dict[str, int] | None = None,
         if graph is not None:
             result.graphs[name] = graph
     result.unknown_overrides = sorted(set(overrides or {}) - elab.used_overrides)
+    if train_defs and network is None:
+        from .train import check_trains  # only files with `train` sections pay for it
+
+        result.trains = check_trains(train_defs, result, overrides)
     return result
 
 

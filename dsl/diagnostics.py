@@ -63,9 +63,27 @@ CODES: dict[str, str] = {
     "E405": "duplicate parameter",
     "E406": "duplicate input or output name",
     "E407": "no network to check",
+    # E5xx: training sections (dsl/train.py)
+    "E500": "unknown network to train",
+    "E501": "unknown train setting",
+    "E502": "setting given twice",
+    "E503": "missing train setting",
+    "E504": "unknown loss, optimizer, schedule, metric or data source",
+    "E505": "unknown argument",
+    "E506": "invalid setting value",
+    "E507": "missing argument",
+    "E508": "conflicting settings",
+    "E509": "loss does not fit the outputs",
+    "E510": "unknown name in a train section",
+    "E511": "metric does not apply",
+    "E512": "data does not fit the network",
+    "E513": "cannot read training data or checkpoint",
     # Warnings
     "W001": "unused value",
     "W002": "shape equality depends on symbol values",
+    "W501": "loss input already normalised",
+    "W502": "loss input not normalised",
+    "W503": "dropout right before the output",
 }
 
 

@@ -227,11 +227,35 @@ class _ToAst(Transformer):
     def import_stmt(self, meta, path):  # type: ignore[no-untyped-def]
         return ast.Import(self._span(meta), _unescape(str(path)[1:-1]))
 
+    # training sections
+    def train_model(self, meta, network, alias=None):  # type: ignore[no-untyped-def]
+        return ast.TrainModel(self._span(meta), network, str(alias) if alias else None,
+                              self._tspan(alias) if alias else None)
+
+    def train_models(self, meta, *models):  # type: ignore[no-untyped-def]
+        return tuple(models)
+
+    def train_entry(self, meta, key, *rest):  # type: ignore[no-untyped-def]
+        target = rest[0] if len(rest) == 2 else None
+        name = None
+        if target is not None:
+            name = _unescape(str(target)[1:-1]) if target.type == "STRING" else str(target)
+        return ast.TrainEntry(self._span(meta), str(key), self._tspan(key), name,
+                              self._tspan(target) if target is not None else None, rest[-1])
+
+    def train_body(self, meta, *entries):  # type: ignore[no-untyped-def]
+        return ("train_body", tuple(entries))
+
+    def train_def(self, meta, name, *rest):  # type: ignore[no-untyped-def]
+        models = rest[0] if len(rest) == 2 else None
+        return ast.TrainDef(self._span(meta), str(name), self._tspan(name), models, rest[-1][1])
+
     def start(self, meta, *items):  # type: ignore[no-untyped-def]
         imports = tuple(i for i in items if isinstance(i, ast.Import))
         defs = tuple(i for i in items if isinstance(i, ast.Definition))
+        trains = tuple(i for i in items if isinstance(i, ast.TrainDef))
         span = Span(self.src, 0, len(self.src.text))
-        return ast.Program(span, imports, defs)
+        return ast.Program(span, imports, defs, trains)
 
 
 def _unescape(text: str) -> str:
@@ -446,7 +470,7 @@ def _blank_definition_at(text: str, pos: int) -> str | None:
     for line in lines:
         starts.append(offset)
         offset += len(line)
-    heads = [i for i, line in enumerate(lines) if line.lstrip().startswith(("network ", "block ", "import "))
+    heads = [i for i, line in enumerate(lines) if line.lstrip().startswith(("network ", "block ", "import ", "train "))
              and not line[:1].isspace()]
     line_no = max((i for i, s in enumerate(starts) if s <= pos), default=0)
     begin = max((h for h in heads if h <= line_no), default=None)
