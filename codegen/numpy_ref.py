@@ -104,6 +104,7 @@ class Forward:
     bindable: dict[str, tuple[str, int]] = field(default_factory=dict)  # symbol -> (input variable, axis)
     used_symbols: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    optional: set[str] = field(default_factory=set)  # variables of inputs the caller may leave out
     dtype_expr: str = "self.dtype"
 
     # -- helpers for emitters ----------------------------------------------------------------------------------
@@ -523,6 +524,9 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
         if emitter is None:
             raise UnsupportedOp(f"the numpy backend does not support `{n.op}` yet ({n.path}, "
                                 f"{n.span.location() if n.span else 'unknown location'})")
+        for v in n.inputs:
+            if v.id not in f.names:
+                body.extend(_make_unpassed_input(f, n, v))
         xs = [f.var(v) for v in n.inputs]
         rhs = emitter(f, n, xs)
         outs = [name_output(n, v, k) for k, v in enumerate(n.outputs)]
@@ -532,7 +536,7 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
         if n.op == "Dropout":
             comment = f"# {n.path}: Dropout(p={n.attrs['p']}) is the identity at inference; {_shape(n.outputs)}"
         if len(outs) > 1 or n.op in _SEQUENCE_OPS:  # returns a tuple or list: unpack it, even into one name
-            body.append(f"{', '.join(outs)}{',' if len(outs) == 1 else ''} = {rhs}  {comment}")
+            body.extend(_wrap(f"{', '.join(outs)}{',' if len(outs) == 1 else ''} = ", rhs, f"  {comment}"))
         elif outs[0] == rhs:
             body.append(comment)
         else:
@@ -555,23 +559,74 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
     body.append(f"return {', '.join(results)}")
 
     head = ["p = self.params"]
-    for var, value in inputs:
-        if value.type.dtype in FLOAT_DTYPES:
-            head.append(f"{var} = np.asarray({var}, dtype=self.dtype)")
+    defaults = getattr(graph, "input_defaults", {})
+    optional: list[str] = []  # made after the symbols they are sized by are bound
+    for (name, _, _), (var, value) in zip(graph.inputs, inputs):
+        cast = f"np.asarray({var}, dtype=self.dtype)" if value.type.dtype in FLOAT_DTYPES else f"np.asarray({var})"
+        if name in defaults:
+            f.optional.add(var)
+            made = _fill(f, defaults[name].fill, defaults[name].dtype, _default_shape(f, defaults[name], graph))
+            optional += [f"if {var} is None:  # `= {defaults[name].fill}`: made here when the caller leaves it out",
+                         f"    {var} = {made}", "else:", f"    {var} = {cast}"]
         else:
-            head.append(f"{var} = np.asarray({var})")
+            head.append(f"{var} = {cast}")
     bound: set[str] = set()
     if guards:
-        head += _guards(f, inputs, bound)
+        head += _guards(f, [(v, t) for v, t in inputs if v not in f.optional], bound)
     for s in sorted(f.used_symbols - bound, key=lambda s: f.bindable[s]):
         var, axis = f.bindable[s]
         head.append(f"{f.symbols[s]} = {var}.shape[{axis}]")
+    head += optional
+    if guards:
+        head += _guards(f, [(v, t) for v, t in inputs if v in f.optional], bound, constraints=False)
     if trace:
         head.append("t = {} if trace is None else trace  # layer path -> output, for `netc verify`")
     return f, head + body
 
 
-def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str]) -> list[str]:
+def _fill(f: Forward, fill: str, dtype: str, shape: str) -> str:
+    """The expression that makes an optional input: noise from the model's generator, or constants."""
+    np_dtype = f.dtype_expr if dtype in ("f32", "f64") else f"np.{DTYPES[dtype]}"
+    if fill == "randn":
+        return f"self.rng.standard_normal({shape}).astype({np_dtype})"
+    if fill == "rand":
+        return f"self.rng.random({shape}).astype({np_dtype})"
+    return f"np.{fill}({shape}, dtype={np_dtype})"  # zeros, ones
+
+
+def _shape_code(texts: list[str]) -> str:
+    return f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
+
+
+def _default_shape(f: Forward, default: Any, graph: Graph) -> str:
+    """An optional network input's shape, from the symbols bound by the inputs before it."""
+    by_name = {name: f.var(v) for name, v, _ in graph.inputs}
+    texts = []
+    for d in default.dims:
+        text = f.dim(d)
+        if text is None:  # a name the definition binds itself (`--set B=2` leaves `B` in the default's dims)
+            values = {s: Dim.sym(f"{by_name[src]}.shape[{axis}]") for s, (src, axis) in default.dim_sources.items()}
+            text = str(subs(d, values))
+        texts.append(text)
+    return _shape_code(texts)
+
+
+def _make_unpassed_input(f: Forward, node: OpNode, v: Value) -> list[str]:
+    """A block's optional input the caller did not pass: made inside the block, where it is first used."""
+    module = node.parent
+    while module is not None and v.name not in getattr(module, "input_defaults", {}):
+        module = module.parent
+    if module is None or v.producer is not None:
+        raise UnsupportedOp(f"the numpy backend found no producer for `{v.name}`, used by {node.path}")
+    default = module.input_defaults[v.name]
+    shape = _shape_code([_dim_or_fail(f, d) for d in v.type.dims])
+    var = f.ns.name(f"{module.path}_{v.name}" if module.path else v.name)
+    f.names[v.id] = var
+    return [f"{var} = {_fill(f, default.fill, default.dtype, shape)}  # {module.path}: `input {v.name} = "
+            f"{default.fill}`, not passed; {v.type.shape_str()}"]
+
+
+def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str], constraints: bool = True) -> list[str]:
     """Shape checks at the top of forward: rank, known sizes, one size per symbol across inputs, `where`."""
     lines: list[str] = []
     for var, value in inputs:
@@ -594,7 +649,7 @@ def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str]) -> lis
         if checks:
             lines.append(f"if {' or '.join(checks)}:")
             lines.append(f"    raise ValueError({message} + str({var}.shape))")
-    for c in f.graph.constraints:
+    for c in f.graph.constraints if constraints else ():
         cond = _constraint_code(c.text, f)
         if cond is not None:
             lines.append(f"if not ({cond}):")
@@ -743,7 +798,7 @@ def _render(graphs: list[Graph], definitions: dict[str, Any], source: str | None
         notes += f.notes
         forward_code.append("\n".join(lines))
         params = [f.var(v) for _, v, _ in g.inputs]
-        sig = ", ".join(f"{v}: np.ndarray" for v in params)
+        sig = ", ".join(f"{v}: np.ndarray | None = None" if v in f.optional else f"{v}: np.ndarray" for v in params)
         call = ", ".join(params)
         if trace:
             sig += (", " if sig else "") + "trace: dict[str, object] | None = None"
