@@ -533,7 +533,9 @@ def _draw(d: _Drawing, g: graphviz.Digraph) -> bool:
         if e.value is not None:
             attrs["label"] = _label([_h(shape_text(e.value.type))])
         if e.skip:
-            attrs.update(color=SKIP_EDGE, fontcolor=SKIP_EDGE, penwidth="1.3", weight="0")
+            # Weight 1 (the main path has 4): low enough for the main path to stay straight, high enough
+            # that long skips (U-Net) keep straight and nest instead of wandering between ranks.
+            attrs.update(color=SKIP_EDGE, fontcolor=SKIP_EDGE, penwidth="1.3", weight="1")
         else:
             attrs["weight"] = "4"
         g.edge(e.tail, e.head, **attrs)
