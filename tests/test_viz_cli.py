@@ -39,6 +39,9 @@ def test_default_output_is_the_stem_with_svg_in_the_current_folder(tmp_path: Pat
     assert r.exit_code == 0, r.output
     assert "wrote mnist_mlp.svg" in r.stderr
     assert svg_counts((tmp_path / "mnist_mlp.svg").read_bytes())["node"] == 7
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "mnist_mlp.svg").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 @pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("png", b"\x89PNG\r\n\x1a\n"), ("pdf", b"%PDF"),
