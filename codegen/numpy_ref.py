@@ -627,7 +627,22 @@ def _make_unpassed_input(f: Forward, node: OpNode, v: Value) -> list[str]:
 
 
 def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str], constraints: bool = True) -> list[str]:
-    """Shape checks at the top of forward: rank, known sizes, one size per symbol across inputs, `where`."""
+    """Shape checks at the top of forward: rank, known sizes, one size per symbol across inputs, `where`.
+
+    A symbol is bound from the first input that has it as a whole dim, right after that input's rank check,
+    and only if something reads it (a later check, a constraint, the body).
+    """
+    checks: dict[str, list[str]] = {}
+    for var, value in inputs:  # first pass: the checks, which mark the symbols they read
+        checks[var] = []
+        for axis, d in enumerate(value.type.dims):
+            s = _is_symbol(d)
+            if s is not None and f.bindable[s] == (var, axis):
+                continue
+            text = f.dim(d)
+            if text is not None:
+                checks[var].append(f"{var}.shape[{axis}] != {text}")
+    conditions = [(c.text, _constraint_code(c.text, f)) for c in (f.graph.constraints if constraints else ())]
     lines: list[str] = []
     for var, value in inputs:
         dims = value.type.dims
@@ -635,25 +650,18 @@ def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str], constr
         message = _str(f"{var}: expected shape {expected}, got ")
         lines.append(f"if {var}.ndim != {len(dims)}:")
         lines.append(f"    raise ValueError({message} + str({var}.shape))")
-        checks = []
         for axis, d in enumerate(dims):
             s = _is_symbol(d)
-            if s is not None and f.bindable[s] == (var, axis):
+            if s is not None and f.bindable[s] == (var, axis) and s in f.used_symbols and s not in bound:
                 lines.append(f"{f.symbols[s]} = {var}.shape[{axis}]")
                 bound.add(s)
-                f.used_symbols.add(s)
-                continue
-            text = f.dim(d)
-            if text is not None:
-                checks.append(f"{var}.shape[{axis}] != {text}")
-        if checks:
-            lines.append(f"if {' or '.join(checks)}:")
+        if checks[var]:
+            lines.append(f"if {' or '.join(checks[var])}:")
             lines.append(f"    raise ValueError({message} + str({var}.shape))")
-    for c in f.graph.constraints if constraints else ():
-        cond = _constraint_code(c.text, f)
+    for text, cond in conditions:
         if cond is not None:
             lines.append(f"if not ({cond}):")
-            lines.append(f"    raise ValueError({_str('the inputs break the constraint ' + c.text)})")
+            lines.append(f"    raise ValueError({_str('the inputs break the constraint ' + text)})")
     return lines
 
 
