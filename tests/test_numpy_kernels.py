@@ -307,3 +307,151 @@ def test_matmul_broadcasting_like_torch(data: st.DataObject, left: list[int], ri
             K.KERNELS["matmul"](a, b)
         return
     close(K.KERNELS["matmul"](a, b), expected, np.float64)
+
+
+# -- recurrent, attention, resampling ----------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=dtypes, mode=st.sampled_from(["RNN", "GRU", "LSTM"]), layers=st.integers(1, 2),
+       bidirectional=st.booleans(), batch_first=st.booleans(), batched=st.booleans(), with_state=st.booleans())
+def test_rnn(data: st.DataObject, dtype: type, mode: str, layers: int, bidirectional: bool, batch_first: bool,
+             batched: bool, with_state: bool) -> None:
+    n_in, hidden = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 5))
+    steps, batch = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 3))
+    kw: dict[str, object] = {"num_layers": layers, "bidirectional": bidirectional, "batch_first": batch_first,
+                             "bias": data.draw(st.booleans())}
+    if mode == "RNN":
+        kw["nonlinearity"] = data.draw(st.sampled_from(["tanh", "relu"]))
+    proj = data.draw(st.integers(0, hidden - 1)) if mode == "LSTM" else 0
+    if proj:
+        kw["proj_size"] = proj
+    layer = getattr(torch.nn, mode)(n_in, hidden, dtype=TORCH_DTYPE[dtype], **kw).eval()
+    rng = rng_of(data)
+    shape = ((batch, steps) if batch_first else (steps, batch)) if batched else (steps,)
+    x = rng.standard_normal((*shape, n_in)).astype(dtype)
+    lead = (layers * (2 if bidirectional else 1),) + ((batch,) if batched else ())
+    states = [rng.standard_normal((*lead, proj or hidden)).astype(dtype)] if with_state else []
+    if with_state and mode == "LSTM":
+        states.append(rng.standard_normal((*lead, hidden)).astype(dtype))
+    params = {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+    weights = K.rnn_weights(params, "", layers, bidirectional)
+    ours = K.rnn(x, weights, *states, mode=mode, num_layers=layers, bidirectional=bidirectional,
+                 batch_first=batch_first, nonlinearity=str(kw.get("nonlinearity", "tanh")))
+    tstates = [torch.from_numpy(s) for s in states]
+    out, state = layer(torch.from_numpy(x), (tuple(tstates) if mode == "LSTM" else tstates[0]) if states else None)
+    theirs = [out, *state] if mode == "LSTM" else [out, state]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        close(a, b, dtype)
+
+
+@SETTINGS
+@given(data=st.data(), dtype=dtypes, batch=st.lists(st.integers(1, 3), max_size=2), causal=st.booleans(),
+       mask=st.sampled_from([None, "bool", "float", "padding"]))
+def test_scaled_dot_product_attention(data: st.DataObject, dtype: type, batch: list[int], causal: bool,
+                                      mask: str | None) -> None:
+    length, source = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5))
+    e, ev = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    rng = rng_of(data)
+    q, k = (rng.standard_normal((*batch, n, e)).astype(dtype) for n in (length, source))
+    v = rng.standard_normal((*batch, source, ev)).astype(dtype)
+    scale = data.draw(st.one_of(st.none(), st.floats(0.1, 2.0)))
+    kw: dict[str, np.ndarray] = {}
+    allowed = np.ones((length, source), dtype=bool)
+    if mask in ("bool", "float"):
+        allowed = rng.random((length, source)) < 0.7
+        allowed[:, 0] = True  # every query sees a key: a fully masked row is NaN on both sides anyway
+        kw["attn_mask"] = allowed if mask == "bool" else np.where(allowed, 0.0, -np.inf).astype(dtype)
+    if causal:
+        allowed = allowed & np.tril(np.ones((length, source), dtype=bool))
+    theirs_mask = torch.from_numpy(allowed) if mask in ("bool", "float") or causal else None
+    if mask == "padding" and batch:
+        pad = rng.random((batch[0], source)) < 0.3
+        pad[:, 0] = False
+        kw["key_padding_mask"] = pad
+        keep = ~pad.reshape((batch[0],) + (1,) * len(batch) + (source,))
+        theirs_mask = torch.from_numpy(np.broadcast_to(keep & allowed, (*batch, length, source)).copy())
+    if causal and mask is None:
+        theirs = F.scaled_dot_product_attention(*(torch.from_numpy(t) for t in (q, k, v)), is_causal=True,
+                                                scale=scale)
+    else:
+        theirs = F.scaled_dot_product_attention(*(torch.from_numpy(t) for t in (q, k, v)), attn_mask=theirs_mask,
+                                                scale=scale)
+    ours = K.attention(q, k, v, causal=causal, scale=scale, **kw)
+    close(ours, theirs, dtype)
+
+
+@SETTINGS
+@given(data=st.data(), dtype=dtypes, heads=st.integers(1, 3), layout=st.sampled_from(["LNE", "NLE", "LE"]),
+       need_weights=st.booleans(), average=st.booleans(), padding=st.booleans(), causal=st.booleans())
+def test_multihead_attention(data: st.DataObject, dtype: type, heads: int, layout: str, need_weights: bool,
+                             average: bool, padding: bool, causal: bool) -> None:
+    embed = heads * data.draw(st.integers(1, 3))
+    kdim, vdim = data.draw(st.sampled_from([embed, 2, 5])), data.draw(st.sampled_from([embed, 3]))
+    length, source, batch = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3))
+    if causal:
+        source = length
+    layer = torch.nn.MultiheadAttention(embed, heads, bias=data.draw(st.booleans()), kdim=kdim, vdim=vdim,
+                                        batch_first=layout == "NLE", dtype=TORCH_DTYPE[dtype]).eval()
+    rng = rng_of(data)
+
+    def shape(n: int, width: int) -> tuple[int, ...]:
+        return {"LNE": (n, batch, width), "NLE": (batch, n, width), "LE": (n, width)}[layout]
+
+    q = rng.standard_normal(shape(length, embed)).astype(dtype)
+    k = rng.standard_normal(shape(source, kdim)).astype(dtype)
+    v = rng.standard_normal(shape(source, vdim)).astype(dtype)
+    kw: dict[str, object] = {}
+    theirs_kw: dict[str, object] = {}
+    if padding:
+        pad = rng.random((batch, source) if layout != "LE" else (source,)) < 0.3
+        pad[..., 0] = False
+        kw["key_padding_mask"] = theirs_kw["key_padding_mask"] = pad
+        theirs_kw["key_padding_mask"] = torch.from_numpy(pad)
+    if causal:
+        kw["causal"] = True
+        theirs_kw["attn_mask"] = torch.ones(length, source, dtype=torch.bool).triu(1)  # torch: true = masked
+    p = {name: t.detach().numpy() for name, t in layer.state_dict().items()}
+    ours = K.multihead_attention(q, k, v, heads, p.get("in_proj_weight"), p.get("in_proj_bias"),
+                                 p["out_proj.weight"], p.get("out_proj.bias"), p.get("q_proj_weight"),
+                                 p.get("k_proj_weight"), p.get("v_proj_weight"), batch_first=layout == "NLE",
+                                 need_weights=need_weights, average_attn_weights=average, **kw)  # type: ignore[arg-type]
+    out, weights = layer(*(torch.from_numpy(t) for t in (q, k, v)), need_weights=need_weights,
+                         average_attn_weights=average, **theirs_kw)
+    if need_weights:
+        close(ours[0], out, dtype)
+        close(ours[1], weights, dtype)
+    else:
+        close(ours, out, dtype)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=dtypes, mode=st.sampled_from(["nearest", "linear"]), n=st.sampled_from([1, 2, 3]),
+       by_scale=st.booleans())
+def test_interpolate(data: st.DataObject, dtype: type, mode: str, n: int, by_scale: bool) -> None:
+    sizes = tuple(data.draw(st.integers(1, 9 if n < 3 else 5)) for _ in range(n))
+    torch_mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[n] if mode == "linear" else "nearest"
+    align = data.draw(st.booleans()) if mode == "linear" else None
+    x = rng_of(data).standard_normal((2, 3, *sizes)).astype(dtype)
+    if by_scale:
+        scale = tuple(data.draw(st.sampled_from([0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0])) for _ in range(n))
+        out = tuple(int(np.floor(s * f)) for s, f in zip(sizes, scale))
+        assume(all(o > 0 for o in out))
+        theirs = F.interpolate(torch.from_numpy(x), scale_factor=scale, mode=torch_mode, align_corners=align)
+    else:
+        scale = None
+        out = tuple(data.draw(st.integers(1, 12 if n < 3 else 6)) for _ in range(n))
+        theirs = F.interpolate(torch.from_numpy(x), size=out, mode=torch_mode, align_corners=align)
+    close(K.interpolate(x, out, scale, mode=mode, align_corners=align), theirs, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rank", [3, 4, 5])
+def test_nearest_indices_follow_torchs_arithmetic_at_exact_multiples(dtype: type, rank: int) -> None:
+    """Sizes where i * in / out lands on an integer: torch's float32 index arithmetic rounds some of them
+    down (6 -> 74 at i = 37 for 1-D float64); netc must pick the same source pixel."""
+    for n_in, n_out in [(6, 74), (12, 74), (14, 46), (21, 69), (26, 22), (39, 33), (39, 66), (30, 58)]:
+        shape = (1, 1) + (1,) * (rank - 3) + (n_in,)
+        x = np.arange(n_in, dtype=dtype).reshape(shape)
+        size = (1,) * (rank - 3) + (n_out,)
+        theirs = F.interpolate(torch.from_numpy(x), size=size, mode="nearest")
+        close(K.interpolate(x, size), theirs, dtype)
