@@ -16,6 +16,7 @@ The per-op code is the table :data:`EMITTERS` (one small emitter per canonical o
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import linecache
 import re
@@ -29,8 +30,8 @@ from ..dsl import ast
 from ..dsl.compiler import Result
 from ..dsl.dims import Dim, dims_equal, subs
 from ..dsl.elaborate import _arith, _compare
-from ..dsl.ir import Graph, Module, OpNode, Value
-from ..dsl.ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError
+from ..dsl.ir import Module, OpNode, Value
+from ..dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ..dsl.types import FLOAT_DTYPES, TensorType
 from .base import GeneratedCode
 from .naming import Namespace, attribute_namespace, global_namespace, local_namespace
@@ -184,6 +185,9 @@ def literal(value: Any, ctx: Ctx | None = None) -> str:
     if isinstance(value, (tuple, list)):
         parts = [literal(v, ctx) for v in value]
         return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+    if isinstance(value, slice):
+        bounds = ["" if b is None else literal(b, ctx) for b in (value.start, value.stop)]
+        return ":".join(bounds) + ("" if value.step is None else f":{literal(value.step, ctx)}")
     raise Unrenderable(f"value {value!r}")
 
 
@@ -372,9 +376,7 @@ def _eval_binop(e: ast.BinOp, env: dict[str, Val]) -> Val:
         return Val((a and b) if op == "and" else (a or b), Bin(op, left.tree, right.tree))
     if op in _CMP:
         if isinstance(a, Dim) or isinstance(b, Dim):
-            verdict = _compare(op, a, b)
-            if verdict is None:
-                raise EvalError("undecidable")
+            verdict = _compare(op, a, b)  # None when it depends on the symbols: a runtime check (--guards)
         elif isinstance(a, (str, bool)) or isinstance(b, (str, bool)) or a is None or b is None:
             if op not in ("==", "!="):
                 raise EvalError(op)
@@ -749,7 +751,7 @@ class Analyzer:
                         pre[at.name] = tuple(at.coerce(x) for x in raw)
                     else:
                         pre[at.name] = at.coerce(g.value)
-                elif at.name in node.attr_source:
+                elif at.name in node.attr_source or at.name in getattr(spec, "tensor_kwargs", ()):
                     pre[at.name] = node.attrs[at.name]  # given, but not an expression we can follow
                 elif at.variadic:
                     pre[at.name] = () if at.default is REQUIRED else at.default
@@ -769,8 +771,11 @@ class Analyzer:
                 ok = False
         if not ok:
             given = {}
-            pre = {at.name: node.attrs[at.name] if (at.name in node.attr_source or at.default is REQUIRED)
-                   else (() if at.variadic else at.coerce(at.default)) for at in spec.attrs}
+            pre = {}
+            for at in spec.attrs:
+                default = () if at.variadic else at.coerce(at.default) if at.default is not REQUIRED else None
+                keep = at.name in node.attr_source or at.default is REQUIRED or at.inferred
+                pre[at.name] = node.attrs[at.name] if keep or not same(node.attrs[at.name], default, {}) else default
             post = dict(node.attrs)
             outs = [v.type for v in node.outputs]
         for v, t in zip(node.outputs, outs):
@@ -815,11 +820,12 @@ ALWAYS = object()  # a keyword that is always written (F.softmax needs its dim)
 class Attrs:
     """An op node's attributes as Python text in one rendering context (for the emitters)."""
 
-    def __init__(self, node: OpNode, info: NodeInfo, ctx: Ctx) -> None:
+    def __init__(self, node: OpNode, info: NodeInfo, ctx: Ctx, device: str = "None") -> None:
         self.node = node
         self.spec = OPS[node.op]
         self.info = info
         self.ctx = ctx
+        self.device = device  # an expression for the device of the forward's inputs (`x.device`)
 
     def value(self, name: str) -> Any:
         at = self.spec.attr(name)
@@ -882,9 +888,18 @@ class Emitter:
     """
 
     always_module = False
+    helper: str | None = None  # source of a class the generated file must define (ops torch lacks)
 
     def module(self, a: Attrs) -> str | None:
         return None
+
+    def module_call(self, callee: str, xs: list[str], a: Attrs) -> str:
+        """The call of the submodule in forward (`self.lstm(x, (h0, c0))`)."""
+        return f"{callee}({', '.join(xs)})"
+
+    def pack(self, targets: list[str], a: Attrs) -> str:
+        """The assignment targets for the outputs (`out, (h, c)` for an LSTM)."""
+        return ", ".join(targets)
 
     def forward(self, xs: list[str], a: Attrs) -> str:
         raise Unrenderable(f"`{a.node.op}` is only available as a module")
@@ -982,6 +997,182 @@ def _batchnorm(n: int) -> Layer:
 
 _FLATTEN_MODULE_KW = {"start_dim": 1, "end_dim": -1}
 
+
+class Recurrent(Layer):
+    """nn.RNN / nn.GRU / nn.LSTM: called with the initial state when given, outputs `out, h` or `out, (h, c)`."""
+
+    def __init__(self, cls: str, extra: dict[str, Any], states: int) -> None:
+        kw = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
+        super().__init__(cls, ("input_size", "hidden_size"), {**kw, **extra})
+        self.states = states
+
+    def module_call(self, callee: str, xs: list[str], a: Attrs) -> str:
+        if len(xs) == 1:
+            return f"{callee}({xs[0]})"
+        state = f"({', '.join(xs[1:])})" if self.states == 2 else xs[1]
+        return f"{callee}({xs[0]}, {state})"
+
+    def pack(self, targets: list[str], a: Attrs) -> str:
+        if self.states == 2:
+            return f"{targets[0]}, ({targets[1]}, {targets[2]})"
+        return ", ".join(targets)
+
+
+def _mask(a: Attrs, xs: list[str], name: str) -> str | None:
+    idx = a.value(name)
+    return None if idx is None else xs[idx]
+
+
+class MultiheadAttention(Layer):
+    """nn.MultiheadAttention; netc's boolean attn_mask says where attention is allowed, torch's the opposite."""
+
+    def __init__(self) -> None:
+        super().__init__("nn.MultiheadAttention", ("embed_dim", "num_heads"),
+                         {"dropout": 0.0, "bias": True, "kdim": None, "vdim": None, "batch_first": False})
+
+    def module(self, a: Attrs) -> str | None:
+        kw = [a.kw(k, d) for k, d in self.kw.items() if k not in ("kdim", "vdim")]
+        e = a.value("embed_dim")
+        for k in ("kdim", "vdim"):  # torch's None means embed_dim
+            if a.value(k) is not None and (k in a.info.given or a.value(k) != e):
+                kw.append(f"{k}={a.text(k)}")
+        return _call(self.cls, [a.text(p) for p in self.pos] + kw)
+
+    def module_call(self, callee: str, xs: list[str], a: Attrs) -> str:
+        node = a.node
+        masks = [i for i in (a.value("attn_mask"), a.value("key_padding_mask")) if i is not None]
+        main = [x for i, x in enumerate(xs) if i not in masks]
+        q, k, v = (main[0],) * 3 if len(main) == 1 else main[:3]
+        args = [q, k, v]
+        kpm = _mask(a, xs, "key_padding_mask")
+        if kpm is not None:
+            args.append(f"key_padding_mask={kpm}")
+        args.append(f"need_weights={a.value('need_weights')!r}")
+        mask = _mask(a, xs, "attn_mask")
+        if mask is not None:
+            if a.value("causal"):
+                raise Unrenderable("MultiheadAttention with both causal=true and an attn_mask")
+            is_bool = node.inputs[a.value("attn_mask")].type.dtype == "bool"
+            args.append(f"attn_mask=~{mask}" if is_bool else f"attn_mask={mask}")
+        elif a.value("causal"):
+            seq = 1 if (a.value("batch_first") and node.inputs[0].type.rank == 3) else 0
+            args.append(f"attn_mask=torch.ones({q}.shape[{seq}], {k}.shape[{seq}], dtype=torch.bool, "
+                        f"device={q}.device).triu(1)")
+        if a.value("need_weights"):
+            args.append(a.kw("average_attn_weights", True) or "average_attn_weights=True")
+        call = f"{callee}({', '.join(args)})"
+        return call if a.value("need_weights") else f"{call}[0]"
+
+
+def _sdpa(xs: list[str], a: Attrs) -> str:
+    a.need("F")
+    node = a.node
+    q, k, v = xs[:3]
+    args = [q, k, v]
+    mask, kpm = _mask(a, xs, "attn_mask"), _mask(a, xs, "key_padding_mask")
+    if mask is not None and kpm is not None:
+        raise Unrenderable("scaled_dot_product_attention with both attn_mask and key_padding_mask")
+    if kpm is not None:  # True marks padding; sdpa's boolean mask is True where attention is allowed
+        lead = max(node.inputs[0].type.rank - 2, 0)
+        index = ", ".join([":"] + ["None"] * lead + [":"]) if lead else ":"
+        args.append(f"attn_mask=~{kpm}[{index}]")
+    elif mask is not None:
+        args.append(f"attn_mask={mask}")
+    if a.include("dropout", 0.0):
+        args.append(f"dropout_p={a['dropout']} if self.training else 0.0")
+    if a.value("causal") or "causal" in a.info.given:
+        args.append(f"is_causal={a['causal']}")
+    scale = a.kw("scale", None)
+    if scale:
+        args.append(scale)
+    return f"F.scaled_dot_product_attention({', '.join(args)})"
+
+
+_POSITIONAL_FORWARD = """
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps = x.shape[self.dim]
+        shape = [1] * x.dim()
+        shape[self.dim] = steps
+        shape[-1] = x.shape[-1]
+        return x + self.{table}[:steps].reshape(shape)"""
+
+SINUSOIDAL_HELPER = '''class SinusoidalPositionalEncoding(nn.Module):
+    """x + pe[:L] along `dim`: pe[p, 2i] = sin(p / 10000^(2i/d)), pe[p, 2i+1] = cos(p / 10000^(2i/d))."""
+
+    def __init__(self, d_model: int, max_len: int = 5000, dim: int = -2) -> None:
+        super().__init__()
+        self.dim = dim
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        inv_freq = torch.pow(10000.0, -torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+        pe = torch.zeros(max_len, d_model)
+        pe[:, 0::2] = torch.sin(position * inv_freq)
+        pe[:, 1::2] = torch.cos(position * inv_freq)
+        self.register_buffer("pe", pe)
+''' + _POSITIONAL_FORWARD.format(table="pe")
+
+LEARNED_HELPER = '''class LearnedPositionalEncoding(nn.Module):
+    """x + weight[:L] along `dim`: a learned table of positions, like an Embedding of arange(L)."""
+
+    def __init__(self, d_model: int, max_len: int = 5000, dim: int = -2) -> None:
+        super().__init__()
+        self.dim = dim
+        self.weight = nn.Parameter(torch.randn(max_len, d_model))
+''' + _POSITIONAL_FORWARD.format(table="weight")
+
+
+class Positional(Layer):
+    """The positional encodings torch has no module for: a small class in the generated file."""
+
+    def __init__(self, name: str, helper: str) -> None:
+        super().__init__(name, ("d_model",), {"max_len": 5000, "dim": -2})
+        self.helper = helper
+
+
+def _reduce(method: str) -> Expr:
+    def fn(xs: list[str], a: Attrs) -> str:
+        args = [] if a.value("dim") is None else [f"dim={a.text('dim', compact=True)}"]
+        if a.value("keepdim"):
+            args.append("keepdim=True")
+        if method.endswith(")"):  # torch.amax(X) -> torch.amax(x, dim=...)
+            return _call(method[:-3], [xs[0]] + args)
+        return _call(f"{xs[0]}.{method}", args)
+    return Expr(fn)
+
+
+def _index(xs: list[str], a: Attrs) -> str:
+    parts = [literal(it, a.ctx) for it in a.value("items")]
+    return f"{xs[0]}[{', '.join(parts) if parts else '...'}]"
+
+
+def _arange(xs: list[str], a: Attrs) -> str:
+    from ..dsl.types import DTYPES
+
+    if "end" in a.info.given:
+        args = [a["start"], a["end"]]
+    else:
+        args = [a["start"]]  # arange(end): the only argument binds `start`
+    if a.include("step", 1):
+        args.append(a["step"])
+    dtype = a.value("dtype") or a.node.outputs[0].type.dtype
+    args += [f"dtype=torch.{DTYPES[dtype]}", f"device={a.device}"]
+    return _call("torch.arange", args)
+
+
+def _resample_args(a: Attrs) -> list[str | None]:
+    return [a.kw("size", None), a.kw("scale_factor", None), a.kw("mode", "nearest"), a.kw("align_corners", None)]
+
+
+class Resample(Func):
+    def __init__(self, module: str | None) -> None:
+        super().__init__("F.interpolate", module=module)
+
+    def module(self, a: Attrs) -> str | None:
+        return None if self.cls is None else _call(self.cls, _resample_args(a))
+
+    def forward(self, xs: list[str], a: Attrs) -> str:
+        a.need("F")
+        return _call("F.interpolate", [xs[0]] + _resample_args(a))
+
 # One entry per canonical op name (netc.dsl.ops.OPS). Adding an op = one spec in dsl/ops + one entry here.
 EMITTERS: dict[str, Emitter] = {
     # dense
@@ -1028,7 +1219,25 @@ EMITTERS: dict[str, Emitter] = {
     "exp": Func("torch.exp"),
     "softmax": Func("F.softmax", (), {"dim": ALWAYS}, module="nn.Softmax"),
     "log_softmax": Func("F.log_softmax", (), {"dim": ALWAYS}, module="nn.LogSoftmax"),
+    # recurrent
+    "RNN": Recurrent("nn.RNN", {"nonlinearity": "tanh"}, 1),
+    "GRU": Recurrent("nn.GRU", {}, 1),
+    "LSTM": Recurrent("nn.LSTM", {"proj_size": 0}, 2),
+    # attention
+    "MultiheadAttention": MultiheadAttention(),
+    "scaled_dot_product_attention": Expr(_sdpa),
+    "SinusoidalPositionalEncoding": Positional("SinusoidalPositionalEncoding", SINUSOIDAL_HELPER),
+    "LearnedPositionalEncoding": Positional("LearnedPositionalEncoding", LEARNED_HELPER),
+    # reductions, indexing
+    "sum": _reduce("sum"), "mean": _reduce("mean"), "max": _reduce("torch.amax(X)"),
+    "min": _reduce("torch.amin(X)"), "argmax": _reduce("torch.argmax(X)"),
+    "index": Expr(_index),
+    "arange": Expr(_arange),
+    # resampling
+    "Upsample": Resample("nn.Upsample"),
+    "interpolate": Resample(None),
 }
+HELPER_NAMES = ("SinusoidalPositionalEncoding", "LearnedPositionalEncoding")
 
 
 # =====================================================================================================
@@ -1067,7 +1276,7 @@ class Unit:
     span: Any
     inputs: list[Value]
     outputs: list[Value]
-    make: Callable[[list[str]], tuple[str, Ctx]]
+    make: Callable[[list[str]], tuple[str, Ctx, Callable[[list[str]], str]]]
 
 
 @dataclass
@@ -1142,6 +1351,9 @@ class Renderer:
         self.init: list[Item] = []
         self.units: list[Unit] = []
         self.needs: set[str] = set()
+        self.inline: list[Module] = []  # containers written inline (nn.ModuleDict), not called as one
+        first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
+        self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
         self._walk(mod.body, None, None)
         return self._name_values(mod, a)
 
@@ -1194,7 +1406,14 @@ class Renderer:
                     entries: list[tuple[str, str, set[tuple[str, str]]]] | None) -> str:
         if prefix is None:
             attr = self.names.attrs.name(el.name, ("mod", el.name), what="layer")
-            self.init.append(Item(self._rel(el.path), self.dinfo.guard_of(el.span), el.name, f"self.{attr} = {text}",
+            line = f"self.{attr} = {text}"
+            for pname, key in (el.tied.items() if isinstance(el, OpNode) else ()):
+                # weight tying: the same Parameter under both names, as torch's state_dict lists it
+                base = self.mod.path + "." if self.mod.path else ""
+                if not key.startswith(base):
+                    raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
+                line += f"\nself.{attr}.{pname} = self.get_parameter({key[len(base):]!r})"
+            self.init.append(Item(self._rel(el.path), self.dinfo.guard_of(el.span), el.name, line,
                                   attr=attr, used=frozenset(ctx.used)))
             self.needs |= ctx.needs
             return f"self.{attr}"
@@ -1213,15 +1432,26 @@ class Renderer:
                 info = self.a.nodes[id(el)]
                 as_module = bool(el.params or el.buffers) or em.always_module or \
                     (el.named and em.has_module and prefix is None)
+                if em.helper is not None:
+                    self.needs.add("helper:" + em.helper)
                 if as_module:
                     ctx = self.names.init_ctx()
                     callee = self._add_module(el, self._module_text(el, ctx), ctx, prefix, entries)
-                else:
-                    def make(xs: list[str], el: OpNode = el, info: NodeInfo = info, em: Emitter = em) -> tuple[str, Ctx]:
+
+                    def mcall(xs: list[str], el: OpNode = el, info: NodeInfo = info, em: Emitter = em,
+                              callee: str = callee) -> tuple[str, Ctx, Callable[[list[str]], str]]:
                         ctx = self.names.fwd_ctx()
-                        return em.forward(xs, Attrs(el, info, ctx)), ctx
+                        a = Attrs(el, info, ctx, self.device)
+                        return em.module_call(callee, xs, a), ctx, functools.partial(em.pack, a=a)
+                    self._unit(el, mcall)
+                else:
+                    def make(xs: list[str], el: OpNode = el, info: NodeInfo = info,
+                             em: Emitter = em) -> tuple[str, Ctx, Callable[[list[str]], str]]:
+                        ctx = self.names.fwd_ctx()
+                        a = Attrs(el, info, ctx, self.device)
+                        return em.forward(xs, a), ctx, functools.partial(em.pack, a=a)
                     self._unit(el, make)
-                    continue
+                continue
             elif el.kind == "sequential" and not self._seq_able(el):
                 sub: list[tuple[str, str, set[tuple[str, str]]]] = []
                 if prefix is None:
@@ -1229,6 +1459,7 @@ class Renderer:
                     sub_prefix = f"self.{attr}"
                 else:
                     sub_prefix = f"{prefix}[{el.name!r}]"
+                self.inline.append(el)
                 self._walk(el.body, sub_prefix, sub)
                 if sub:
                     text = fmt_call("nn.ModuleDict", ["{" + ", ".join(f"{k!r}: {t}" for k, t, _ in sub) + "}"]) \
@@ -1243,13 +1474,14 @@ class Renderer:
                 ctx = self.names.init_ctx()
                 callee = self._add_module(el, self._module_text(el, ctx), ctx, prefix, entries)
 
-            def call(xs: list[str], callee: str = callee) -> tuple[str, Ctx]:
-                return f"{callee}({', '.join(xs)})", self.names.fwd_ctx()
+            def call(xs: list[str], callee: str = callee) -> tuple[str, Ctx, Callable[[list[str]], str]]:
+                return f"{callee}({', '.join(xs)})", self.names.fwd_ctx(), ", ".join
             self._unit(el, call)
 
-    def _unit(self, el: OpNode | Module, make: Callable[[list[str]], tuple[str, Ctx]]) -> None:
+    def _unit(self, el: OpNode | Module, make: Callable[[list[str]], tuple[str, Ctx, Any]]) -> None:
         key = self._rel(el.path)
-        self.units.append(Unit(key, self.dinfo.guard_of(el.span), el.name, el.span, list(el.inputs),
+        raw = key.replace(".", "_") if el.name.isdigit() else el.name  # `head.0` -> `head_0`
+        self.units.append(Unit(key, self.dinfo.guard_of(el.span), raw, el.span, list(el.inputs),
                                list(el.outputs), make))
 
     def _name_values(self, mod: Module, a: Analysis) -> View:
@@ -1275,6 +1507,10 @@ class Renderer:
                     if start + j < len(names):
                         pref[v.id] = names[start + j]
                 consumed[k] = start + len(u.outputs)
+        for m in self.inline:
+            names = self.dinfo.bindings.get(span_key(m.span)) or self.dinfo.out_names.get(span_key(m.span))
+            for v, n in zip(m.outputs, names or []):
+                pref.setdefault(v.id, n)
         input_ids = {v.id for v in mod.inputs}
         prop: dict[int, str] = {}
         for i in range(len(units) - 1, -1, -1):  # a chain's intermediates may take the name of its result
@@ -1303,7 +1539,7 @@ class Renderer:
         fwd: list[Item] = []
         for i, u in enumerate(units):
             args = [var[v.id] for v in u.inputs]
-            expr, ctx = u.make(args)
+            expr, ctx, pack = u.make(args)
             self.needs |= ctx.needs
             targets = []
             for k, v in enumerate(u.outputs):
@@ -1312,28 +1548,33 @@ class Renderer:
                     continue
                 # the user's name; else continue the chain in its input's variable (a fresh `x` when that
                 # input is a parameter of forward); else the name of the chain's result; else the layer's name
-                cands: list[str] = []
+                cands: list[tuple[str, bool]] = []  # (raw name, or an existing variable when True)
                 if v.id in pref:
-                    cands.append(loc.name(pref[v.id], ("var", pref[v.id]), what="value"))
+                    cands.append((pref[v.id], False))
                 if k == 0 and u.inputs and last(u.inputs[0].id) == i:
                     if u.inputs[0].id in input_ids:
-                        cands.append(loc.name("x", ("var", "x")))
-                    cands.append(var[u.inputs[0].id])
+                        cands.append(("x", False))
+                    cands.append((var[u.inputs[0].id], True))
                 if v.id in prop:
-                    cands.append(loc.name(prop[v.id], ("var", prop[v.id]), what="value"))
-                cands.append(loc.name(u.raw, ("var", u.raw), what="value"))
-                chosen = next((c for c in cands if holder.get(c) is None or last(holder[c]) <= i), None)
-                j = 1
-                while chosen is None:
-                    raw = f"{u.raw}_{j}"
-                    c = loc.name(raw, ("var", raw))
-                    if holder.get(c) is None or last(holder[c]) <= i:
-                        chosen = c
-                    j += 1
+                    cands.append((prop[v.id], False))
+                cands.append((u.raw, False))
+                cands += [(f"{u.raw}_{j}", False) for j in range(1, len(units) + len(mod.inputs) + 2)]
+                chosen = None
+                for c, existing in cands:
+                    # a name not handed out yet holds nothing, so registering it only when chosen keeps the
+                    # namespace (and the rename notes) to the names the code really uses
+                    name = c if existing else loc.get(("var", c))
+                    if name is None:
+                        chosen = loc.name(c, ("var", c), what="value")
+                        break
+                    if holder.get(name) is None or last(holder[name]) <= i:
+                        chosen = name
+                        break
+                assert chosen is not None
                 var[v.id] = chosen
                 holder[chosen] = v.id
                 targets.append(chosen)
-            text = expr if all(t == "_" for t in targets) else f"{', '.join(targets)} = {expr}"
+            text = expr if all(t == "_" for t in targets) else f"{pack(targets)} = {expr}"
             cctx = self.names.comment_ctx()
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
             fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used)))
@@ -1403,7 +1644,7 @@ class Merger:
             for vi, lst in enumerate(lists):
                 for it in lst:
                     table.setdefault(it.key, []).append((vi, it))
-            for key, rows in table.items():
+            for rows in table.values():
                 if len({it.text for _, it in rows}) != 1 or len({it.guard for _, it in rows}) != 1:
                     return None
             merged.append((order, table))
@@ -1661,6 +1902,10 @@ class _GuardEmitter:
         all_attrs = list(dict.fromkeys(a for k in arm_ids for a in attrs_in[k] if a))
         flags = self.flags.get(if_id, [])
         sources = [b for _, b in stmt.branches] + [stmt.orelse or ()]
+        simple = (not all_attrs and all(not it.text for it in group) and all(fk == 0 for fk, _ in flags)
+                  and all(k in observed or not (sources[k] if k >= 0 else ()) for k in arm_ids))
+        if simple:  # `self.use_gelu1 = act`
+            return [f"self.{f} = {self._cond(if_id, 0)}" for _, f in flags]
         for k in arm_ids:
             arm_items = [it for it in group if it.guard[depth][1] == k]
             body = self._block(arm_items, depth + 1, side)
@@ -1758,6 +2003,8 @@ class Generator:
         instances, order = self._collect()
         for d in order:
             self.infos[d] = DefInfo.build(self.defs[d], self.callables)
+        for helper in HELPER_NAMES:
+            self.cls_ns.reserve(helper)
         first_names = {d: self.cls_ns.name(d, (d, 0), what="class") for d in order}
         reserved = set(first_names.values())
         for d in order:
@@ -1837,14 +2084,27 @@ class Generator:
             for cond in inp.where:
                 try:
                     tree = evaluate(cond, view.a.env).tree
-                except EvalError:
+                    text = tree.render(Ctx(lambda kind, raw: self._guard_leaf(p, kind, raw, first_pos, view)))
+                except (EvalError, Unrenderable):
                     continue
-                ctx = self.def_names[p.definition].fwd_ctx()
-                text = tree.render(ctx)
-                if any(kind == "sym" for kind, _ in ctx.used):
-                    continue  # sizes are unpacked after the guards; keep guards about the inputs alone
-                lines.append(f"assert {text}, {_message(f'{cond.span.location()}: constraint `{cond.span.text}` does not hold')}")
+                where = f"{cond.span.location()}: constraint `{cond.span.text}` does not hold"
+                lines.append(f"assert {text}, {_message(where)}")
         p.fwd_lines = lines + p.fwd_lines
+
+    def _guard_leaf(self, p: ClassPlan, kind: str, raw: str, first_pos: dict[str, str], view: View) -> str:
+        """Sizes read straight from the inputs; parameters from `self` (stored for the guard if need be)."""
+        if kind == "sym":
+            if raw not in first_pos:
+                raise Unrenderable(raw)
+            return first_pos[raw]
+        names = self.def_names[p.definition]
+        if any(a.raw == raw for a in p.signature):
+            attr = names.attrs.name(raw, ("param", raw), what="parameter")
+            line = f"self.{attr} = {names.arg(raw)}"
+            if line not in p.init_lines:
+                p.init_lines.insert(0, line)
+            return f"self.{attr}"
+        return literal(plain(view.a.env[raw].value))
 
     # -- text -----------------------------------------------------------------------------------------
     def _doc(self, p: ClassPlan) -> str:
@@ -1874,7 +2134,8 @@ class Generator:
 
         env = _jinja()
         needs_f = any("F" in v.needs for p in self.plans for v in p.views)
-        classes = []
+        helpers = sorted({n for p in self.plans for v in p.views for n in v.needs if n.startswith("helper:")})
+        classes = [h[len("helper:"):] for h in helpers]
         for p in self.plans:
             sig = ["self"] + (["*"] if p.keyword_only and p.signature else [])
             for arg in p.signature:
