@@ -72,6 +72,7 @@ FAMILY_COLOURS: dict[str, tuple[str, str]] = {
 }
 OTHER_COLOURS = ("#ffffff", "#8c8c8c")
 MODULE_COLOURS = ("#ffffff", "#555555")  # a block drawn as one node (--depth)
+BLOCK_LEGEND = "block (as one node)"
 IO_COLOURS = ("#3a3a3a", "#ffffff", "#c8c8c8")  # fill, text, the small "input" tag
 
 
@@ -367,7 +368,9 @@ class _Drawing:
     drawn_as: dict[int, str] = field(default_factory=dict)  # id(op) -> node id (itself or its summary)
     context: dict[str, Module] = field(default_factory=dict)  # node id -> the module whose cluster holds it
     clusters: list[_Cluster] = field(default_factory=list)
-    loose: list[tuple[str, Value]] = field(default_factory=list)  # values with no producer and no input
+    # Values with no producer and no network input (a block's optional input made at run time), with the
+    # module that uses them: drawn inside that module's cluster.
+    loose: list[tuple[str, Value, Module]] = field(default_factory=list)
     families: set[str] = field(default_factory=set)
     top: _Cluster | None = None
 
@@ -406,6 +409,7 @@ class _Drawing:
                 for op in first.op_nodes():
                     self.drawn_as[id(op)] = nid
                 self.context[nid] = mod
+                self.families.add(BLOCK_LEGEND)
                 cluster.items.append(("module", first, run))
             else:
                 sub = _Cluster(first, run)
@@ -439,14 +443,14 @@ class _Drawing:
                 produced[v.id] = op
         inputs = {v.id: self.nid("in", name) for name, v, _ in self.graph.inputs}
 
-        def source(v: Value) -> str:
+        def source(v: Value, where: Module) -> str:
             if v.id in produced:
                 return self.resolve(produced[v.id])
             if v.id in inputs:
                 return inputs[v.id]
             # A value made outside any layer (an optional input filled at run time): its own small node.
             nid = self.nid("value", f"{v.name}.{len(self.loose)}")
-            self.loose.append((nid, v))
+            self.loose.append((nid, v, where))
             inputs[v.id] = nid
             return nid
 
@@ -482,7 +486,7 @@ class _Drawing:
                     add(tail_for(v, m.parent), jid, v)
                     return jid
                 m = m.parent
-            return source(v)
+            return source(v, where if where is not None else self.graph.root)
 
         def add(tail: str, head: str, v: Value) -> None:
             key = (tail, head, v.id)
@@ -501,6 +505,9 @@ def _emit(d: _Drawing, g: graphviz.Digraph, cluster: _Cluster) -> None:
     for jid, _v in cluster.junctions:
         g.node(jid, "", shape="point", width="0.07", height="0.07", style="filled", color=EDGE,
                fillcolor=EDGE)
+    for nid, value, where in d.loose:
+        if where is cluster.module and cluster is not d.top:
+            _loose_node(g, nid, value, where)
     for item in cluster.items:
         if isinstance(item, _Cluster):
             with g.subgraph(name=d.cluster_id(item.module.path)) as c:
@@ -513,7 +520,16 @@ def _emit(d: _Drawing, g: graphviz.Digraph, cluster: _Cluster) -> None:
             g.node(d.drawn_as[id(node)], _op_label(node, run), fillcolor=fill, color=border)
         else:
             g.node(d.nid("mod", node.path), _module_label(node, run), shape="box3d", style="filled",
+                   margin="0.16,0.09",
                    fillcolor=MODULE_COLOURS[0], color=MODULE_COLOURS[1])
+
+
+def _loose_node(g: graphviz.Digraph, nid: str, value: Value, where: Module) -> None:
+    """An optional input filled at run time: `eps = randn` with its type, in the module that takes it."""
+    fill = getattr(getattr(where, "input_defaults", {}).get(value.name), "fill", None)
+    name = f"{value.name} = {fill}" if fill else value.name
+    g.node(nid, _label([f"<B>{_h(name)}</B>", _font(_h(str(value.type)), 9)]), shape="ellipse",
+           style="filled", fillcolor="#ffffff", color=MUTED)
 
 
 def _draw(d: _Drawing, g: graphviz.Digraph) -> bool:
@@ -523,9 +539,10 @@ def _draw(d: _Drawing, g: graphviz.Digraph) -> bool:
     for name, value, _span in d.graph.inputs:
         g.node(d.nid("in", name), _io_label("input", name, value.type), **_io_style())
     _emit(d, g, top)
-    for nid, value in d.loose:
-        g.node(nid, _label([f"<B>{_h(value.name)}</B>", _font(_h(str(value.type)), 9)]), shape="ellipse",
-               style="filled", fillcolor="#ffffff", color=MUTED)
+    drawn = {id(cl.module) for cl in d.clusters}
+    for nid, value, where in d.loose:
+        if id(where) not in drawn:
+            _loose_node(g, nid, value, where)
     for name, value in d.graph.outputs:
         g.node(d.nid("out", name), _io_label("output", name, value.type), **_io_style())
     for e in edges:
@@ -658,7 +675,7 @@ def _cluster_style(mod: Module, times: int) -> dict[str, str]:
 def _legend(families: Iterable[str], skips: bool) -> str:
     cells = []
     for fam in sorted(families):
-        fill, border = FAMILY_COLOURS.get(fam, OTHER_COLOURS)
+        fill, border = MODULE_COLOURS if fam == BLOCK_LEGEND else FAMILY_COLOURS.get(fam, OTHER_COLOURS)
         cells.append(f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="1" CELLPADDING="3">'
                      f'{_font(_h(fam), 9)}</TD>')
     if skips:

@@ -278,3 +278,23 @@ def test_backend_entry_point() -> None:
     code = dot.generate(result)
     assert code.code == dot.to_dot(list(result.graphs.values()), title="mnist_mlp.net")
     assert code.code.startswith("digraph MnistMLP {")
+
+
+def test_optional_block_input_made_at_run_time_is_drawn_in_its_block() -> None:
+    (graph,) = source_graph("""
+block Noisy(d: int) {
+    input x: f32[B, d]
+    input eps: f32[B, d] = randn
+    output x + eps
+}
+network N {
+    input x: f32[B, 4]
+    x -> Noisy(4) as n -> Linear(2) as fc -> y
+    output y
+}
+""")
+    text = dot.to_dot(graph)
+    # x, eps, add, fc, y; the block n; x->add, eps->add, add->fc, fc->y.
+    assert svg_counts(dot.render(graph, "svg")) == {"node": 5, "cluster": 1, "edge": 4}
+    cluster = text[text.index('subgraph "cluster-n"'):]
+    assert "eps = randn" in cluster[:cluster.index("\n\t}")]
