@@ -409,6 +409,7 @@ class _Checker:
         self.given_target: TensorType | None = None  # the targets an array file holds
         self.has_target = True  # False when an array file has no targets (an autoencoder's data)
         self.reelaborate = True
+        self.free_numel: dict[str, tuple[int, Span]] = {}  # elements per sample a free data field must have
 
     # diagnostics
     def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
@@ -773,6 +774,8 @@ class _Checker:
     def _bind_data(self, data: FnCall, model: ModelSpec | None) -> None:
         """Types of `x` and `target` in loss expressions; None (free) until their first use fixes them."""
         x_type: TensorType | None = None
+        self.env["x"] = TVal(None, ref="x")
+        self.env["target"] = TVal(None, ref="target")
         if model is not None:
             if len(model.required_inputs) != 1:
                 names = ", ".join(model.required_inputs) or "none"
@@ -791,7 +794,7 @@ class _Checker:
             self._digits_fit(data, x_type, model)
         elif data.name in ("npz", "npy"):
             self._array_files(data, x_type)
-        x_val = TVal(x_type, ref="x")
+        x_val = TVal(self.free.get("x"), ref="x")
         self.env["x"] = x_val
         if model is not None:
             self.env[model.required_inputs[0]] = x_val
@@ -815,18 +818,15 @@ class _Checker:
         return TensorType(t.dtype, tuple(dims))
 
     def _digits_fit(self, data: FnCall, x_type: TensorType | None, model: ModelSpec | None) -> None:
+        self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), data.args["classes"])
         if x_type is None:
-            self.free["x"] = TensorType("f32", (sym(BATCH), 64))
+            self.free_numel["x"] = (64, data.span)  # several networks: the first that takes `x` shapes it
             return
-        n = 1
-        for d in x_type.dims[1:]:
-            n *= d  # type: ignore[assignment]
-        if n != 64 or x_type.dtype not in FLOAT_DTYPES:
+        if _numel(x_type) != 64 or x_type.dtype not in FLOAT_DTYPES:
             self.error("E512", f"`digits` gives 8x8 images of f32, but the input is {x_type}", data.span,
                        secondary=[Label(model.span, "this network")] if model and
                        model.span.source is data.span.source else [],
                        help="declare the input as f32[B, 64], f32[B, 8, 8] or f32[B, 1, 8, 8]")
-        self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), data.args["classes"])
 
     def _array_files(self, data: FnCall, x_type: TensorType | None) -> None:
         """Read the shapes and dtypes of the arrays (headers only) so a mismatch is found now."""
@@ -966,6 +966,9 @@ class _Checker:
                 return LRef(e.id, e.span), self.env[e.id]
             if e.id in TERMS:
                 return self.error("E506", f"`{e.id}` needs arguments", e.span, help=f"write `{e.id}(...)`")
+            loss_guess = did_you_mean(e.id, LOSSES)
+            if loss_guess is not None and did_you_mean(e.id, self.env) is None:
+                return self.error("E504", f"unknown loss `{e.id}`", e.span, help=f"did you mean `{loss_guess}`?")
             known = list(self.env) + list(LOSSES)
             guess = did_you_mean(e.id, known)
             names = [n for n in self.env if n not in ("x", "target")]
@@ -1048,6 +1051,9 @@ class _Checker:
             return ERR
         pred_ast, target_ast = bound.pop("pred"), bound.pop("target")
         if pred_ast is None:
+            if single and not model.output_names:
+                self.failed = True  # the network's own errors are reported already
+                return ERR
             if not single:
                 return self.error("E507", f"`{fn.name}` needs its arguments here", span,
                                   help=f"write `{fn.name}(D(x), 1)`")
@@ -1222,6 +1228,10 @@ class _Checker:
                 batched = self._batched(declared, m, name)
                 if batched is None:
                     return ERR
+                need = self.free_numel.get(tv.ref or "x")
+                if need is not None and (_numel(batched) != need[0] or batched.dtype not in FLOAT_DTYPES):
+                    return self.error("E512", f"the data gives samples of {need[0]} floats, but `{m.alias}` input "
+                                      f"`{name}` is {declared}", ast_arg.span, secondary=[Label(need[1], "the data")])
                 self.free[tv.ref or "x"] = batched
                 tv.type = batched
             actual = tv.type
@@ -1515,6 +1525,14 @@ class _Checker:
             return FnCall("save", {**default.args, "dir": entry.value.value}, entry.value.span)
         call = self._call(entry.value, {CHECKPOINT.name: CHECKPOINT}, "checkpoint policy")
         return default if call is ERR else call  # type: ignore[no-any-return]
+
+
+def _numel(t: TensorType) -> IntLike:
+    """Elements per sample: the product of the dims after the batch."""
+    n: IntLike = 1
+    for d in t.dims[1:]:
+        n = n * d  # type: ignore[assignment]
+    return n
 
 
 def _need_text(need: TargetNeed) -> str:

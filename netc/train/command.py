@@ -35,6 +35,9 @@ def run(result: Any, file: str, name: str | None, epochs: int | None, device: st
         click.echo(f"train {spec.name}: {len(trainer.splits.train)} training samples, {trainer.total_steps} steps "
                    f"on {trainer.device}; checkpoints and logs in {trainer.folder}", err=True)
         report = trainer.run()
+    except KeyboardInterrupt:  # while loading the data or building the network: nothing to save yet
+        click.echo("interrupted before training started", err=True)
+        return EXIT_INTERRUPTED
     except TrainError as exc:
         if exc.span is None:
             click.echo(f"error: {exc.message}" + (f"\n  = help: {exc.help}" if exc.help else ""), err=True)
@@ -59,7 +62,8 @@ def _launch(file: str, name: str, epochs: int | None, device: str, amp: bool, np
         cmd.append("--amp")
     for s in sets:
         cmd += ["--set", s]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # One thread per process unless told otherwise (torchrun's own default, set here to skip its banner).
+    env = {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:

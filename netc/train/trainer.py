@@ -127,6 +127,7 @@ class Trainer:
         # resumed run makes exactly the steps of an uninterrupted one.
         self.batch_in_epoch = 0
         self.epoch_sums = (0, 0.0)
+        self.epoch_per_net: dict[str, float] = {}
         self.test: dict[str, float] = {}
         if self.opts.resume is not None:
             self._resume(self.opts.resume)
@@ -191,11 +192,33 @@ class Trainer:
         if self.spec.single:
             m = self.spec.models[0]
             env[m.required_inputs[0]] = x
-            env.update(as_outputs(self.run_models[m.alias](x), m.output_names))
+            out = self.run_models[m.alias](x, **self._optional_inputs(m, [x]))
+            env.update(as_outputs(out, m.output_names))
         return env
 
+    def _optional_inputs(self, m: ModelSpec, given: list[Any]) -> dict[str, torch.Tensor]:
+        """Make the optional inputs (`input eps: f32[B, 20] = randn`) the caller leaves out, here rather than
+        in the network, so they come from the trainer's seeded generator on the right device."""
+        from ..dsl.dims import subs
+        from ..dsl.types import DTYPES
+
+        defaults = getattr(m.graph, "input_defaults", None) or {}
+        names = [n for n, _, _ in m.graph.inputs]
+        passed = dict(zip(names, given))
+        out: dict[str, torch.Tensor] = {}
+        for name, d in defaults.items():
+            if name in passed:
+                continue
+            sizes = {sym_name: passed[src].shape[axis] for sym_name, (src, axis) in d.dim_sources.items()
+                     if src in passed}
+            shape = [int(subs(dim, sizes)) for dim in d.dims]
+            dtype = getattr(torch, DTYPES[d.dtype])
+            make = {"randn": torch.randn, "rand": torch.rand, "zeros": torch.zeros, "ones": torch.ones}[d.fill]
+            out[name] = make(shape, dtype=dtype, device=self.device)
+        return out
+
     def _call(self, alias: str, args: list[Any]) -> Any:
-        out = self.run_models[alias](*args)
+        out = self.run_models[alias](*args, **self._optional_inputs(self.specs[alias], args))
         names = self.specs[alias].output_names
         outs = as_outputs(out, names)
         return outs[names[0]] if len(names) == 1 else tuple(outs[n] for n in names)
@@ -209,9 +232,10 @@ class Trainer:
             loss = loss + self.spec.l1 * l1_penalty(self.models[alias]).to(loss.device)
         return loss
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor | None, weight: float) -> float:
-        """One optimizer step per network, in the order of the `loss` entries; returns the summed loss."""
-        total = 0.0
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor | None, weight: float) -> dict[str, float]:
+        """One optimizer step per network, in the order of the `loss` entries; returns each network's loss
+        (times `weight`, this process's share of the global batch)."""
+        losses: dict[str, float] = {}
         env: dict[str, Any] | None = None
         for alias, expr in self.spec.losses.items():
             for model in self.models.values():
@@ -244,8 +268,8 @@ class Trainer:
             sched = self.schedules[alias]
             if sched is not None and self.spec.schedule is not None and self.spec.schedule.name not in PER_EPOCH:
                 sched.step()
-            total += float(loss.detach()) * weight
-        return total
+            losses[alias] = float(loss.detach()) * weight
+        return losses
 
     # -- epochs ----------------------------------------------------------------------------------
     def run(self) -> Report:
@@ -270,6 +294,7 @@ class Trainer:
                 bar = Progress(len(shards), f"epoch {self.epoch + 1}/{self.epochs}",
                                self.opts.progress and self.dist.main)
                 seen, total = self.epoch_sums
+                per_net = dict(self.epoch_per_net)
                 for i, (idx, global_n) in enumerate(shards):
                     if i < self.batch_in_epoch:
                         bar.update(float("nan"))
@@ -281,20 +306,25 @@ class Trainer:
                     # Each process averages its own samples; weighting by its share makes DDP's gradient
                     # average equal to the mean over the whole global batch, even when the last one is uneven.
                     weight = len(idx) * self.dist.world / global_n
-                    loss = self._train_step(x, y, weight)
-                    loss = self._all_sum(loss * global_n / self.dist.world) / global_n
+                    step = self._train_step(x, y, weight)
+                    step = {a: self._all_sum(v * global_n / self.dist.world) / global_n for a, v in step.items()}
+                    loss = sum(step.values())
                     self.step += 1
                     self.step_losses.append(loss)
                     seen += global_n
                     total += loss * global_n
-                    self.batch_in_epoch, self.epoch_sums = i + 1, (seen, total)
+                    for alias, value in step.items():
+                        per_net[alias] = per_net.get(alias, 0.0) + value * global_n
+                    self.batch_in_epoch, self.epoch_sums, self.epoch_per_net = i + 1, (seen, total), per_net
                     bar.update(loss)
                     if self.opts.on_step is not None:
                         self.opts.on_step(self, self.step)
                 bar.close()
                 self.epoch += 1
-                self.batch_in_epoch, self.epoch_sums = 0, (0, 0.0)
+                self.batch_in_epoch, self.epoch_sums, self.epoch_per_net = 0, (0, 0.0), {}
                 row = {"epoch": self.epoch, "step": self.step, "train_loss": total / max(seen, 1)}
+                if len(per_net) > 1:
+                    row.update({f"train_loss_{a}": v / max(seen, 1) for a, v in per_net.items()})
                 row.update(self.evaluate("val"))
                 row["lr"] = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
                 row["time_s"] = round(time.perf_counter() - started, 3)
@@ -302,10 +332,10 @@ class Trainer:
                 self.history.append(row)
                 table.row(row)
                 stopped = self._early_stop(row)
-                self._save_epoch(row)
+                self._save_epoch(row, final=stopped or self.epoch == self.epochs)
+            self.test = self.evaluate("test")
         except KeyboardInterrupt:
             return self._interrupted()
-        self.test = self.evaluate("test")
         if self.test and self.dist.main:
             self.opts.echo("test: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in self.test.items()))
         self._write_logs(stopped)
@@ -417,10 +447,11 @@ class Trainer:
             "early": {"best": self._early_best, "stale": self.stale},
             "batch_in_epoch": self.batch_in_epoch,
             "epoch_sums": list(self.epoch_sums),
+            "epoch_per_net": self.epoch_per_net,
             "rng": torch.random.get_rng_state(),
         }
 
-    def _save_epoch(self, row: dict[str, Any]) -> None:
+    def _save_epoch(self, row: dict[str, Any], final: bool) -> None:
         if not self.dist.main:
             return
         policy = self.spec.checkpoint.args
@@ -432,7 +463,7 @@ class Trainer:
         if improved:
             self.best = value
         state = self.state()
-        if self.epoch % policy["every"] == 0 or self.epoch == self.epochs:
+        if self.epoch % policy["every"] == 0 or final:
             ckpt.save(self.folder / "last.pt", state)
             ckpt.save(self.folder / f"epoch_{self.epoch:04d}.pt", state)
             ckpt.prune(self.folder, policy["keep"])
@@ -481,6 +512,7 @@ class Trainer:
         self.stale = int(state["early"]["stale"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.epoch_sums = (int(state["epoch_sums"][0]), float(state["epoch_sums"][1]))
+        self.epoch_per_net = dict(state["epoch_per_net"])
         torch.random.set_rng_state(state["rng"])
 
 
