@@ -1049,15 +1049,18 @@ class MultiheadAttention(Layer):
             args.append(f"key_padding_mask={kpm}")
         args.append(f"need_weights={a.value('need_weights')!r}")
         mask = _mask(a, xs, "attn_mask")
+        seq = 1 if (a.value("batch_first") and node.inputs[0].type.rank == 3) else 0
+        future = f"torch.ones({q}.shape[{seq}], {k}.shape[{seq}], dtype=torch.bool, device={q}.device).triu(1)"
         if mask is not None:
-            if a.value("causal"):
-                raise Unrenderable("MultiheadAttention with both causal=true and an attn_mask")
             is_bool = node.inputs[a.value("attn_mask")].type.dtype == "bool"
-            args.append(f"attn_mask=~{mask}" if is_bool else f"attn_mask={mask}")
+            if a.value("causal"):  # torch's mask says what is hidden: the future, and what netc's mask forbids
+                hidden = f"~{mask} | {future}" if is_bool else None
+                args.append(f"attn_mask={hidden}" if hidden else
+                            f"attn_mask={mask}.masked_fill({future}, float('-inf'))")
+            else:
+                args.append(f"attn_mask=~{mask}" if is_bool else f"attn_mask={mask}")
         elif a.value("causal"):
-            seq = 1 if (a.value("batch_first") and node.inputs[0].type.rank == 3) else 0
-            args.append(f"attn_mask=torch.ones({q}.shape[{seq}], {k}.shape[{seq}], dtype=torch.bool, "
-                        f"device={q}.device).triu(1)")
+            args.append(f"attn_mask={future}")
         if a.value("need_weights"):
             args.append(a.kw("average_attn_weights", True) or "average_attn_weights=True")
         call = f"{callee}({', '.join(args)})"
@@ -1070,17 +1073,24 @@ def _sdpa(xs: list[str], a: Attrs) -> str:
     q, k, v = xs[:3]
     args = [q, k, v]
     mask, kpm = _mask(a, xs, "attn_mask"), _mask(a, xs, "key_padding_mask")
-    if mask is not None and kpm is not None:
-        raise Unrenderable("scaled_dot_product_attention with both attn_mask and key_padding_mask")
+    # netc's masks combine: allowed = attn_mask & ~key_padding_mask & (causal tril). torch takes is_causal only
+    # without an attn_mask, so with several they become one boolean mask (a float attn_mask gets -inf).
+    allowed: list[str] = []
     if kpm is not None:  # True marks padding; sdpa's boolean mask is True where attention is allowed
         lead = max(node.inputs[0].type.rank - 2, 0)
         index = ", ".join([":"] + ["None"] * lead + [":"]) if lead else ":"
-        args.append(f"attn_mask=~{kpm}[{index}]")
-    elif mask is not None:
-        args.append(f"attn_mask={mask}")
+        allowed.append(f"~{kpm}[{index}]")
+    causal = bool(a.value("causal"))
+    if causal and (mask is not None or kpm is not None):
+        allowed.append(f"torch.ones({q}.shape[-2], {k}.shape[-2], dtype=torch.bool, device={q}.device).tril()")
+    float_mask = mask is not None and node.inputs[a.value("attn_mask")].type.dtype != "bool"
+    if mask is not None and float_mask and allowed:
+        args.append(f"attn_mask=torch.where({' & '.join(allowed)}, {mask}, float('-inf'))")
+    elif mask is not None or allowed:
+        args.append(f"attn_mask={' & '.join(([mask] if mask is not None else []) + allowed)}")
     if a.include("dropout", 0.0):
         args.append(f"dropout_p={a['dropout']} if self.training else 0.0")
-    if a.value("causal") or "causal" in a.info.given:
+    if (causal or "causal" in a.info.given) and mask is None and kpm is None:
         args.append(f"is_causal={a['causal']}")
     scale = a.kw("scale", None)
     if scale:
@@ -2202,7 +2212,14 @@ def _jinja() -> Any:
 def generate(result: Result, network: str | None = None, *, guards: bool = False,
              source_path: str | None = None) -> GeneratedCode:
     """PyTorch source for the networks of `result` (all of them, or `network`)."""
-    return Generator(result, network, guards, source_path).run()
+    gen = Generator(result, network, guards, source_path)
+    out = gen.run()
+    if network is None and getattr(result, "trains", None):
+        # The file's `train` sections, as training loops after the networks (netc/train/codegen.py).
+        from ..train.codegen import append_training
+
+        out = append_training(out, result.trains, gen.network_class, set(result.graphs))
+    return out
 
 
 def build(result: Result, network: str | None = None) -> type:
