@@ -61,10 +61,6 @@ class _RNNBase(OpSpec):
             raise ShapeError("E200", f"`{self.name}` expects input_size {given}, but the input's last dim is {last}",
                              label=f"input here is {x}", help="drop `input_size` to infer it from the input")
         a["input_size"] = known(last, "the input's last dim (input_size)")
-        if a["dropout"] > 0 and a["num_layers"] == 1:
-            # torch warns too: dropout only acts between stacked layers.
-            self.warnings.append(Warn("W002", f"`dropout={a['dropout']}` has no effect with num_layers=1: "
-                                      "it applies between stacked layers"))
         d = 2 if a["bidirectional"] else 1
         h_out = self.proj(a) or a["hidden_size"]
         batched = x.rank == 3
