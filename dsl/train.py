@@ -116,6 +116,7 @@ TERMS: dict[str, Fn] = _fns(
     Fn("log", (P("x", "tensor", REQUIRED, positional=True),), "elementwise natural log"),
     Fn("abs", (P("x", "tensor", REQUIRED, positional=True),), "elementwise |x|"),
     Fn("detach", (P("x", "tensor", REQUIRED, positional=True),), "stop gradients (a GAN's fake images for D)"),
+    Fn("flatten", (P("x", "tensor", REQUIRED, positional=True),), "[B, ...] -> [B, n]: images against flat outputs"),
 )
 
 OPTIMIZERS: dict[str, Fn] = _fns(
@@ -1129,7 +1130,7 @@ class _Checker:
                 self._labels_fit(fn, self.labels, need, span, what, p)
                 return
             if self.given_target is not None:
-                self._given_fits(fn, self.given_target, need, span, what)
+                self._given_fits(fn, self.given_target, need, span, what, p)
             if self.target_need is not None and self.target_need != need and \
                     (self.target_need.kind, self.target_need.type) != (need.kind, need.type):
                 self.error("E509", f"`{fn.name}` needs the target as {_need_text(need)}, but another loss needs "
@@ -1167,9 +1168,11 @@ class _Checker:
         self.error("E509", f"`{fn.name}` needs a target shaped like {what} {p}, but the data's targets are class "
                    f"labels {labels.type}", span, help=hint)
 
-    def _given_fits(self, fn: Fn, given: TensorType, need: TargetNeed, span: Span, what: str) -> None:
+    def _given_fits(self, fn: Fn, given: TensorType, need: TargetNeed, span: Span, what: str,
+                    p: TensorType) -> None:
         if need.kind == "class":
-            ok = given.dtype not in FLOAT_DTYPES and _same_dims(given.dims, need.type.dims)
+            ok = given.dtype not in FLOAT_DTYPES and _same_dims(given.dims, need.type.dims) or (
+                given.dtype in FLOAT_DTYPES and _same_dims(given.dims, p.dims))  # class probabilities
         elif need.kind == "binary" and given.rank == 1 and need.type.rank == 2 and need.type.dims[1] == 1:
             ok = True  # labels [N] for one logit [B, 1]: the runtime views them as [B, 1]
         else:
@@ -1197,6 +1200,11 @@ class _Checker:
             out = TVal(TensorType("f32", ()))
         elif fn.name in ("sum", "mean"):
             out = TVal(TensorType("f32", ()))
+        elif fn.name == "flatten":
+            t = types[0]
+            if t is not None and t.rank < 1:
+                return self.error("E509", f"`flatten` needs a batch dim, but this is {t}", e.span)
+            out = TVal(None if t is None else TensorType(t.dtype, (t.dims[0], _numel(t))))
         else:
             t = types[0]
             src = typed[0][1]
@@ -1604,8 +1612,16 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], str]:
     import numpy as np
 
     with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        shape, _, dtype = np.lib.format._read_array_header(fh, version)  # the public readers load everything
+        return _read_header(np, fh)
+
+
+def _read_header(np: Any, fh: Any) -> tuple[tuple[int, ...], str]:
+    """Shape and dtype from a .npy header, without reading the data."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    # Version 3.0 differs from 2.0 only in the header's text encoding (utf8), which the 2.0 reader accepts.
+    reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = reader(fh)
     return tuple(shape), str(dtype)
 
 
@@ -1624,9 +1640,7 @@ def _npz_headers(path: Path, keys: list[str]) -> dict[str, tuple[tuple[int, ...]
             key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
             if key in keys:
                 with zf.open(info) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    shape, _, dtype = np.lib.format._read_array_header(fh, version)
-                out[key] = (tuple(shape), str(dtype))
+                    out[key] = _read_header(np, fh)
             else:
                 out.setdefault(key, None)
     return out

@@ -310,3 +310,33 @@ def test_check_does_not_import_torch_for_a_train_section() -> None:
     out = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "digits_mlp.net")], capture_output=True,
                          text=True, check=True).stdout.split()
     assert out[0] == "False"
+
+
+def _npz_section(tmp_path, data: str, loss: str = "cross_entropy") -> tuple[list[TrainSpec], list[str]]:  # type: ignore[no-untyped-def]
+    path = tmp_path / "t.net"
+    path.write_text(section(f"    data: {data}\n    loss: {loss}\n    optimizer: Adam()\n    epochs: 1\n"))
+    result = compile_source(Source(str(path), path.read_text()))
+    return result.trains, [d.code for d in result.diagnostics.errors]
+
+
+def test_array_files_are_checked_from_their_headers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    np.savez(tmp_path / "ok.npz", x=np.zeros((10, 64), np.float32), y=np.zeros(10, np.int64))
+    np.savez(tmp_path / "wide.npz", x=np.zeros((10, 65), np.float32), y=np.zeros(10, np.int64))
+    np.savez(tmp_path / "short.npz", x=np.zeros((10, 64), np.float32), y=np.zeros(9, np.int64))
+    np.savez(tmp_path / "soft.npz", x=np.zeros((10, 64), np.float32), y=np.zeros((10, 10), np.float32))
+    np.save(tmp_path / "x.npy", np.zeros((10, 64), np.float32))
+    np.save(tmp_path / "y.npy", np.zeros((10,), np.float32))
+    (spec,), errors = _npz_section(tmp_path, 'npz("ok.npz")')
+    assert errors == [] and spec.data.args["path"] == "ok.npz"
+    assert _npz_section(tmp_path, 'npz("wide.npz")')[1] == ["E512"]
+    assert _npz_section(tmp_path, 'npz("short.npz")')[1] == ["E512"]
+    assert _npz_section(tmp_path, 'npz("ok.npz", x="images")')[1] == ["E513"]
+    assert _npz_section(tmp_path, 'npz("missing.npz")')[1] == ["E513"]
+    assert _npz_section(tmp_path, 'npz("soft.npz")')[1] == []  # class probabilities, as torch accepts
+    assert _npz_section(tmp_path, 'npz("soft.npz")', "mse")[1] == []
+    assert _npz_section(tmp_path, 'npy("x.npy", "y.npy")')[1] == ["E509"]  # float targets for class indices
+    assert _npz_section(tmp_path, 'npy("x.npy")')[1] == ["E509"]  # no targets at all
+    (tmp_path / "bad.npz").write_text("not a zip")
+    assert _npz_section(tmp_path, 'npz("bad.npz")')[1] == ["E513"]

@@ -127,6 +127,8 @@ class _Section:
                 scale = {"sum": "", "batchmean": f" / {args[0]}.shape[0]", "mean": f" / {args[0]}.numel()"}
                 text = f"_kl_normal({args[0]}, {args[1]}){scale[e.options['reduction']]}"
                 return f"({text})" if scale[e.options["reduction"]] and prec > 2 else text
+            if e.fn == "flatten":
+                return f"torch.flatten({args[0]}, 1)"
             if e.fn == "detach":
                 return f"{self.expr(e.args[0], 5)}.detach()"
             if e.fn in _UNARY:

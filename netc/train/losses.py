@@ -110,6 +110,8 @@ def evaluate(e: LExpr, env: dict[str, Value], call: Callable[[str, list[Value]],
         args = [evaluate(a, env, call) for a in e.args]
         if e.fn == "kl_normal":
             return kl_normal(args[0], args[1], e.options["reduction"])
+        if e.fn == "flatten":
+            return args[0].flatten(1)
         if e.fn in _UNARY:
             x = args[0]
             return _UNARY[e.fn](x) if isinstance(x, torch.Tensor) else x

@@ -518,7 +518,7 @@ class Trainer:
 
 def _threads(models: dict[str, nn.Module], threads: int | None) -> None:
     """Small networks train fastest on one CPU thread: their matrices are too small to split, and on a busy
-    machine torch's worker threads only wait for each other (bench/bench_train.py measures it)."""
+    machine torch's worker threads mostly wait for each other."""
     if threads is None:
         params = sum(p.numel() for m in models.values() for p in m.parameters())
         threads = 1 if params < 2_000_000 else None
