@@ -331,3 +331,16 @@ def test_namespace_is_deterministic_and_unique() -> None:
     assert [again.name(n) for n in ["forward", "forward_1", "training", "x", "x"]] == names
     plain = Namespace("t")
     assert plain.name("print") == "print_1" and plain.name("lambda") == "lambda_1"
+
+
+def test_optional_input_is_sampled_when_not_passed() -> None:
+    model = netc.build(SAMPLES / "vae.net")().eval()
+    x = torch.randn(2, 1, 28, 28)
+    eps = torch.zeros(2, 20)
+    recon, mu, _ = model(x, eps)
+    torch.testing.assert_close(recon, torch.sigmoid(model.fc4(torch.relu(model.fc3(mu)))))  # z = mu when eps = 0
+    torch.manual_seed(0)
+    a = model(x)[0]
+    torch.manual_seed(0)
+    torch.testing.assert_close(model(x)[0], a)
+    assert not torch.equal(a, recon)
