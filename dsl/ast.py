@@ -114,6 +114,8 @@ class Input(Node):
     name_span: Span
     type: TensorTypeExpr
     where: tuple[Expr, ...]
+    # `= randn`: the input is optional, and this names what fills it when the caller leaves it out.
+    default: Name | None = None
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,11 @@ def floordiv(num: IntLike, den: IntLike) -> IntLike:
     rest: dict[Monomial, int] = {}
     for m, c in n.terms:
         q, r = divmod(c, den)
-        if m == ():
+        if m == () and r == 0:
+            # An exact multiple of the divisor moves out: (H - 2)//2 == H//2 - 1, so max-pooling twice
+            # reads H//4, not ((H - 2)//2 - 1)//2 + 1.
+            quotient[m] = q
+        elif m == ():
             # Keep the constant's remainder inside the division: (H - 1)//2 stays as written.
             rest[m] = c
         elif r == 0:
@@ -255,7 +259,11 @@ def dims_equal(a: IntLike, b: IntLike) -> bool | None:
         lb = lower_bound(d)
         if lb is not None and lb > 0:
             return False
-    return None
+    # Facts such as `where H % 16 == 0` may still settle it (dsl/divisibility.py); imported here because
+    # that module builds on this one, and only undecided comparisons pay for the import.
+    from .divisibility import decide
+
+    return decide(diff, a, b)  # type: ignore[arg-type]
 
 
 def subs(d: IntLike, values: dict[str, IntLike]) -> IntLike:

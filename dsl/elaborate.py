@@ -15,12 +15,13 @@ from typing import Any
 from . import ast
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
-from .ir import Constraint, Graph, Module, OpNode, Value
+from .divisibility import add_fact, facts_scope, known_modulus, recording, requirement
+from .ir import INPUT_FILLS, Constraint, Graph, InputDefault, Module, OpNode, Value
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
 from .source import Span
-from .types import DTYPES, TensorType
+from .types import DTYPES, FLOAT_DTYPES, TensorType
 
 
 class _Err:
@@ -56,6 +57,9 @@ class Frame:
     inputs_seen: int = 0
     outputs: list[tuple[str, Any, Span]] = field(default_factory=list)
     input_values: list[tuple[str, Value, Span]] = field(default_factory=list)
+    # Dim names bound from input shapes -> (input, axis): how optional inputs find their size at run time.
+    dim_sources: dict[str, tuple[str, int]] = field(default_factory=dict)
+    input_defaults: dict[str, InputDefault] = field(default_factory=dict)
 
 
 def snake(name: str) -> str:
@@ -125,6 +129,9 @@ class Elaborator:
         self.cyclic: set[str] = set()
         self.symbols: list[str] = []
         self.constraints: list[Constraint] = []
+        # Each symbol's first appearance in a network input type (its dim, the input's name), where
+        # divisibility requirements are reported.
+        self.symbol_sites: dict[str, tuple[Span, str]] = {}
 
     # -- diagnostics helpers ---------------------------------------------------------------------
     def _context_notes(self, at: Span | None) -> list[str]:
@@ -153,14 +160,17 @@ class Elaborator:
         root.args = {k: b.value for k, b in params.items()}
         frame = Frame(defn, root, params, None, None, _collect_aliases(defn.body))
         self.stack.append((name, None, ""))
+        self.symbol_sites = {}
         try:
-            self._run_body(frame)
+            with facts_scope():  # `where H % 16 == 0` holds for this network only
+                self._run_body(frame)
         finally:
             self.stack.pop()
         self._finish_frame(frame)
         outputs = [(n, v) for n, v, _ in frame.outputs if isinstance(v, Value)]
         root.inputs = [v for _, v, _ in frame.input_values]
         root.outputs = [v for _, v in outputs]
+        root.input_defaults = dict(frame.input_defaults)
         return Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
                      list(self.constraints), defn.span.source)
 
@@ -329,10 +339,15 @@ class Elaborator:
                        help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(DTYPES)}")
             self._bind(stmt.name, ERR, stmt.name_span, frame, kind="input")
             return
+        if not self._optional_input_ok(stmt, frame):
+            self._bind(stmt.name, ERR, stmt.name_span, frame, kind="input")
+            return
         if frame.provided_inputs is None:
             value = self._network_input(stmt, frame)
         else:
             value = self._block_input(stmt, frame)
+        if stmt.default is not None and isinstance(value, Value):
+            self._record_default(stmt, frame)
         frame.inputs_seen += 1
         if isinstance(value, Value):
             frame.input_values.append((stmt.name, value, stmt.span))
@@ -351,6 +366,8 @@ class Elaborator:
                     self.symbols.append(d.id)
                 s = sym(d.id)
                 frame.env[d.id] = Binding(s, d.span, used=True, kind="param")
+                frame.dim_sources.setdefault(d.id, (stmt.name, stmt.type.dims.index(d)))
+                self.symbol_sites.setdefault(d.id, (d.span, stmt.name))
                 dims.append(s)
                 continue
             v = self._eval(d, frame)
@@ -362,11 +379,13 @@ class Elaborator:
                 return self.error("E203", f"a dimension cannot be negative ({v})", d.span)
             dims.append(v)
         value = Value(stmt.name, TensorType(stmt.type.dtype, tuple(dims)))
-        for cond in stmt.where:
-            self._constraint(cond, frame)
-        return value
+        violated = [cond for cond in stmt.where if self._constraint(cond, frame) is False]
+        # A size that breaks a divisibility `where` (`--set H=100`) would only fail again at every skip.
+        return ERR if violated else value
 
-    def _constraint(self, cond: ast.Expr, frame: Frame) -> None:
+    def _constraint(self, cond: ast.Expr, frame: Frame) -> bool | None:
+        if _is_divisibility(cond):
+            return self._divisibility_constraint(cond, frame)  # type: ignore[arg-type]
         if not (isinstance(cond, ast.BinOp) and cond.op in ("<", "<=", ">", ">=", "==", "!=")):
             self.error("E204", "a `where` condition must compare two dims, like `T <= ctx`", cond.span)
             return
@@ -386,6 +405,8 @@ class Elaborator:
     def _block_input(self, stmt: ast.Input, frame: Frame) -> Any:
         provided = frame.provided_inputs or []
         defn = frame.definition
+        if frame.inputs_seen >= len(provided) and stmt.default is not None:
+            return self._unpassed_input(stmt, frame)
         if frame.inputs_seen >= len(provided):
             n_inputs = sum(1 for s in defn.body if isinstance(s, ast.Input))
             self.error("E308", f"`{defn.name}` takes {n_inputs} input{'s' if n_inputs != 1 else ''}, "
@@ -408,6 +429,7 @@ class Elaborator:
         for d, actual_dim in zip(declared.dims, t.dims):
             if isinstance(d, ast.Name) and d.id not in frame.env:
                 frame.env[d.id] = Binding(actual_dim, d.span, used=True, kind="param")
+                frame.dim_sources.setdefault(d.id, (stmt.name, declared.dims.index(d)))
                 continue
             v = self._eval(d, frame)
             if v is ERR:
@@ -423,6 +445,133 @@ class Elaborator:
         for cond in stmt.where:
             self._constraint(cond, frame)
         return Value(stmt.name, t, actual.producer, actual.id)
+
+    # -- optional inputs (`input eps: f32[B, 20] = randn`) -------------------------------------------
+    def _optional_input_ok(self, stmt: ast.Input, frame: Frame) -> bool:
+        """Check an input's `= fill` and the order of inputs; False when the input cannot be declared."""
+        if stmt.default is None:
+            if frame.input_defaults:
+                first = next(iter(frame.input_defaults))
+                self.error("E204", f"required input `{stmt.name}` comes after the optional input `{first}`",
+                           stmt.name_span, help="declare optional inputs (`= randn`) after the required ones, "
+                           "as `forward` takes them last")
+            return True
+        fill = stmt.default
+        if fill.id not in INPUT_FILLS:
+            guess = did_you_mean(fill.id, INPUT_FILLS)
+            self.error("E301", f"unknown fill `{fill.id}` for the optional input `{stmt.name}`", fill.span,
+                       help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(INPUT_FILLS)}")
+            return False
+        if fill.id in ("randn", "rand") and stmt.type.dtype in DTYPES and stmt.type.dtype not in FLOAT_DTYPES:
+            self.error("E205", f"`{fill.id}` makes floating-point noise, but input `{stmt.name}` is "
+                       f"{stmt.type.dtype}", stmt.type.dtype_span, help="declare it f32, or fill it with `zeros`")
+            return False
+        ok = True
+        for d in stmt.type.dims:
+            for name in _names_in(d):
+                if name.id not in frame.env and not (frame.provided_inputs is None and name.id in self.overrides):
+                    self.error("E300", f"`{name.id}` in the shape of the optional input `{stmt.name}` is not "
+                               "bound by an earlier input", name.span, label="not defined here",
+                               help="an optional input takes its dims from the inputs before it, parameters "
+                               "or numbers: nothing else fixes them when the caller leaves it out")
+                    ok = False
+        return ok
+
+    def _unpassed_input(self, stmt: ast.Input, frame: Frame) -> Any:
+        """A block's optional input the caller did not pass: a fresh value, made inside the block."""
+        dims: list[IntLike] = []
+        for d in stmt.type.dims:
+            v = self._eval(d, frame)
+            if v is ERR:
+                return ERR
+            if not _is_dim(v):
+                return self.error("E204", f"a dimension must be an integer, but this is {describe(v)}", d.span)
+            dims.append(v)
+        for cond in stmt.where:
+            self._constraint(cond, frame)
+        return Value(stmt.name, TensorType(stmt.type.dtype, tuple(dims)))
+
+    def _record_default(self, stmt: ast.Input, frame: Frame) -> None:
+        """Note how to make this input at run time, in the definition's own dim names (see InputDefault)."""
+        assert stmt.default is not None
+        local = dict(frame.env)
+        for name in frame.dim_sources:
+            local[name] = Binding(sym(name), stmt.span, used=True, kind="param")
+        scratch = env_frame(local, frame.definition)
+        dims = tuple(self._eval(d, scratch) for d in stmt.type.dims)
+        if any(d is ERR for d in dims):
+            return
+        used: set[str] = set()
+        for d in dims:
+            if isinstance(d, Dim):
+                used |= d.symbols()
+        sources = {n: frame.dim_sources[n] for n in sorted(used) if n in frame.dim_sources}
+        frame.input_defaults[stmt.name] = InputDefault(stmt.default.id, stmt.type.dtype, dims, sources)
+
+    # -- divisibility (`where H % 16 == 0`, and what a U-Net's skips require) -----------------------------
+    def _divisibility_constraint(self, cond: ast.BinOp, frame: Frame) -> bool | None:
+        """`where H % 16 == 0`: checked when H is known (False when violated), else a fact the shape rules
+        may use, and a guard for the generated code."""
+        mod = cond.left
+        assert isinstance(mod, ast.BinOp)
+        x, n = self._eval(mod.left, frame), self._eval(mod.right, frame)
+        if x is ERR or n is ERR:
+            return
+        if not _is_dim(x) or isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            self.error("E204", "a divisibility condition reads `H % 16 == 0`: a dim, `%`, a positive integer",
+                       cond.span)
+            return
+        text = mod.left.span.text
+        if isinstance(x, int):
+            if x % n:
+                by_set = isinstance(mod.left, ast.Name) and mod.left.id in self.overrides
+                self.error("E209", f"constraint `{cond.span.text}` does not hold: {text} = {x} is not a multiple "
+                           f"of {n}", cond.span, label=f"{x} % {n} is {x % n}",
+                           notes=[f"{text} = {x} comes from `--set {text}={x}`"] if by_set else [],
+                           help=f"{text} must be a multiple of {n}")
+                return False
+            return True
+        if str(x).isidentifier() and dims_equal(x, sym(str(x))) is True:
+            add_fact(str(x), n)
+        shown = str(x) if str(x).isidentifier() else f"({x})"
+        self.constraints.append(Constraint(f"{shown} % {n} == 0", cond.span))
+
+    def _require_divisibility(self, pairs: list[tuple[IntLike, IntLike]], spec: OpSpec, op: str,
+                              span: Span) -> None:
+        """Turn "can't decide 2*(H//16) == H//8" into "H must be a multiple of 16", at the input binding H.
+
+        Only when every undecided comparison of the op is settled by such a requirement; then the op's
+        W002 warnings are replaced by one E207 per symbol, and the requirement becomes a fact, so the
+        levels after this one are not reported again.
+        """
+        reqs = [requirement(a, b) for a, b in pairs]
+        if any(r is None for r in reqs) or not any(w.code == "W002" for w in spec.warnings):
+            return
+        spec.warnings = [w for w in spec.warnings if w.code != "W002"]
+        for (a, b), req in zip(pairs, reqs):
+            assert req is not None
+            for symbol, modulus in req.items():
+                had = known_modulus(symbol)
+                if had % modulus == 0:
+                    continue  # an earlier comparison of this op already required it
+                self._report_requirement(symbol, modulus, had, f"`{op}` needs {a} == {b}", span)
+                add_fact(symbol, modulus)
+
+    def _report_requirement(self, symbol: str, modulus: int, had: int, needs: str, span: Span) -> None:
+        site = self.symbol_sites.get(symbol)
+        if site is None:
+            self.error("E207", f"`{symbol}` must be a multiple of {modulus}: {needs}", span,
+                       help=f"{symbol} must be a multiple of {modulus}")
+            return
+        dim_span, input_name = site
+        same_file = span.source is dim_span.source
+        self.error("E207", f"`{symbol}` must be a multiple of {modulus} for the shapes to line up", dim_span,
+                   label=(f"input `{input_name}` only promises a multiple of {had}" if had > 1 else
+                          f"input `{input_name}` allows any {symbol}"),
+                   secondary=[Label(span, f"{needs} here")] if same_file else [],
+                   notes=[] if same_file else [f"{needs} at {span.location()}"],
+                   help=f"{symbol} must be a multiple of {modulus}: state it on the input with "
+                   f"`where {symbol} % {modulus} == 0` (generated code can then check it)")
 
     def _output(self, stmt: ast.Output, frame: Frame) -> None:
         for i, item in enumerate(stmt.items):
@@ -525,7 +674,6 @@ class Elaborator:
                                   f"{describe(v)}", it.span)
             items.append(v)
         return self._apply_op("index", [], {"items": (tuple(items), e.span)}, [base], e.span, None, None, frame)
-
 
     def _unary(self, e: ast.UnaryOp, frame: Frame) -> Any:
         v = self._eval(e.operand, frame)
@@ -679,7 +827,7 @@ class Elaborator:
         if any(not isinstance(v, Value) for v in inputs):
             return self.error("E204", f"`{name}` needs tensor inputs, got {describe(next(v for v in inputs if not isinstance(v, Value)))}", span)
         spec = lookup(name)
-        if spec is not None and name not in frame.env:
+        if spec is not None:
             # A single-input op applied to several values maps over them (`[q, k, v] -> transpose(1, 2)`).
             if (isinstance(chain_in, tuple) and spec.max_inputs == 1 and len(inputs) > 1
                     and len(inputs) == len(chain_in)):
@@ -835,13 +983,16 @@ class Elaborator:
         spec = spec_cls()
         types = [v.type for v in inputs]
         try:
-            out_types = spec.infer(attrs, types)
+            with recording() as undecided:  # comparisons of dims the shape rule could not settle
+                out_types = spec.infer(attrs, types)
             params = spec.params(attrs, types)
             buffers = spec.buffers(attrs, types)
         except ShapeError as err:
             label = err.label or (f"input here is {types[0]}" if len(types) == 1 else
                                   "inputs here are " + ", ".join(str(t) for t in types) if types else "")
             return self.error(err.code, _op_message(name, err.message), span, label=label, help=err.help)
+        if undecided:
+            self._require_divisibility(undecided, spec, name, span)
         for w in spec.warnings:
             self.warn(w.code, w.message, span)
         if params and mapped:
@@ -1002,6 +1153,7 @@ class Elaborator:
         finally:
             self.stack.pop()
         self._finish_frame(sub)
+        mod.input_defaults = dict(sub.input_defaults)
         # Symbols bound from the caller's shapes (C in f32[B, C, H, W]) are arguments of the instance too.
         for k, b in sub.env.items():
             if b.kind == "param" and k not in mod.args:
@@ -1054,6 +1206,25 @@ def _join(prefix: str, name: str) -> str:
 
 def _op_message(op: str, message: str) -> str:
     return message if message.startswith("`") else f"`{op}` {message}" if message[:1].islower() else message
+
+
+def _is_divisibility(cond: ast.Expr) -> bool:
+    """`H % 16 == 0`"""
+    return (isinstance(cond, ast.BinOp) and cond.op == "==" and isinstance(cond.left, ast.BinOp)
+            and cond.left.op == "%" and isinstance(cond.right, ast.Number) and cond.right.value == 0)
+
+
+def _names_in(e: ast.Expr) -> list[ast.Name]:
+    """The names in a dim expression (`2*H + k`)."""
+    if isinstance(e, ast.Name):
+        return [e]
+    if isinstance(e, ast.BinOp):
+        return _names_in(e.left) + _names_in(e.right)
+    if isinstance(e, ast.UnaryOp):
+        return _names_in(e.operand)
+    if isinstance(e, ast.Call):
+        return [n for a in e.args for n in _names_in(a.value)]
+    return []
 
 
 def _is_dim(v: Any) -> bool:

@@ -59,6 +59,26 @@ class OpNode:
 
 ModuleKind = Literal["network", "block", "sequential"]
 
+# What fills an optional input that the caller leaves out: a standard normal sample, a uniform sample on
+# [0, 1), or constants. `input eps: f32[B, 20] = randn` in the source.
+INPUT_FILLS = ("randn", "rand", "zeros", "ones")
+
+
+@dataclass(frozen=True)
+class InputDefault:
+    """An optional input (`input eps: f32[B, 20] = randn`): made at run time when the caller leaves it out.
+
+    `dims` are written in the definition's own dim names (`B` as bound by `input x: f32[B, 784]`), with
+    parameters folded in, so one generated `forward` serves every call; `dim_sources` says which earlier
+    input and axis holds each of those names at run time (`{"B": ("x", 0)}`). Passing the tensor instead
+    (a fixed noise) makes the network deterministic, which is how the backends are compared.
+    """
+
+    fill: str  # one of INPUT_FILLS
+    dtype: str
+    dims: tuple[IntLike, ...]
+    dim_sources: dict[str, tuple[str, int]]
+
 
 @dataclass(eq=False)
 class Module:
@@ -74,6 +94,9 @@ class Module:
     outputs: list[Value] = field(default_factory=list)
     parent: Module | None = None
     arg_source: dict[str, str] = field(default_factory=dict)  # source text of each argument given
+    # The optional inputs of the definition (network or block), in declaration order, whether or not this
+    # call passes them; `inputs` holds only the values the caller passed.
+    input_defaults: dict[str, InputDefault] = field(default_factory=dict)
 
     def walk(self) -> Iterator[OpNode | Module]:
         """Every node and sub-module below this one, in execution order (pre-order)."""
@@ -127,6 +150,11 @@ class Graph:
 
     def op_nodes(self) -> Iterator[OpNode]:
         return self.root.op_nodes()
+
+    @property
+    def input_defaults(self) -> dict[str, InputDefault]:
+        """The optional inputs (`= randn`): `forward` takes them as keyword arguments defaulting to None."""
+        return self.root.input_defaults
 
     def state_dict(self) -> list[StateEntry]:
         """Entries in torch's order: a module's parameters, then its buffers, then its children."""

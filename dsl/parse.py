@@ -170,8 +170,14 @@ class _ToAst(Transformer):
     def tensor_type(self, meta, dtype, *dims):  # type: ignore[no-untyped-def]
         return ast.TensorTypeExpr(self._span(meta), str(dtype), self._tspan(dtype), tuple(dims))
 
-    def input_stmt(self, meta, name, ttype, *where):  # type: ignore[no-untyped-def]
-        return ast.Input(self._span(meta), str(name), self._tspan(name), ttype, tuple(where))
+    def input_stmt(self, meta, name, ttype, *rest):  # type: ignore[no-untyped-def]
+        default = None
+        if rest and isinstance(rest[0], tuple):  # the marked `= randn` (where-conditions are AST nodes)
+            default, rest = rest[0][1], rest[1:]
+        return ast.Input(self._span(meta), str(name), self._tspan(name), ttype, tuple(rest), default)
+
+    def input_default(self, meta, tok):  # type: ignore[no-untyped-def]
+        return ("default", ast.Name(self._tspan(tok), str(tok)))
 
     def output_item(self, meta, *children):  # type: ignore[no-untyped-def]
         if len(children) == 2:

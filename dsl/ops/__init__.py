@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registration side effects)
     pool,
     recurrent,  # RNN, LSTM, GRU
     reduce,  # sum/mean/max/min/argmax, index (x[:, -1]), arange
+    resample,  # Upsample, interpolate
     tensor,
 )
 from .base import ALIASES, OPS, REQUIRED, Attr, AttrError, OpSpec, ShapeError, Warn, lookup
