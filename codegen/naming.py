@@ -65,6 +65,14 @@ def sanitize(raw: str) -> str:
     return name
 
 
+def _why_sanitized(raw: str) -> str:
+    if raw.isidentifier() and unicodedata.normalize("NFKC", raw) != raw:
+        return f"Python reads it as `{unicodedata.normalize('NFKC', raw)}`"
+    if raw.isidentifier() and raw.startswith("__"):
+        return "a leading `__` is name-mangled inside a class"
+    return "not a valid Python identifier"
+
+
 @dataclass(frozen=True)
 class Rename:
     what: str  # "layer", "parameter", "variable", "class", ...
@@ -119,7 +127,7 @@ class Namespace:
         if k in self._by_key:
             return self._by_key[k]
         candidate = sanitize(raw)
-        reason = None if candidate == raw else "not a valid Python identifier as written"
+        reason = None if candidate == raw else _why_sanitized(raw)
         illegal = self._illegal(candidate)
         if illegal is not None or candidate in self._used:
             reason = reason or illegal or "it clashes with another name"
