@@ -374,3 +374,59 @@ train vae(Vae) {
 """)
     report = trainer(path, tmp_path / "o").run()
     assert report.history[-1]["val_loss"] < 0.9 * report.history[0]["val_loss"]
+
+
+# -- schedules, early stopping, steps ------------------------------------------------------------
+def test_early_stopping_after_patience_epochs_without_improvement(tmp_path: Path) -> None:
+    # a learning rate too small to change anything: val_loss never improves by min_delta after epoch 1
+    path = write(tmp_path, SEC.replace("SGD(lr=0.05, momentum=0.9)", "SGD(lr=1e-12)").replace(
+        "epochs: 3", "epochs: 20\n    early_stopping: patience(2, monitor=val_loss, min_delta=0.01)"))
+    report = trainer(path, tmp_path / "o").run()
+    assert report.stopped_early and len(report.history) == 3  # best at 1, stale at 2 and 3
+    log = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert log["stopped_early"] is True
+    assert torch.load(tmp_path / "o" / "last.pt", weights_only=True)["epoch"] == 3  # saved where it stopped
+
+
+def test_step_and_plateau_schedules_act_per_epoch(tmp_path: Path) -> None:
+    body = SEC.replace("schedule: warmup_cosine(5)", "schedule: step(2, gamma=0.5)").replace("epochs: 3", "epochs: 5")
+    report = trainer(write(tmp_path, body), tmp_path / "a").run()
+    # StepLR halves after epochs 2 and 4; a row shows the rate its epoch trained with
+    assert [r["lr"] for r in report.history] == pytest.approx([0.05, 0.05, 0.025, 0.025, 0.0125])
+    body = SEC.replace("SGD(lr=0.05, momentum=0.9)", "SGD(lr=1e-12)").replace(
+        "schedule: warmup_cosine(5)", "schedule: plateau(factor=0.5, patience=0, threshold=0.5)")
+    report = trainer(write(tmp_path, body), tmp_path / "b").run()
+    # nothing improves by 50%: the first epoch sets the best, every later one halves the rate for the next
+    assert [r["lr"] for r in report.history] == pytest.approx([1e-12, 1e-12, 5e-13])
+
+
+def test_one_cycle_peaks_at_max_lr_and_steps_mode_counts_steps(tmp_path: Path) -> None:
+    body = SEC.replace("schedule: warmup_cosine(5)", "schedule: one_cycle(0.5, pct_start=0.5)").replace(
+        "epochs: 3", "steps: 17")
+    lrs: list[float] = []
+    t = trainer(write(tmp_path, body), tmp_path / "o", on_step=lambda tr, s: lrs.append(
+        tr.optimizers["Mlp"].param_groups[0]["lr"]))
+    assert t.batches_per_epoch == 12 and t.epochs == 2  # 1437 training digits in batches of 128
+    report = t.run()
+    assert len(report.steps) == 17 and report.history[-1]["step"] == 17
+    # torch's OneCycleLR over 17 steps: rises from 0.5/25 to 0.5 at step 8, then anneals to 0.5/25/1e4
+    oracle_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05, momentum=0.9)
+    oracle = torch.optim.lr_scheduler.OneCycleLR(oracle_opt, max_lr=0.5, total_steps=17, pct_start=0.5)
+    expected = []
+    for _ in range(17):
+        oracle_opt.step()
+        oracle.step()
+        expected.append(oracle_opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx(expected[:17])
+    assert max(lrs) == pytest.approx(0.5, rel=0.02)
+
+
+def test_cli_without_a_train_section_or_with_a_wrong_name(tmp_path: Path) -> None:
+    plain = write(tmp_path, MLP, "plain.net")
+    result = CliRunner().invoke(main, ["train", str(plain)])
+    assert result.exit_code == 1 and "has no `train` section" in result.stderr
+    two = write(tmp_path, SEC + SEC.split("}\n", 1)[1].replace("train t(", "train u("), "two.net")
+    result = CliRunner().invoke(main, ["train", str(two)])
+    assert result.exit_code == 1 and "pick one with --name" in result.stderr
+    result = CliRunner().invoke(main, ["train", str(two), "--name", "v"])
+    assert result.exit_code == 1 and "no train section `v`" in result.stderr

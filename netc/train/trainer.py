@@ -128,6 +128,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.epoch_sums = (0, 0.0)
         self.epoch_per_net: dict[str, float] = {}
+        self.last_lr = float("nan")
         self.test: dict[str, float] = {}
         if self.opts.resume is not None:
             self._resume(self.opts.resume)
@@ -265,6 +266,7 @@ class Trainer:
                 self.scaler.update()
             else:
                 opt.step()
+            self.last_lr = opt.param_groups[0]["lr"]  # what this step used, before the schedule moves it
             sched = self.schedules[alias]
             if sched is not None and self.spec.schedule is not None and self.spec.schedule.name not in PER_EPOCH:
                 sched.step()
@@ -326,7 +328,7 @@ class Trainer:
                 if len(per_net) > 1:
                     row.update({f"train_loss_{a}": v / max(seen, 1) for a, v in per_net.items()})
                 row.update(self.evaluate("val"))
-                row["lr"] = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
+                row["lr"] = self.last_lr  # the rate of the epoch's last step (of the first network's optimizer)
                 row["time_s"] = round(time.perf_counter() - started, 3)
                 self._epoch_schedules(row)
                 self.history.append(row)
