@@ -86,13 +86,9 @@ def find_cycles(defs: dict[str, ast.Definition], diags: Diagnostics) -> set[str]
     uses: dict[str, list[tuple[str, ast.Node]]] = {name: [] for name in defs}
     for name, d in defs.items():
         for node in _walk(d.body):
-            callee = None
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                callee = node.func
-            elif isinstance(node, ast.Name):
-                callee = node
-            if callee is not None and callee.id in defs:
-                uses[name].append((callee.id, callee))
+            for callee in _callees(node):
+                if callee.id in defs:
+                    uses[name].append((callee.id, callee))
     on_cycle: set[str] = set()
     state: dict[str, int] = {}
     path: list[str] = []
@@ -117,6 +113,26 @@ def find_cycles(defs: dict[str, ast.Definition], diags: Diagnostics) -> set[str]
         if n not in state:
             visit(n)
     return on_cycle
+
+
+def _callees(node: object) -> list[ast.Name]:
+    """Names used as ops or blocks: called (`Block(3)`) or as a chain step (`-> Block`, `[Block, relu]`,
+    `Block * 2`). Other names are values or dims (`f32[B, C]`), even when a definition has the same name."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return [node.func]
+    if not isinstance(node, ast.Step):
+        return []
+    out: list[ast.Name] = []
+    pending: list[object] = [node.expr]
+    while pending:
+        e = pending.pop()
+        if isinstance(e, ast.Name):
+            out.append(e)
+        elif isinstance(e, ast.ListExpr):
+            pending.extend(e.items)
+        elif isinstance(e, ast.BinOp) and e.op == "*":
+            pending.append(e.left)
+    return out
 
 
 def _walk(stmts: tuple[ast.Stmt, ...]):  # type: ignore[no-untyped-def]

@@ -163,3 +163,9 @@ network N {
 ])
 def test_small_errors(src: str, codes: list[str]) -> None:
     assert errors(src) == codes
+
+
+def test_a_dim_named_like_a_definition_is_not_a_call() -> None:
+    # The dim `B` is a value; only calls and chain steps use a definition (this once reported E401).
+    g = check("network B {\n input x: f32[B, 4]\n x -> relu -> y\n output y\n}\n")
+    assert "B" in g
