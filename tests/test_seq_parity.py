@@ -325,14 +325,23 @@ def test_gpt2_matches_nanogpt() -> None:
     assert sum(p.numel() for p in built.torch.parameters()) == sum(p.numel() for p in ref.parameters())
 
 
-def test_gpt2_compiles_without_graph_breaks() -> None:
-    """torch.compile(fullgraph=True) traces the generated attention model in one graph."""
-    result = sample("gpt2.net", {"vocab": 61, "ctx": 8, "d": 16, "layers": 1, "heads": 2})
-    model = get_backend("torch").build(result)().eval()
-    idx = torch.randint(0, 61, (2, 8))
+@pytest.mark.parametrize(("name", "sizes", "make"), [
+    ("gpt2.net", {"vocab": 61, "ctx": 8, "d": 16, "layers": 1, "heads": 2},
+     lambda: [torch.randint(0, 61, (2, 8))]),
+    ("transformer.net", {"d_model": 16, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1,
+                         "dim_feedforward": 24},
+     lambda: [torch.randn(2, 5, 16), torch.randn(2, 4, 16), torch.tensor([[False] * 5, [False] * 3 + [True] * 2])]),
+    ("bert.net", {"vocab": 40, "d": 16, "layers": 1, "heads": 4, "ff": 24, "max_pos": 10},
+     lambda: [torch.randint(0, 40, (2, 5)), torch.randint(0, 2, (2, 5)), torch.zeros(2, 5, dtype=torch.bool)]),
+])
+def test_attention_models_compile_without_graph_breaks(name: str, sizes: dict[str, int], make: Any) -> None:
+    """torch.compile(fullgraph=True) traces the generated attention models in one graph (Dynamo fails otherwise;
+    the eager backend keeps the test free of a C++ toolchain)."""
+    model = get_backend("torch").build(sample(name, sizes))().eval()
+    xs = make()
     compiled = torch.compile(model, fullgraph=True, backend="eager")
     with torch.no_grad():
-        torch.testing.assert_close(compiled(idx), model(idx))
+        same(compiled(*xs), model(*xs), F32)
 
 
 def test_bert_matches_the_hugging_face_layout() -> None:
@@ -388,3 +397,32 @@ def test_verify_small_configurations(name: str, dtype: str) -> None:
     report = verify_network(result, source, SMALL[name], network, dtype)
     assert report.ok, [(c.name, c.max_abs) for c in report.layers + report.outputs if not c.ok]
     assert report.outputs, "no outputs were compared"
+
+
+# -- positional encodings ---------------------------------------------------------------------------------------
+def test_sinusoidal_table_is_the_one_of_the_paper() -> None:
+    """pe[p, 2i] = sin(p / 10000^(2i/d)), pe[p, 2i+1] = cos(...), as in the PyTorch tutorial's PositionalEncoding."""
+    text = """network N {
+    input x: f32[B, T, 12]
+    y = x -> SinusoidalPositionalEncoding(40) as pos -> LearnedPositionalEncoding(16) as learned
+    output y
+}
+"""
+    result = front(text, {"B": 2, "T": 9})
+    model = get_backend("torch").build(result)().eval()
+    position = torch.arange(40, dtype=torch.float64).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, 12, 2, dtype=torch.float64) * (-np.log(10000.0) / 12))
+    pe = torch.zeros(40, 12, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)
+    torch.testing.assert_close(model.pos.pe.double(), pe, rtol=1e-6, atol=1e-6)
+    assert [k for k, _ in model.named_buffers()] == ["pos.pe"]
+    assert [k for k, _ in model.named_parameters()] == ["learned.weight"]
+    x = torch.randn(2, 9, 12)
+    with torch.no_grad():
+        expected = x + pe[:9].float() + model.learned.weight[:9]
+        torch.testing.assert_close(model(x), expected, **F32)
+        numpy_model = get_backend("numpy").build(result)(
+            {k: v.double().numpy() for k, v in model.state_dict().items()}, dtype=np.float64)
+        torch.testing.assert_close(torch.from_numpy(numpy_model(x.double().numpy())),
+                                   x.double() + model.pos.pe[:9].double() + model.learned.weight[:9].double(), **F64)
