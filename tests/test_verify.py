@@ -1,0 +1,107 @@
+"""`netc verify`: every sample agrees across the backends, and a disagreement is found and located."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from netc import verify as V
+from netc.cli import main
+from netc.codegen import get_backend, numpy_ref
+
+from .conftest import SAMPLES
+
+ALL_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.net"))
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["verify", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("sample", ALL_SAMPLES)
+def test_every_sample_verifies(sample: str) -> None:
+    code, out = run(str(SAMPLES / sample))
+    assert code == 0, out
+    assert "MISMATCH" not in out and "agrees within tolerance" in out
+
+
+def test_float32_with_options() -> None:
+    code, out = run(str(SAMPLES / "lenet5.net"), "--dtype", "float32", "--set", "B=3", "--seed", "5")
+    assert code == 0, out
+    assert out.startswith("LeNet5: NumPy vs PyTorch, float32, seed 5, B=3 (tolerance rtol=1.3e-06, atol=1e-05)")
+    assert "inputs: img f32[3, 1, 32, 32]" in out
+    assert "logits  (3, 10)" in out
+
+
+def test_the_first_divergent_layer_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A NumPy kernel off by 0.1%: verify fails and names fc1, the first layer that uses it, with its line."""
+    build = numpy_ref.build
+
+    def broken_build(*args: object, **kw: object) -> type:
+        cls = build(*args, **kw)  # type: ignore[arg-type]
+        good = cls.forward.__globals__["linear"]
+        cls.forward.__globals__["linear"] = lambda x, w, b=None: good(x, w, b) * 1.001
+        return cls
+
+    monkeypatch.setattr(numpy_ref, "build", broken_build)
+    code, out = run(str(SAMPLES / "mnist_mlp.net"))
+    assert code == 1
+    assert "first divergence: fc1 (Linear at " in out and "mnist_mlp.net:5:" in out
+    assert "error: MnistMLP: NumPy and PyTorch differ beyond tolerance" in out
+
+
+def test_without_torch_it_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    code, out = run(str(SAMPLES / "mnist_mlp.net"))
+    assert code == 1
+    assert "needs PyTorch" in out and "pip install -e '.[torch]'" in out
+    assert "Traceback" not in out
+
+
+def test_a_torch_backend_that_cannot_build_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kw: object) -> type:
+        raise NotImplementedError("no such layer")
+
+    monkeypatch.setattr(get_backend("torch"), "build", refuse)
+    code, out = run(str(SAMPLES / "mnist_mlp.net"))
+    assert code == 1
+    assert "error: the torch backend cannot build MnistMLP: NotImplementedError: no such layer" in out
+
+
+def test_open_symbols_get_the_smallest_sizes_that_check(tmp_path: object) -> None:
+    src = """network Pyramid {
+        input x: f32[N, 3, H, W]
+        x -> Conv2d(4, 3) -> MaxPool2d(2) -> Conv2d(4, 5) -> out
+        output out
+    }"""
+    import netc
+
+    source = netc.Source("pyramid.net", src)
+    graph = netc.check_source(src).graphs["Pyramid"]
+    sizes, concrete = V.resolve_sizes(source, {}, "Pyramid", graph)
+    assert sizes == {"N": 2, "H": 16, "W": 16}  # 8 is too small: (8 - 2) // 2 = 3 < 5
+    assert concrete.inputs[0][1].type.dims == (2, 3, 16, 16)
+    path = tmp_path / "huge.net"  # type: ignore[operator]
+    path.write_text(src.replace("Conv2d(4, 5)", "Conv2d(4, 500)"))
+    code, out = run(str(path))
+    assert code == 1
+    assert "could not find sizes for H, W" in out and "--set H=64" in out
+
+
+@pytest.mark.parametrize("ours,theirs,ok", [
+    ([1.0, np.nan, np.inf], [1.0, np.nan, np.inf], True),
+    ([1.0, np.nan], [1.0, 2.0], False),
+    ([np.inf], [-np.inf], False),
+    ([1.0 + 0.99 * (1e-7 + 1e-7)], [1.0], True),  # just inside atol + rtol * |b|
+    ([1.0 + 1.01 * (1e-7 + 1e-7)], [1.0], False),  # just outside
+])
+def test_agreement_is_torch_testings(ours: list[float], theirs: list[float], ok: bool) -> None:
+    assert V.compare_arrays(np.array(ours), np.array(theirs), "float64")[2] is ok
+
+
+def test_a_shape_difference_is_a_mismatch() -> None:
+    max_abs, _, ok, note = V.compare_arrays(np.zeros((2, 3)), np.zeros((3, 2)), "float32")
+    assert not ok and max_abs == float("inf") and note == "shape (2, 3) vs torch (3, 2)"
