@@ -61,8 +61,8 @@ def test_multiclass_metrics_match_hand_computed_values() -> None:
     target = torch.tensor([0, 0, 1, 1, 2, 2])
     out = compute([m("accuracy"), m("top_k", k=2), m("precision"), m("recall"), m("f1")], logits, target,
                   "cross_entropy", "multiclass")
-    # accuracy: 4 of 6 right. top-2: the true class is among the two highest scores for all but sample 5
-    # (scores 2, 0, 1: class 2 is second) -> all 6... sample 2 (1, 2, 0): class 0 second -> yes. So 6/6.
+    # accuracy: 4 of 6 right. top-2: the true class is first or second in every row (row 2: scores 1, 2, 0,
+    # class 0 second; row 6: scores 2, 0, 1, class 2 second), so 6 of 6.
     assert out["accuracy"] == pytest.approx(4 / 6)
     assert out["top2"] == pytest.approx(6 / 6)
     # per class: class 0 tp 1 fp 1 fn 1 -> P 1/2, R 1/2; class 1 tp 2 fp 1 fn 0 -> P 2/3, R 1;
