@@ -101,6 +101,8 @@ LOSSES: dict[str, Fn] = _fns(
        "KL divergence; the prediction is log-probabilities"),
 )
 CLASS_LOSSES = {"cross_entropy", "nll"}
+_VALUE_PRESERVING = {"Dropout", "view", "reshape", "flatten", "Flatten", "transpose", "permute", "squeeze",
+                     "unsqueeze", "contiguous"}
 BINARY_LOSSES = {"bce", "bce_with_logits"}
 REGRESSION_LOSSES = {"mse", "l1", "smooth_l1"}
 
@@ -1268,7 +1270,9 @@ class _Checker:
     # -- lints -----------------------------------------------------------------------------------
     def _lint(self, fn: Fn, pred: TVal, span: Span) -> None:
         node = pred.producer
-        if node is not None and node.op == "Dropout" and node.inputs:  # the identity when it matters: look through
+        # Ops that move values without changing them (and Dropout, the identity when it matters) do not
+        # decide what the loss sees: look through them to the op that does (DCGAN's sigmoid -> view(-1)).
+        while node is not None and node.op in _VALUE_PRESERVING and node.inputs:
             inner = node.inputs[0].producer
             node = inner if isinstance(inner, OpNode) else None
         pred = TVal(pred.type, node, pred.ref, pred.output)

@@ -277,6 +277,7 @@ def test_lints(network: str, loss: str, lint: str) -> None:
     ("x -> Linear(10) as fc -> log_softmax(dim=1) -> y", "nll"),
     ("x -> Linear(1) as fc -> y", "bce_with_logits"),
     ("x -> Linear(1) as fc -> sigmoid -> y", "bce"),
+    ("x -> Linear(1) as fc -> sigmoid -> view(-1) -> y", "bce"),  # reshaping keeps the probabilities
     ("x -> Linear(16) as fc1 -> relu -> Dropout(0.5) -> Linear(10) as fc2 -> y", "cross_entropy"),
 ])
 def test_no_lint_on_the_right_pairing(network: str, loss: str) -> None:

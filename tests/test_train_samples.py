@@ -36,3 +36,32 @@ def test_vae_sample_trains_with_reconstruction_plus_kl(tmp_path: Path) -> None:
     report = trainer.run()
     first, last = report.history[0]["val_loss"], report.history[-1]["val_loss"]
     assert last < 0.9 * first, (first, last)
+
+
+def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Path) -> None:
+    # The sample's networks, narrowed through their parameters (ngf, ndf) to keep a CPU test quick; the
+    # losses are the example's: BCE of D's probability against 1 for real and 0 for generated images.
+    net = tmp_path / "dcgan_train.net"
+    net.write_text(f'import "{(SAMPLES / "dcgan.net").as_posix()}"\n\n'
+                   "train dcgan(Generator(ngf=8) as G, Discriminator(ndf=8) as D) {\n"
+                   "    data: synthetic(16, val=0.0)\n"
+                   "    noise z: normal(f32[B, 100, 1, 1])\n"
+                   "    loss D: bce(D(x), 1) + bce(D(detach(G(z))), 0)\n"
+                   "    loss G: bce(D(G(z)), 1)\n"
+                   "    optimizer D: Adam(lr=2e-4, betas=(0.5, 0.999))\n"
+                   "    optimizer G: Adam(lr=2e-4, betas=(0.5, 0.999))\n"
+                   "    batch: 8\n"
+                   "    steps: 2\n"
+                   "}\n")
+    from netc.dsl.compiler import compile_file
+
+    result = compile_file(net)
+    assert result.ok and not result.diagnostics.items  # D ends in sigmoid -> view(-1): bce fits, no lint
+    spec = load_spec(net)
+    assert str(spec.input_type) == "f32[B, 3, 64, 64]"  # the real images take D's input type
+    trainer = Trainer(spec, None, Options(out=tmp_path / "run", progress=False, echo=lambda s: None))
+    before = {a: [p.detach().clone() for p in m.parameters()] for a, m in trainer.models.items()}
+    report = trainer.run()
+    assert len(report.steps) == 2 and {"train_loss_D", "train_loss_G"} <= set(report.history[-1])
+    for alias, model in trainer.models.items():
+        assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), before[alias])), alias
