@@ -56,7 +56,7 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
             except (OSError, UnicodeDecodeError) as exc:
                 reason = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
                 diags.error("E404", f"cannot import `{imp.path}`: {reason}", imp.span,
-                            help=f"paths are relative to {base}")
+                            help=f"import paths are relative to the importing file's folder, {Path(src.path).parent.as_posix()}/")
                 ok = False
                 continue
             ok = load(Source(str(Path(src.path).parent / imp.path), text), False) and ok
