@@ -1546,6 +1546,18 @@ class Renderer:
             var[v.id] = n
             holder[n] = v.id
             params.append(n)
+        # Optional inputs (`= randn`) this call leaves out are still parameters of forward (None, then made
+        # there), so every instance has the same signature; the block's body uses the value made inside.
+        for inp in self.dinfo.inputs[len(mod.inputs):]:
+            if inp.name not in getattr(mod, "input_defaults", {}):
+                break
+            n = loc.name(inp.name, ("var", inp.name), what="input")
+            params.append(n)
+            for v in [v for u in units for v in u.inputs] + list(mod.outputs):
+                if v.producer is None and v.name == inp.name and v.id not in var:
+                    var[v.id] = n
+                    holder[n] = v.id
+                    input_ids.add(v.id)
         fwd: list[Item] = []
         for i, u in enumerate(units):
             args = [var[v.id] for v in u.inputs]
@@ -2181,9 +2193,13 @@ class Generator:
             if d is None or inp.name not in raw_to_py:
                 break
             try:
-                ctx = Ctx(functools.partial(self._dim_source, d.dim_sources, raw_to_py))
-                dims = [literal(x, ctx) if not isinstance(x, Tracked) else repr(int(x)) for x in d.dims]
-            except Unrenderable:
+                # The declared dims, in this class's terms: sizes from the inputs before it, parameters from
+                # `self` (`VAE(latent=10)` makes (B, 10) noise), through the same leaves as the guards.
+                sources = {raw: f"{raw_to_py[src]}.shape[{axis}]" for raw, (src, axis) in d.dim_sources.items()
+                           if src in raw_to_py}
+                ctx = Ctx(lambda kind, raw, sources=sources: self._guard_leaf(p, kind, raw, sources, p.views[0]))
+                dims = [evaluate(e, p.views[0].a.env).tree.render(ctx) for e in inp.type.dims]
+            except (EvalError, Unrenderable):
                 break
             x = raw_to_py[inp.name]
             first = p.params[0]
@@ -2191,13 +2207,6 @@ class Generator:
             out[x] = [f"if {x} is None:",
                       f"    {x} = {fill}({', '.join(dims)}, dtype=torch.{DTYPES[d.dtype]}, device={first}.device)"]
         return out
-
-    @staticmethod
-    def _dim_source(sources: dict[str, tuple[str, int]], raw_to_py: dict[str, str], kind: str, raw: str) -> str:
-        if raw not in sources or sources[raw][0] not in raw_to_py:
-            raise Unrenderable(raw)
-        name, axis = sources[raw]
-        return f"{raw_to_py[name]}.shape[{axis}]"
 
     def _notes(self) -> list[str]:
         out: list[str] = []

@@ -147,8 +147,10 @@ class Dim:
             return "0"
         parts: list[str] = []
         for i, (mono, c) in enumerate(self.terms):
-            body = _mono_str(mono)
             mag = abs(c)
+            # A floor division next to `*` or a leading `-` needs its own parentheses: printed dims are
+            # Python, and `2*(H)//16` would read as (2*H)//16, `-(H)//2` as (-H)//2.
+            body = _mono_str(mono, shared=mag != 1 or len(mono) > 1 or (i == 0 and c < 0))
             if body == "":
                 text = str(mag)
             elif mag == 1:
@@ -179,8 +181,12 @@ def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
     return tuple(sorted(powers.items(), key=lambda ap: ap[0].key))
 
 
-def _mono_str(mono: Monomial) -> str:
-    return "*".join(a.key if p == 1 else f"{a.key}**{p}" for a, p in mono)
+def _mono_str(mono: Monomial, shared: bool = False) -> str:
+    def atom(a: Atom, p: int) -> str:
+        text = f"({a.key})" if isinstance(a, FloorDiv) and (shared or p != 1) else a.key
+        return text if p == 1 else f"{text}**{p}"
+
+    return "*".join(atom(a, p) for a, p in mono)
 
 
 def _lift(x: IntLike) -> Dim:

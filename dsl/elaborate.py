@@ -298,7 +298,7 @@ class Elaborator:
     def _unused(self, name: str, b: Binding) -> None:
         if name.startswith("_"):
             return
-        guess = did_you_mean(name, list(OPS) + list(ALIASES)) if b.kind == "value" else None
+        guess = did_you_mean(name, list(OPS) + list(ALIASES)) if b.kind == "value" and not lookup(name) else None
         what = "input" if b.kind == "input" else "value"
         self.warn("W001", f"{what} `{name}` is never used", b.span,
                   help=f"did you mean the op `{guess}`?" if guess else "prefix the name with `_` to silence this")
@@ -615,6 +615,10 @@ class Elaborator:
         if isinstance(e, ast.Name):
             return self._lookup(e, frame)
         if isinstance(e, ast.Number):
+            if _too_large(e.value):
+                text = e.span.text if len(e.span.text) <= 24 else e.span.text[:20] + "..."
+                return self.error("E204", f"the number `{text}` is too large", e.span,
+                                  help="sizes and counts must fit in 64 bits")
             return e.value
         if isinstance(e, ast.String):
             return e.value
@@ -728,11 +732,15 @@ class Elaborator:
                 return self.error("E204", f"`{op}` needs numbers, but the {side} side is {describe(v)}",
                                   (e.left if side == "left" else e.right).span)
         try:
-            return _arith(op, left, right)
+            out = _arith(op, left, right)
         except ZeroDivisionError:
             return self.error("E204", "division by zero", e.span)
         except (TypeError, ValueError, OverflowError) as exc:
             return self.error("E204", f"cannot compute `{e.span.text}`: {exc}", e.span)
+        if _too_large(out):
+            return self.error("E204", f"`{e.span.text}` is too large", e.span,
+                              help="sizes and counts must fit in 64 bits")
+        return out
 
     def _tensor_binop(self, e: ast.BinOp, left: Any, right: Any, frame: Frame) -> Any:
         names = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
@@ -1227,6 +1235,19 @@ def _names_in(e: ast.Expr) -> list[ast.Name]:
     return []
 
 
+def _too_large(v: Any) -> bool:
+    """Beyond int64 (what torch can hold); unbounded ints would also break printing past 4300 digits."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return abs(v) >= 2 ** 63
+    if isinstance(v, float):
+        return v in (float("inf"), float("-inf"))
+    if isinstance(v, Dim):
+        return any(abs(c) >= 2 ** 63 for _, c in v.terms)
+    return False
+
+
 def _is_dim(v: Any) -> bool:
     return isinstance(v, Dim) or (isinstance(v, int) and not isinstance(v, bool))
 
@@ -1275,8 +1296,10 @@ def _arith(op: str, a: Any, b: Any) -> Any:
             raise ValueError("exponent too large")
         return a ** b
     if op == "%":
-        if isinstance(a, Dim) or isinstance(b, Dim):
-            raise TypeError("`%` of a symbolic dimension")
+        if isinstance(b, Dim):
+            raise TypeError("`%` by a symbolic dimension")
+        if isinstance(a, Dim):
+            return a - b * floordiv(a, b)  # H % 16 == H - 16*(H//16): a dim expression, decided when H is
         return a % b
     if op == "/":
         if isinstance(a, float) or isinstance(b, float):
