@@ -95,6 +95,82 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+# -- sequence models: nanoGPT as its author writes it (fused causal attention), and torch's own nn.Transformer --
+class GPTAttention(nn.Module):
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.c_attn = nn.Linear(d, 3 * d)
+        self.c_proj = nn.Linear(d, d)
+        self.resid_dropout = nn.Dropout(0.0)
+        self.heads, self.d = heads, d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.size()
+        q, k, v = self.c_attn(x).split(self.d, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c)))
+
+
+class GPTBlock(nn.Module):
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d)
+        self.attn = GPTAttention(d, heads)
+        self.ln_2 = nn.LayerNorm(d)
+        self.mlp = nn.ModuleDict(dict(c_fc=nn.Linear(d, 4 * d), c_proj=nn.Linear(4 * d, d)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab: int, ctx: int, d: int, layers: int, heads: int) -> None:
+        super().__init__()
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(vocab, d), wpe=nn.Embedding(ctx, d), drop=nn.Dropout(0.0),
+            h=nn.ModuleList([GPTBlock(d, heads) for _ in range(layers)]), ln_f=nn.LayerNorm(d)))
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(idx.size(1), device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        for block in self.transformer.h:
+            x = block(x)
+        return self.lm_head(self.transformer.ln_f(x))
+
+
+class Transformer(nn.Transformer):
+    """nn.Transformer called the way samples/transformer.net is: source padding and a causal decoder."""
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.size(1), dtype=src.dtype)
+        return super().forward(src, tgt, tgt_mask=causal, src_key_padding_mask=pad, memory_key_padding_mask=pad,
+                               tgt_is_causal=True)
+
+
+# GPT-2's architecture at nanoGPT's small-model size, nn.Transformer at half width: CPU-friendly runs.
+GPT_SIZES = {"vocab": 50257, "ctx": 1024, "d": 384, "layers": 6, "heads": 6}
+TRANSFORMER_SIZES = {"d_model": 256, "nhead": 8, "num_encoder_layers": 3, "num_decoder_layers": 3,
+                     "dim_feedforward": 1024, "dropout": 0}
+
+
+def _padded(b: int, s: int) -> torch.Tensor:
+    pad = torch.zeros(b, s, dtype=torch.bool)
+    pad[1::2, s * 3 // 4:] = True  # every other sequence a quarter shorter
+    return pad
+
+
+SEQ_CASES: list[tuple[str, str, Callable[[], nn.Module], dict[str, int], Callable[[], tuple[torch.Tensor, ...]]]] = [
+    ("GPT-2", "gpt2.net", lambda: GPT(*GPT_SIZES.values()), GPT_SIZES,
+     lambda: (torch.randint(0, 50257, (2, 64)),)),
+    ("Transformer", "transformer.net",
+     lambda: Transformer(256, 8, 3, 3, 1024, dropout=0.0, batch_first=True), TRANSFORMER_SIZES,
+     lambda: (torch.randn(4, 48, 256), torch.randn(4, 40, 256), _padded(4, 48))),
+]
+
 CASES: list[tuple[str, str, Callable[[], nn.Module], tuple[int, ...]]] = [
     ("MLP", "mnist_mlp.net", MLP, (256, 784)),
     ("LeNet-5", "lenet5.net", LeNet5, (64, 1, 32, 32)),
@@ -109,23 +185,24 @@ def _time(fn: Callable[[], object]) -> float:
 
 
 def bench_model(label: str, sample: str, ref_cls: Callable[[], nn.Module], shape: tuple[int, ...],
-                reps: int) -> None:
+                reps: int, overrides: dict[str, int] | None = None,
+                make_inputs: Callable[[], tuple[torch.Tensor, ...]] | None = None) -> None:
     torch.manual_seed(0)
-    gen = netc.build(SAMPLES / sample)()
+    gen = netc.build(SAMPLES / sample, overrides=overrides)()
     ref = ref_cls()
     ref.load_state_dict(gen.state_dict(), strict=True)
-    x = torch.randn(shape)
+    xs = make_inputs() if make_inputs is not None else (torch.randn(shape),)
 
     def fwd(m: nn.Module) -> Callable[[], object]:
         def run() -> object:
             with torch.no_grad():
-                return m(x)
+                return m(*xs)
         return run
 
     def fwd_bwd(m: nn.Module) -> Callable[[], object]:
         def run() -> object:
             m.zero_grad(set_to_none=True)
-            y = m(x)
+            y = m(*xs)
             y.sum().backward()
             return y
         return run
@@ -175,6 +252,16 @@ def main() -> None:
           "(medians; ratio = generated / hand-written)")
     for case in CASES:
         bench_model(*case, reps=args.reps)
+    for label, sample, ref_cls, sizes, make in SEQ_CASES:
+        shown = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        print(f"{label}: {sample} --set {shown}; inputs {[tuple(t.shape) for t in make()]}")
+        bench_model(label, sample, ref_cls, (), args.reps, overrides=sizes, make_inputs=make)
+        if sample == "transformer.net":
+            # In eval mode nn.Transformer takes torch's fused "fast path" (nested tensors skip the padding); the
+            # generated layers call nn.MultiheadAttention and do not. The same comparison without it:
+            torch.backends.mha.set_fastpath_enabled(False)
+            bench_model(f"{label}, no fast path", sample, ref_cls, (), args.reps, overrides=sizes, make_inputs=make)
+            torch.backends.mha.set_fastpath_enabled(True)
     bench_compile(args.compile_reps)
 
 
