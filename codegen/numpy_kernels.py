@@ -156,6 +156,10 @@ def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, p: int, d: int, out: in
     size = x.shape[axis]
     needed = (out - 1) * s + d * (k - 1) + 1  # the padded length the windows cover
     right = needed - size - p  # ceil_mode may reach past the right pad; floor mode may leave a tail unused
+    if s == k and d == 1 and p == 0 and right <= 0:  # side-by-side windows (MaxPool2d(2)): a reshape
+        x = x[(slice(None),) * axis + (slice(0, needed),)]
+        x = x.reshape(x.shape[:axis] + (out, k) + x.shape[axis + 1:])
+        return x.max(axis=axis + 1) if reduce == "max" else x.sum(axis=axis + 1)
     if p or right > 0:
         widths = [(0, 0)] * x.ndim
         widths[axis] = (p, max(right, 0))
@@ -346,16 +350,18 @@ def _erf_taylor_table(step: float = 0.25, top: float = 6.0, terms: int = 24) -> 
     return coef
 
 
-_ERF_STEP = 0.25
+_ERF_STEP = 0.125
 _ERF_TOP = 6.0  # erf(6) rounds to 1 in double precision
 _ERF_COEF = _erf_taylor_table(_ERF_STEP, _ERF_TOP)
+# Terms used within 1/16 of a centre: the next term is below 1e-17 (float64) or 1e-9 (for float32 results).
+_ERF_TERMS = {np.dtype(np.float64): 12, np.dtype(np.float32): 7}
 
 
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, accurate to a few 1e-16 (NumPy has none, and netc does not depend on scipy).
+    """The error function, accurate to about 1e-15 (NumPy has none, and netc does not depend on scipy).
 
-    A Taylor series around the nearest of the centres k/4 (|distance| <= 1/8), evaluated in float64 by
-    Horner's rule; float32 inputs get a float32 result.
+    A Taylor series around the nearest of the centres k/8 (|distance| <= 1/16), evaluated in float64 by
+    Horner's rule; float32 inputs get a float32 result, from fewer terms.
     """
     x = np.asarray(x)
     x64 = x.astype(np.float64)
@@ -363,8 +369,9 @@ def erf(x: np.ndarray) -> np.ndarray:
     a = np.where(np.isnan(a), 0.0, np.minimum(a, _ERF_TOP))
     k = np.rint(a / _ERF_STEP).astype(np.intp)
     d = a - k * _ERF_STEP
-    y = np.take(_ERF_COEF[-1], k)
-    for row in _ERF_COEF[-2::-1]:
+    terms = _ERF_TERMS.get(x.dtype, 12)
+    y = np.take(_ERF_COEF[terms - 1], k)
+    for row in _ERF_COEF[terms - 2::-1]:
         y = y * d + np.take(row, k)
     y = np.where(a >= _ERF_TOP, 1.0, y)
     return (np.sign(x64) * y).astype(x.dtype if x.dtype.kind == "f" else np.float64)
@@ -376,7 +383,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
         inner = (2 / np.pi) ** 0.5 * (x + 0.044715 * x * x * x)  # Python floats keep float32 float32
         return 0.5 * x * (1 + np.tanh(inner))
     x64 = x.astype(np.float64)
-    return (0.5 * x64 * (1 + erf(x64 * np.sqrt(0.5)))).astype(x.dtype)
+    phi = erf((x * np.sqrt(0.5)).astype(x.dtype))  # float32 inputs take the float32-accurate erf
+    return (0.5 * x64 * (1 + phi)).astype(x.dtype)
 
 
 def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
@@ -438,12 +446,16 @@ def multihead_attention(query: np.ndarray, key: np.ndarray, value: np.ndarray, n
     length, batch, embed = query.shape
     source = key.shape[0]
     head = embed // num_heads
-    if in_proj_weight is not None:
-        q_proj_weight, k_proj_weight, v_proj_weight = np.split(in_proj_weight, 3)
-    biases = np.split(in_proj_bias, 3) if in_proj_bias is not None else [None, None, None]
+    if in_proj_weight is not None and query is key and key is value:  # self-attention: one matmul for q, k, v
+        projected = np.split(linear(query, in_proj_weight, in_proj_bias), 3, axis=-1)
+    else:
+        if in_proj_weight is not None:
+            q_proj_weight, k_proj_weight, v_proj_weight = np.split(in_proj_weight, 3)
+        biases = np.split(in_proj_bias, 3) if in_proj_bias is not None else [None, None, None]
+        projected = [linear(t, w, b) for t, w, b in zip((query, key, value),
+                                                        (q_proj_weight, k_proj_weight, v_proj_weight), biases)]
     # (L, N, E) -> (N, heads, L, head_dim)
-    q, k, v = (linear(t, w, b).reshape(t.shape[0], batch, num_heads, head).transpose(1, 2, 0, 3)
-               for t, w, b in zip((query, key, value), (q_proj_weight, k_proj_weight, v_proj_weight), biases))
+    q, k, v = (t.reshape(t.shape[0], batch, num_heads, head).transpose(1, 2, 0, 3) for t in projected)
     scores = (q @ np.swapaxes(k, -1, -2)) * head ** -0.5  # (N, heads, L, S)
     if causal:
         scores = np.where(np.tril(np.ones((length, source), dtype=bool)), scores, -np.inf)
@@ -490,9 +502,9 @@ def rnn(x: np.ndarray, weights: list[tuple[np.ndarray | None, ...]], h0: np.ndar
         batch_first: bool = False, nonlinearity: str = "tanh") -> tuple[np.ndarray, ...]:
     """nn.RNN / nn.GRU / nn.LSTM in eval mode (no dropout between layers); returns (out, h_n[, c_n]).
 
-    The input projection x W_ih^T + b_ih is one matmul over all steps; only the recurrence loops, one step
-    at a time, as it must. Gate order is torch's: LSTM i, f, g, o; GRU r, z, n, where the reset gate
-    multiplies (W_hn h + b_hn), not h. LSTM with proj_size projects h by weight_hr after each step.
+    The input projection x W_ih^T + b_ih (+ b_hh where it simply adds) is one matmul over all steps; only
+    the recurrence loops, one step at a time, as it must. Gate order is torch's: LSTM i, f, g, o; GRU r, z,
+    n, where the reset gate multiplies (W_hn h + b_hn), not h. With proj_size, LSTM projects h by weight_hr.
     """
     unbatched = x.ndim == 2
     if unbatched:
@@ -507,29 +519,36 @@ def rnn(x: np.ndarray, weights: list[tuple[np.ndarray | None, ...]], h0: np.ndar
     for layer in range(num_layers):
         outputs = []
         for direction in range(directions):
-            w_ih, w_hh, b_ih, b_hh, w_hr = weights[layer * directions + direction]
             i = layer * directions + direction
-            h_size = w_hh.shape[1]  # the (projected) output size
-            h = np.zeros((batch, h_size), dtype=x.dtype) if h0 is None else h0[i]
+            w_ih, w_hh, b_ih, b_hh, w_hr = weights[i]
+            hidden = w_hh.shape[0] // {"LSTM": 4, "GRU": 3}.get(mode, 1)
+            xw = linear(x, w_ih, b_ih)  # (L, N, gates * H): every step's input projection at once
+            b_hn = None
+            if b_hh is not None and mode == "GRU":  # b_hr, b_hz add; b_hn sits inside r * (W_hn h + b_hn)
+                xw[..., :2 * hidden] += b_hh[:2 * hidden]
+                b_hn = b_hh[2 * hidden:]
+            elif b_hh is not None:
+                xw += b_hh
+            w_hh_t = w_hh.T
+            h = np.zeros((batch, w_hh.shape[1]), dtype=xw.dtype) if h0 is None else h0[i]
             c = None
             if mode == "LSTM":
-                c = np.zeros((batch, w_hh.shape[0] // 4), dtype=x.dtype) if c0 is None else c0[i]
-            xw = linear(x, w_ih, b_ih)  # (L, N, gates * H): every step's input projection at once
-            out = np.empty((steps, batch, h_size), dtype=np.result_type(x, w_hh))
+                c = np.zeros((batch, hidden), dtype=xw.dtype) if c0 is None else c0[i]
+            out = np.empty((steps, batch, w_hh.shape[1]), dtype=xw.dtype)
             for t in (range(steps - 1, -1, -1) if direction else range(steps)):
-                hw = linear(h, w_hh, b_hh)
+                hw = h @ w_hh_t
                 if mode == "LSTM":
-                    gi, gf, gg, go = np.split(xw[t] + hw, 4, axis=-1)
-                    c = sigmoid(gf) * c + sigmoid(gi) * np.tanh(gg)
-                    h = sigmoid(go) * np.tanh(c)
+                    gates = xw[t] + hw
+                    s = sigmoid(gates)  # i, f and o (and g's slot, unused: one call beats three)
+                    c = s[:, hidden:2 * hidden] * c + s[:, :hidden] * np.tanh(gates[:, 2 * hidden:3 * hidden])
+                    h = s[:, 3 * hidden:] * np.tanh(c)
                     if w_hr is not None:
                         h = h @ w_hr.T
                 elif mode == "GRU":
-                    xr, xz, xn = np.split(xw[t], 3, axis=-1)
-                    hr, hz, hn = np.split(hw, 3, axis=-1)
-                    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
-                    n = np.tanh(xn + r * hn)
-                    h = (1 - z) * n + z * h
+                    rz = sigmoid(xw[t, :, :2 * hidden] + hw[:, :2 * hidden])
+                    hn = hw[:, 2 * hidden:] if b_hn is None else hw[:, 2 * hidden:] + b_hn
+                    n = np.tanh(xw[t, :, 2 * hidden:] + rz[:, :hidden] * hn)
+                    h = n + rz[:, hidden:] * (h - n)  # (1 - z) n + z h
                 else:
                     h = np.tanh(xw[t] + hw) if nonlinearity == "tanh" else np.maximum(xw[t] + hw, 0)
                 out[t] = h
@@ -537,14 +556,14 @@ def rnn(x: np.ndarray, weights: list[tuple[np.ndarray | None, ...]], h0: np.ndar
             h_n.append(h)
             c_n.append(c)
         x = outputs[0] if directions == 1 else np.concatenate(outputs, axis=-1)
-    out, hidden = x, np.stack(h_n)
+    out, hidden_state = x, np.stack(h_n)
     cell = np.stack(c_n) if mode == "LSTM" else None
     if unbatched:
-        out, hidden = out[:, 0], hidden[:, 0]
+        out, hidden_state = out[:, 0], hidden_state[:, 0]
         cell = None if cell is None else cell[:, 0]
     elif batch_first:
         out = np.swapaxes(out, 0, 1)
-    return (out, hidden) if cell is None else (out, hidden, cell)
+    return (out, hidden_state) if cell is None else (out, hidden_state, cell)
 
 
 # -- resampling ------------------------------------------------------------------------------------------------

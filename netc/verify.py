@@ -82,8 +82,13 @@ def _batch_symbols(graph: Graph) -> set[str]:
 def resolve_sizes(source: Source, overrides: dict[str, int], network: str, graph: Graph) -> tuple[dict[str, int], Graph]:
     """Bind every symbol still open in `graph`: the batch to 2, the rest to the smallest size that checks."""
     open_symbols = [s for s in graph.symbols if s not in overrides]
-    if not open_symbols:
+    if not graph.symbols:
         return dict(overrides), graph
+    if not open_symbols:  # every symbol is bound by the overrides, which `graph` was not built with
+        result = compile_source(source, overrides, network)
+        if result.ok and network in result.graphs:
+            return dict(overrides), result.graphs[network]
+        raise VerifyError(f"the sizes {overrides} do not pass the shape checks of {network}")
     batch = {s: BATCH_DEFAULT for s in open_symbols if s in _batch_symbols(graph)}
     others = [s for s in open_symbols if s not in batch]
     for size in SIZE_CANDIDATES if others else (None,):
