@@ -503,18 +503,38 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
                 module_outputs.setdefault(v.id, item.path)
                 chain_ok[v.id] = chain_ok.get(v.id, True) and last[0] is not None and v in last[0].outputs
 
+    # Short names (`view1`, the layer's own name) are reused once their previous value is dead: values inside
+    # a block die before the next block starts, so each block reads like the block's own code.
+    last_use = {vid: max(at) for vid, at in uses.items()}
+    holder: dict[str, int] = {}  # reusable short name -> the value id holding it
+
+    def short_name(wanted: str, v: Value, i: int, fallback: str) -> str:
+        name = re.sub(r"\W", "_", wanted, flags=re.ASCII)
+        if not name.isidentifier() or keyword.iskeyword(name):
+            return f.ns.name(fallback)
+        if name in holder:
+            if last_use.get(holder[name], -1) > i:  # still needed later: keep it, take the long name
+                return f.ns.name(fallback)
+        elif name in f.ns.taken:
+            return f.ns.name(fallback)
+        f.ns.taken.add(name)
+        holder[name] = v.id
+        return name
+
     def name_output(n: OpNode, v: Value, k: int) -> str:
         if v.id in output_names:
             return f.ns.name(output_names[v.id])
+        single = len(n.outputs) == 1
+        local, path = (n.name, n.path) if single else (f"{n.name}_{k}", f"{n.path}_{k}")
         used = uses.get(v.id, [])
-        if not used:
-            return f.ns.name("_" + (n.path if len(n.outputs) == 1 else f"{n.path}_{k}"))
         i = position[id(n)]
-        if len(n.outputs) == 1 and used == [i + 1] and chain_ok.get(v.id, True):
+        if not used:
+            return short_name("_" + local, v, i, "_" + path)
+        if single and used == [i + 1] and chain_ok.get(v.id, True):
             return chain  # flows straight into the next op: reuse the chain variable
-        if len(n.outputs) == 1 and v.id in module_outputs:
+        if single and v.id in module_outputs:
             return f.ns.name(module_outputs[v.id])
-        return f.ns.name(n.path if len(n.outputs) == 1 else f"{n.path}_{k}")
+        return short_name(local, v, i, path)
 
     body: list[str] = []
     record = (lambda key, expr: body.append(f"t[{_str(key)}] = {expr}")) if trace else (lambda key, expr: None)
