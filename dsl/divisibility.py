@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .dims import Dim, FloorDiv, IntLike, subs
+from .dims import Dim, FloorDiv, IntLike, lower_bound, subs
 
 _FACTS: ContextVar[dict[str, int] | None] = ContextVar("netc_divisibility_facts", default=None)
 _UNDECIDED: ContextVar[list[tuple[IntLike, IntLike]] | None] = ContextVar("netc_undecided_dims", default=None)
@@ -73,6 +73,10 @@ def decide(diff: Dim, a: IntLike, b: IntLike) -> bool | None:
             settled = subs(diff, {s: _multiple(s, facts[s]) for s in names})
             if isinstance(settled, int):
                 return settled == 0
+            for d in (settled, -settled):  # as in dims_equal: sizes are >= 1, so 2*K - K > 0
+                lb = lower_bound(d)  # type: ignore[arg-type]
+                if lb is not None and lb > 0:
+                    return False
     pairs = _UNDECIDED.get()
     if pairs is not None:
         pairs.append((a, b))

@@ -14,7 +14,8 @@ def _shape(node: OpNode | Module) -> str:
 def rows(graph: Graph) -> list[tuple[str, str, str, str]]:
     out: list[tuple[str, str, str, str]] = []
     for name, value, _ in graph.inputs:
-        out.append((name, "input", str(value.type), "-"))
+        fill = graph.input_defaults.get(name)
+        out.append((name, f"input = {fill.fill}" if fill else "input", str(value.type), "-"))  # `= randn`: optional
     for item in graph.root.walk():
         if isinstance(item, OpNode):
             count = f"{item.num_params:,}" if item.params else "-"
