@@ -70,8 +70,14 @@ class Report:
 
 
 # -- sizes, weights and inputs -----------------------------------------------------------------------------------
+_BATCH_NAMES = {"b", "n", "batch", "bs", "batch_size"}
+
+
 def _batch_symbols(graph: Graph) -> set[str]:
-    """Symbols in the first dim of an input: the batch, which gets the small default."""
+    """The batch symbols, which get the small default: named like one (B, N, batch), else the first dims."""
+    named = {s for s in graph.symbols if s.lower() in _BATCH_NAMES}
+    if named:
+        return named
     out = set()
     for _, value, _ in graph.inputs:
         if value.type.dims and isinstance(value.type.dims[0], Dim):
