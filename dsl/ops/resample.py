@@ -13,7 +13,6 @@ fraction; we only accept small denominators, where that formula and torch's doub
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 from ..dims import Dim, IntLike, floordiv
@@ -90,13 +89,13 @@ def scaled_size(size: IntLike, scale: float) -> IntLike:
     """The output size torch computes for one axis: floor(float(size) * scale)."""
     if isinstance(size, int):
         return math.floor(float(size) * scale)
-    frac = Fraction(scale)
-    if frac.denominator > _MAX_DENOMINATOR:
+    num, den = scale.as_integer_ratio()  # exact: a double is a binary fraction (no `fractions` import)
+    if den > _MAX_DENOMINATOR:
         raise ShapeError("E305", f"scale_factor {scale!r} on the symbolic size `{size}`: the output size "
                          f"floor({size} * {scale!r}) is not exact in integer arithmetic",
                          help="use a scale that is a simple binary fraction (2, 0.5, 1.5, ...), give `size=`, "
                          "or bind the dim with --set")
-    return floordiv(size * frac.numerator, frac.denominator)  # type: ignore[operator]
+    return floordiv(size * num, den)  # type: ignore[operator]
 
 
 class _Resample(OpSpec):
