@@ -90,7 +90,9 @@ class _ToAst(Transformer):
 
     def number(self, meta, tok):  # type: ignore[no-untyped-def]
         text = str(tok)
-        value: int | float = float(text) if any(ch in text for ch in ".eE") else int(text)
+        # int() refuses literals beyond Python's 4300-digit limit; such a number is just "too large"
+        # (inf), which the elaborator reports like any other out-of-range number.
+        value: int | float = (float(text) if any(ch in text for ch in ".eE") or len(text) > 4000 else int(text))
         return ast.Number(self._tspan(tok), value)
 
     def string(self, meta, tok):  # type: ignore[no-untyped-def]

@@ -76,6 +76,8 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, int]:
             raise click.BadParameter(f"{name} must be an integer, got {raw.strip()!r}", param_hint="--set") from None
         if out[name] <= 0:
             raise click.BadParameter(f"{name} must be positive, got {out[name]}", param_hint="--set")
+        if out[name] >= 2 ** 63:  # torch sizes are int64; larger ones only break printing later
+            raise click.BadParameter(f"{name} is too large (sizes must fit in 64 bits)", param_hint="--set")
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import TensorType
-from .base import Attr, Choice, Float, Int, OpSpec, expect_float, norm_dim, register
+from .base import Attr, Choice, Float, Int, OpSpec, ShapeError, expect_float, norm_dim, register
 
 
 class _Elementwise(OpSpec):
@@ -15,6 +15,8 @@ class _Elementwise(OpSpec):
         (x,) = xs
         if self.needs_float:
             expect_float(x, self.name)
+        elif x.dtype == "bool":  # torch: "Boolean inputs not supported for relu"
+            raise ShapeError("E205", f"`{self.name}` needs a numeric input, but it is bool", label=f"input here is {x}")
         return [x]
 
 

@@ -49,6 +49,19 @@ def _check_spatial_positive(op: str, out: IntLike, size: IntLike, axis: str, det
                          help="use a larger input, more padding, or a smaller kernel/stride")
 
 
+def _check_padding_mode(mode: str, pad: Any, i: int, total_same: int, size: IntLike, axis: str) -> None:
+    """torch pads by reflection (or wrapping) before the convolution; that needs enough input to mirror."""
+    if mode not in ("reflect", "circular") or not isinstance(size, int) or pad == "valid":
+        return
+    # padding='same' puts the odd extra element on the right: torch pads total//2 left, the rest right.
+    side = total_same - total_same // 2 if pad == "same" else pad[i]
+    if (side >= size) if mode == "reflect" else (side > size):
+        need = f"more than {side}" if mode == "reflect" else f"at least {side}"
+        raise ShapeError("E203", f"padding_mode='{mode}' pads the {axis} by {side}, which needs an input {axis} "
+                         f"of {need}, but it is {size}",
+                         help="use less padding, a larger input, or padding_mode='zeros' or 'replicate'")
+
+
 class _ConvNd(OpSpec):
     n: int = 2
     family = "conv"
@@ -102,6 +115,8 @@ class Conv(_ConvNd):
                              help="use stride=1, or give the padding as numbers")
         out: list[IntLike] = []
         for i, size in enumerate(spatial):
+            _check_padding_mode(a["padding_mode"], pad, i, d[i] * (k[i] - 1), size,
+                                _axis_names(self.n)[i])
             if pad == "same":
                 out.append(size)
                 continue

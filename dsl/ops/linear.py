@@ -73,6 +73,9 @@ class Embedding(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_int(x, "Embedding")
+        if x.dtype not in ("i32", "i64"):
+            raise ShapeError("E205", f"`Embedding` indices must be i64 or i32, but they are {x.dtype}",
+                             label=f"input here is {x}", help="declare the input as i64")
         pad = a["padding_idx"]
         n = a["num_embeddings"]
         if pad is not None and not -n <= pad < n:

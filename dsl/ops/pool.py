@@ -76,7 +76,7 @@ AvgPool2d = _make_pool("AvgPool2d", 2, "avg")
 
 
 def _adaptive_size(n: int):  # type: ignore[no-untyped-def]
-    item = Optional(positive)
+    item = Optional(positive) if n > 1 else positive  # torch's 1-d adaptive pools take no `None`
 
     def f(v: Any) -> tuple[int | None, ...]:
         if isinstance(v, (tuple, list)):

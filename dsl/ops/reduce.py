@@ -235,6 +235,10 @@ class arange(OpSpec):  # noqa: N801
             a["start"], a["end"] = start, end
         if isinstance(step, Dim):
             raise ShapeError("E305", f"the step of `arange` must be a known number, got `{step}`")
+        if a["dtype"] == "i64":
+            # torch casts the bounds to int64 first, truncating: arange(0, 2.5, dtype=i64) is [0, 1]. (Other
+            # integer dtypes size the result from the float bounds, ceil(2.5) = 3 elements.)
+            start, end, step = (int(v) if isinstance(v, float) else v for v in (start, end, step))
         if step == 0:
             raise ShapeError("E305", "the step of `arange` must not be zero")
         floats = any(isinstance(v, float) for v in (start, end, step))

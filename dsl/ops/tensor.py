@@ -57,6 +57,9 @@ class _Flatten(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         if x.rank == 0:
+            # torch.flatten of a scalar gives one element; its dims still have to be -1 or 0.
+            norm_dim(a["start_dim"], 0, "start_dim")
+            norm_dim(a["end_dim"], 0, "end_dim")
             return [x.with_dims((1,))]
         s = norm_dim(a["start_dim"], x.rank, "start_dim")
         e = norm_dim(a["end_dim"], x.rank, "end_dim")
@@ -133,6 +136,8 @@ class transpose(OpSpec):  # noqa: N801
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         d0, d1 = norm_dim(a["dim0"], x.rank), norm_dim(a["dim1"], x.rank)
+        if x.rank == 0:
+            return [x]  # torch accepts dims -1 and 0 on a scalar, which has nothing to swap
         dims = list(x.dims)
         dims[d0], dims[d1] = dims[d1], dims[d0]
         return [x.with_dims(tuple(dims))]
@@ -160,6 +165,11 @@ class permute(OpSpec):  # noqa: N801
         return [x.with_dims(tuple(x.dims[d] for d in norm))]
 
 
+def _expect_dims(op: str, x: TensorType) -> None:
+    if x.rank == 0:  # torch: "zero-dimensional tensor cannot be concatenated", "split expects at least 1-d"
+        raise ShapeError("E201", f"`{op}` needs inputs with at least one dim, but got the scalar {x}")
+
+
 @register
 class concat(OpSpec):  # noqa: N801
     name = "concat"
@@ -171,6 +181,8 @@ class concat(OpSpec):  # noqa: N801
     attrs = (Attr("dim", Int(), 0),)
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        for x in xs:
+            _expect_dims("concat", x)
         first = xs[0]
         dim = norm_dim(a["dim"], first.rank)
         total: IntLike = 0
@@ -196,9 +208,14 @@ class concat(OpSpec):  # noqa: N801
         return [TensorType(dtype, tuple(dims))]
 
 
-def _split_sizes(n: IntLike, size_or_sections: tuple[int, ...], op: str) -> list[IntLike]:
-    if len(size_or_sections) == 1:
-        size = size_or_sections[0]
+def _split_arg(v: Any) -> int | tuple[int, ...]:
+    """An int is a piece size; a list (even of one) is the sizes of the sections, as in torch.split."""
+    return IntList(v) if isinstance(v, (tuple, list)) else Int()(v)
+
+
+def _split_sizes(n: IntLike, size_or_sections: int | tuple[int, ...], op: str) -> list[IntLike]:
+    if isinstance(size_or_sections, int):
+        size = size_or_sections
         if isinstance(n, int):
             full, rem = divmod(n, size)
             return [size] * full + ([rem] if rem else [])
@@ -216,15 +233,18 @@ class split(OpSpec):  # noqa: N801
     family = "tensor"
     always_tuple = True
     doc = "Splits along `dim` into pieces of a given size (the last may be smaller) or given sizes."
-    attrs = (Attr("split_size_or_sections", IntList, doc="an int piece size or a list of sizes"),
+    attrs = (Attr("split_size_or_sections", _split_arg, doc="an int piece size or a list of sizes"),
              Attr("dim", Int(), 0))
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
+        _expect_dims("split", x)
         dim = norm_dim(a["dim"], x.rank)
-        for s in a["split_size_or_sections"]:
-            if s <= 0 and len(a["split_size_or_sections"]) == 1:
-                raise ShapeError("E305", f"split size must be positive, got {s}")
+        arg = a["split_size_or_sections"]
+        if isinstance(arg, int) and arg <= 0:
+            raise ShapeError("E305", f"split size must be positive, got {arg}")
+        if isinstance(arg, tuple) and any(s < 0 for s in arg):
+            raise ShapeError("E305", f"split sections cannot be negative, got {list(arg)}")
         sizes = _split_sizes(x.dims[dim], a["split_size_or_sections"], "split")
         return [x.with_dims(x.dims[:dim] + (s,) + x.dims[dim + 1:]) for s in sizes]
 
@@ -239,11 +259,12 @@ class chunk(OpSpec):  # noqa: N801
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
+        _expect_dims("chunk", x)
         dim = norm_dim(a["dim"], x.rank)
         n, k = x.dims[dim], a["chunks"]
         if isinstance(n, int):
             size = -(-n // k)
-            sizes: list[IntLike] = _split_sizes(n, (size,), "chunk") if n else [0]
+            sizes: list[IntLike] = _split_sizes(n, size, "chunk") if n else [0]
         else:
             q = exact_div(n, k)
             if q is None:
@@ -283,6 +304,12 @@ class _Binary(OpSpec):
     symbol: str = "+"
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (out,) = self._infer(a, xs)
+        if self.name == "div" and not out.is_float:
+            return [out.with_dtype("f32")]  # true division: torch.div of integers gives floats
+        return [out]
+
+    def _infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         if len(xs) == 2:
             if a["other"] is not None:
                 raise ShapeError("E308", f"`{self.name}` takes two tensors or a tensor and `other`, not both")
@@ -320,6 +347,10 @@ class matmul(OpSpec):  # noqa: N801
             raise ShapeError("E201", "`matmul` needs inputs with at least one dim")
         xd = list(x.dims) if x.rank > 1 else [1] + list(x.dims)
         yd = list(y.dims) if y.rank > 1 else list(y.dims) + [1]
+        if x.dtype != y.dtype:
+            # Unlike element-wise ops, torch.matmul does not promote: f32 @ f64 is an error.
+            raise ShapeError("E205", f"`matmul` needs operands of the same dtype, but got {x} @ {y}",
+                             help="convert one operand so both have the same dtype")
         same = dims_equal(xd[-1], yd[-2])
         if same is False:
             raise ShapeError("E200", f"`matmul` inner dims differ: {x} @ {y} ({xd[-1]} vs {yd[-2]})",

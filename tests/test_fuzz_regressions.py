@@ -1,0 +1,87 @@
+"""Inputs that once crashed the front end (`internal error`, exit 3), found by the fuzzers and the
+torch-oracle op tests. Each must now end in a table (exit 0) or a located diagnostic (exit 1).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netc.cli import main
+from netc.dsl.compiler import compile_source
+from netc.dsl.source import Source
+
+
+def check(tmp_path: Path, text: str, *extra: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "case.net"
+    path.write_text(text, encoding="utf-8")
+    r = CliRunner().invoke(main, ["check", str(path), *extra])
+    assert "internal error" not in r.output and "Traceback" not in r.output, r.output
+    return r
+
+
+def net(body: str, inputs: str = "input x: f32[B, 4]") -> str:
+    return f"network N {{\n    {inputs}\n    {body}\n    output y\n}}\n"
+
+
+# -- IndexError in op shape rules on rank-0 (scalar) inputs -------------------------------------------------
+def test_transpose_of_a_scalar_is_the_scalar(tmp_path: Path) -> None:
+    # was: IndexError in transpose.infer (torch accepts dims -1/0 on a scalar and returns it)
+    r = check(tmp_path, net("y = x -> transpose(0, -1)", "input x: f32[]"))
+    assert r.exit_code == 0 and "y: f32[]" in r.stdout
+
+
+def test_transpose_of_a_scalar_out_of_range(tmp_path: Path) -> None:
+    r = check(tmp_path, net("y = x -> transpose(0, 1)", "input x: f32[]"))
+    assert r.exit_code == 1 and "error[E208]" in r.stderr
+
+
+@pytest.mark.parametrize("body", [
+    "y = concat(x, x)",
+    "y = (x, x) -> cat(dim=-1)",
+    "y = (x -> split(1))[0]",
+    "y = (x -> chunk(2, dim=0))[0]",
+])
+def test_concat_split_chunk_of_scalars_are_rank_errors(tmp_path: Path, body: str) -> None:
+    # was: IndexError (`x.dims[dim]` on an empty shape); torch raises "zero-dimensional tensor cannot be
+    # concatenated" / "split expects at least a 1-dimensional tensor"
+    r = check(tmp_path, net(body, "input x: f32[]"))
+    assert r.exit_code == 1 and "error[E201]" in r.stderr, r.output
+
+
+# -- integers beyond Python's 4300-digit str() limit ----------------------------------------------------------
+@pytest.mark.parametrize("body, needle", [
+    ("y = x -> Linear(((10 ** 64) ** 64) ** 2)", "`10 ** 64` is too large"),
+    ("y = x -> view(10 ** 10 * 10 ** 10, -1)", "is too large"),
+    ("y = x -> Linear(99999999999999999999)", "the number `99999999999999999999` is too large"),
+    ("y = x -> Dropout(1e400)", "the number `1e400` is too large"),
+    ("y = x -> Dropout(1e300 * 1e300)", "`1e300 * 1e300` is too large"),
+])
+def test_huge_numbers_are_reported(tmp_path: Path, body: str, needle: str) -> None:
+    # was: ValueError "Exceeds the limit (4300 digits) for integer string conversion" while printing
+    r = check(tmp_path, net(body))
+    assert r.exit_code == 1 and "error[E204]" in r.stderr and needle in r.stderr, r.output
+
+
+def test_number_literal_longer_than_4300_digits(tmp_path: Path) -> None:
+    # was: lark VisitError wrapping int()'s ValueError inside the parser's transformer
+    r = check(tmp_path, net("y = x", "input x: f32[B, " + "9" * 5000 + "]"))
+    assert r.exit_code == 1 and "error[E204]" in r.stderr and "too large" in r.stderr
+
+
+def test_symbolic_dim_with_huge_coefficient(tmp_path: Path) -> None:
+    r = check(tmp_path, "network N(n: int = 4) {\n    input x: f32[B, n]\n"
+                        "    y = x -> view(B * 3037000500 * 3037000500, -1)\n    output y\n}\n")
+    assert r.exit_code == 1 and "error[E204]" in r.stderr and "too large" in r.stderr
+
+
+def test_huge_set_value_is_a_usage_error(tmp_path: Path) -> None:
+    r = check(tmp_path, net("y = x -> Linear(3)"), "--set", "B=" + "9" * 4000)
+    assert r.exit_code == 2 and "too large" in r.stderr
+
+
+def test_library_api_reports_the_same() -> None:
+    result = compile_source(Source("case.net", net("y = x -> Linear(2 ** 70)")))
+    assert not result.ok
+    assert [d.code for d in result.diagnostics.errors] == ["E204"]
