@@ -1187,6 +1187,10 @@ class _Checker:
         if bound is ERR:
             return ERR
         tensor_names = [p.name for p in fn.params if p.kind == "tensor"]
+        missing = [n for n in tensor_names if bound.get(n) is None]
+        if missing:  # `abs()`: the tensor arguments of a term have no default to fall back on
+            return self.error("E507", f"`{fn.name}` needs `{missing[0]}`", e.span,
+                              help=f"pass it: `{fn.name}({', '.join(tensor_names)})`")
         typed = [self._value_arg(bound.pop(n), single, model) for n in tensor_names]
         if any(t is ERR for t in typed):
             return ERR

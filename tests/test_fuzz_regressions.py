@@ -85,3 +85,13 @@ def test_library_api_reports_the_same() -> None:
     result = compile_source(Source("case.net", net("y = x -> Linear(2 ** 70)")))
     assert not result.ok
     assert [d.code for d in result.diagnostics.errors] == ["E204"]
+
+
+# -- training blocks --------------------------------------------------------------------------------------
+def test_loss_term_without_its_tensor_argument(tmp_path: Path) -> None:
+    # was: TypeError "cannot unpack non-iterable NoneType object" in dsl/train.py (`abs()` in a loss)
+    text = ("network AE {\n    input x: f32[B, 8]\n    x -> Linear(8) as fc -> recon\n    output recon\n}\n\n"
+            "train ae(AE) {\n    loss: mse(recon, x) + 0.1 * mean(abs())\n    optimizer: Adam(lr=1e-3)\n"
+            "    epochs: 1\n}\n")
+    r = check(tmp_path, text)
+    assert r.exit_code == 1 and "error[E507]" in r.stderr and "`abs` needs `x`" in r.stderr, r.output
