@@ -21,3 +21,13 @@ def in_repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def update_snapshots() -> bool:
     return os.environ.get("NETC_UPDATE_SNAPSHOTS") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread: the test tensors are tiny, and on a 2-core CI machine two threads per op mostly
+    wait on each other (a U-Net size test ran 11x faster this way)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
