@@ -8,7 +8,8 @@ torch state_dict, `load()` for .npz files or dicts, and a flat `forward` with a 
 How an op becomes a line: `EMITTERS` maps each canonical op name to a small function that returns the
 right-hand side (`conv(x, p["conv1.weight"], stride=(2, 2), padding=(3, 3))`); the generator names the
 result and adds the shape comment. Values that flow straight into the next op reuse one variable (`x`),
-the rest are named after their layer (`layer1_0`, `maxpool`), so the forward reads like hand-written code.
+the rest are named after their layer (`maxpool`, `view1`; a short name is reused once its value is dead,
+so every block reads like the block's own code) or after the block they leave (`layer1_0`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import inspect
 import json
 import keyword
 import linecache
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +82,8 @@ def _lit(v: Any) -> str:
         return f"({inner},)" if len(v) == 1 else f"({inner})"
     if isinstance(v, str):
         return _str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return f"float({str(v)!r})"  # inf and nan have no literal
     if isinstance(v, (bool, int, float)) or v is None:
         return repr(v)
     raise TypeError(f"no literal for {v!r}")
@@ -99,7 +103,6 @@ class Forward:
     trace: bool
     ns: Namespace = field(default_factory=lambda: Namespace(_reserved()))
     names: dict[int, str] = field(default_factory=dict)  # value id -> variable
-    lines: list[str] = field(default_factory=list)
     symbols: dict[str, str] = field(default_factory=dict)  # symbol -> variable
     bindable: dict[str, tuple[str, int]] = field(default_factory=dict)  # symbol -> (input variable, axis)
     used_symbols: set[str] = field(default_factory=set)
@@ -506,6 +509,11 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
     # Short names (`view1`, the layer's own name) are reused once their previous value is dead: values inside
     # a block die before the next block starts, so each block reads like the block's own code.
     last_use = {vid: max(at) for vid, at in uses.items()}
+    for item in graph.root.walk():  # a block's outputs are read at its end, when the trace records them
+        if isinstance(item, Module) and item.outputs:
+            end = max((position[id(n)] for n in item.op_nodes()), default=-1)
+            for v in item.outputs:
+                last_use[v.id] = max(last_use.get(v.id, -1), end)
     holder: dict[str, int] = {}  # reusable short name -> the value id holding it
 
     def short_name(wanted: str, v: Value, i: int, fallback: str) -> str:
