@@ -41,8 +41,8 @@ def embedding(indices: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 # -- convolutions ----------------------------------------------------------------------------------------------
-def _conv_padding(x: np.ndarray, padding: int | tuple[int, ...] | str, kernel: tuple[int, ...], dilation: tuple[int, ...],
-                  padding_mode: str) -> np.ndarray:
+def _conv_padding(x: np.ndarray, padding: int | tuple[int, ...] | str, kernel: tuple[int, ...],
+                  dilation: tuple[int, ...], padding_mode: str) -> np.ndarray:
     """Pad the spatial dims the way torch does before a convolution.
 
     padding='same' pads d*(k-1) in total, the odd one on the right (torch's rule for even kernels).

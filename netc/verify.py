@@ -85,7 +85,8 @@ def _batch_symbols(graph: Graph) -> set[str]:
     return out
 
 
-def resolve_sizes(source: Source, overrides: dict[str, int], network: str, graph: Graph) -> tuple[dict[str, int], Graph]:
+def resolve_sizes(source: Source, overrides: dict[str, int], network: str,
+                  graph: Graph) -> tuple[dict[str, int], Graph]:
     """Bind every symbol still open in `graph`: the batch to 2, the rest to the smallest size that checks."""
     open_symbols = [s for s in graph.symbols if s not in overrides]
     if not graph.symbols:

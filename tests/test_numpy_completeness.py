@@ -56,7 +56,8 @@ SEQ = "input x: f32[4, 2, 3]"  # (L, N, H_in)
 IMG = "input x: f32[2, 4, 9, 8]"
 VOL = "input x: f32[1, 2, 5, 6, 5]"
 CASES: list[Case] = [
-    Case("Linear", "x -> Linear(5) as fc -> out\noutput out", lambda i, s: F.linear(i["x"], s["fc.weight"], s["fc.bias"])),
+    Case("Linear", "x -> Linear(5) as fc -> out\noutput out",
+         lambda i, s: F.linear(i["x"], s["fc.weight"], s["fc.bias"])),
     Case("Linear", "x -> Linear(5, bias=false) as fc -> out\noutput out",
          lambda i, s: F.linear(i["x"], s["fc.weight"])),
     Case("Embedding", "x -> Embedding(11, 4) as emb -> out\noutput out",
@@ -71,7 +72,8 @@ CASES: list[Case] = [
     Case("Conv3d", "x -> Conv3d(3, 2, stride=(1, 2, 2)) as c -> out\noutput out",
          lambda i, s: F.conv3d(i["x"], s["c.weight"], s["c.bias"], stride=(1, 2, 2)), inputs=VOL),
     Case("ConvTranspose1d", "x -> ConvTranspose1d(2, 4, stride=3, padding=1, output_padding=2) as c -> out\noutput out",
-         lambda i, s: F.conv_transpose1d(i["x"], s["c.weight"], s["c.bias"], stride=3, padding=1, output_padding=1 + 1)),
+         lambda i, s: F.conv_transpose1d(i["x"], s["c.weight"], s["c.bias"], stride=3, padding=1,
+                                         output_padding=2)),
     Case("ConvTranspose2d", "x -> ConvTranspose2d(4, 4, 2, 1, bias=false) as c -> out\noutput out",
          lambda i, s: F.conv_transpose2d(i["x"], s["c.weight"], stride=2, padding=1), inputs=IMG),
     Case("ConvTranspose3d", "x -> ConvTranspose3d(2, 2, stride=2, groups=2) as c -> out\noutput out",

@@ -414,7 +414,8 @@ def test_multihead_attention(data: st.DataObject, dtype: type, heads: int, layou
     ours = K.multihead_attention(q, k, v, heads, p.get("in_proj_weight"), p.get("in_proj_bias"),
                                  p["out_proj.weight"], p.get("out_proj.bias"), p.get("q_proj_weight"),
                                  p.get("k_proj_weight"), p.get("v_proj_weight"), batch_first=layout == "NLE",
-                                 need_weights=need_weights, average_attn_weights=average, **kw)  # type: ignore[arg-type]
+                                 need_weights=need_weights, average_attn_weights=average,
+                                 **kw)  # type: ignore[arg-type]
     out, weights = layer(*(torch.from_numpy(t) for t in (q, k, v)), need_weights=need_weights,
                          average_attn_weights=average, **theirs_kw)
     if need_weights:
