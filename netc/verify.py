@@ -141,7 +141,12 @@ def random_state(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray
             state[entry.key] = _uniform(rng, -0.5, 0.5, shape)
         elif norm and name == "weight":
             state[entry.key] = _uniform(rng, 0.5, 1.5, shape)
-        elif node.op == "Embedding" or "PositionalEncoding" in node.op:
+        elif node.op == "Embedding":
+            # std 1/sqrt(dim), near GPT-2's and BERT's 0.02, rather than nn.Embedding's N(0, 1): an output
+            # layer tied to the table would otherwise give logits ~sqrt(dim) large, where float32 rounding
+            # alone (either backend's, alike) exceeds torch.testing's tolerance.
+            state[entry.key] = rng.standard_normal(shape, dtype=np.float32) * np.float32(shape[-1] ** -0.5)
+        elif "PositionalEncoding" in node.op:
             state[entry.key] = rng.standard_normal(shape, dtype=np.float32)
         else:
             bound = 1 / np.sqrt(_fan_in(shape) if len(shape) > 1 else _fan_in_of(node))

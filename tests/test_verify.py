@@ -33,10 +33,11 @@ SMALLER = {
 }
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("sample", ALL_SAMPLES)
-def test_every_sample_verifies(sample: str) -> None:
+def test_every_sample_verifies(sample: str, dtype: str) -> None:
     sets = [arg for kv in SMALLER.get(sample, "").split() for arg in ("--set", kv)]
-    code, out = run(str(SAMPLES / sample), *sets)
+    code, out = run(str(SAMPLES / sample), "--dtype", dtype, *sets)
     assert code == 0, out
     assert "MISMATCH" not in out and "agrees within tolerance" in out
 
