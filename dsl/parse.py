@@ -74,6 +74,10 @@ class _ToAst(Transformer):
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.src = source
+        # Lark's v_args wraps each rule method anew (functools.update_wrapper) on every attribute lookup,
+        # i.e. once per tree node; binding them once per parse saves ~5% of the front end's time.
+        for name in _RULES:
+            setattr(self, name, getattr(self, name))
 
     def _span(self, meta: object) -> Span:
         return Span(self.src, meta.start_pos, meta.end_pos)  # type: ignore[attr-defined]
@@ -264,6 +268,9 @@ class _ToAst(Transformer):
         trains = tuple(i for i in items if isinstance(i, ast.TrainDef))
         span = Span(self.src, 0, len(self.src.text))
         return ast.Program(span, imports, defs, trains)
+
+
+_RULES = [name for name, value in vars(_ToAst).items() if hasattr(value, "visit_wrapper")]
 
 
 def _unescape(text: str) -> str:
