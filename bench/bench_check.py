@@ -3,7 +3,7 @@
 Prints, for every sample and for generated networks of about 100, 1,000 and 10,000 layers:
 
 * the in-process front end (parse + elaborate + the summary table, what `netc check` does after start-up),
-  split into parse and the rest, as a median of several runs: ms, layers/s and us per layer;
+  split into parse and the rest, as the median CPU time of several runs: ms, layers/s and us per layer;
 * the whole-process wall time of `netc check FILE` in a subprocess (median).
 
 The per-layer cost at each size shows whether growth is linear: the ratio of the largest size's cost per
@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
+import os
 import pstats
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,12 +80,13 @@ GENERATORS: dict[str, Callable[[int], str]] = {
 
 # -- measuring ---------------------------------------------------------------------------------------------
 def median_time(fn: Callable[[], object], reps: int) -> float:
+    """Median CPU time of `fn` in this process: on a shared machine, wall time also counts waiting for a core."""
     fn()  # warm-up: the Lark parser, imports, caches
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return statistics.median(times)
 
 
@@ -93,7 +97,11 @@ def front_end(path: str, text: str) -> tuple[int, Callable[[], object], Callable
         return [format_table(g) for g in result.graphs.values()]
 
     def parse_only() -> object:
-        return parse(Source(path, text), Diagnostics())
+        gc.disable()  # as compile_source does
+        try:
+            return parse(Source(path, text), Diagnostics())
+        finally:
+            gc.enable()
 
     result = compile_source(Source(path, text))
     if not result.ok:
@@ -103,17 +111,28 @@ def front_end(path: str, text: str) -> tuple[int, Callable[[], object], Callable
     return layers, check, parse_only
 
 
-def wall(args: list[str], reps: int) -> float:
-    times = []
+def process(args: list[str], reps: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system) of a whole process.
+
+    CPU time is what a busy machine distorts least: wall time on a loaded machine includes waiting for a core.
+    """
+    walls, cpus = [], []
     for i in range(reps + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        r = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+        r = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
         dt = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode not in (0,):
             raise SystemExit(f"{' '.join(args)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
-        if i:  # the first run warms the OS file cache
-            times.append(dt)
-    return statistics.median(times)
+        if i:  # the first run warms the OS file cache (and writes bytecode when it may)
+            walls.append(dt)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def wall(args: list[str], reps: int) -> float:
+    return process(args, reps)[0]
 
 
 def row(name: str, layers: int, total: float, parse_s: float, proc: float | None) -> str:
@@ -125,7 +144,8 @@ def row(name: str, layers: int, total: float, parse_s: float, proc: float | None
 
 
 HEADER = (f"  {'input':<24} {'layers':>7} {'check ms':>10} {'parse ms':>9} {'rest ms':>9} "
-          f"{'layers/s':>12} {'us/layer':>9} {'process ms':>9}")
+          f"{'layers/s':>12} {'us/layer':>9} {'process ms':>9}\n"
+          f"  {'':<24} {'':>7} {'(CPU, in process)':>30} {'':>12} {'':>9} {'(wall)':>9}")
 
 
 def main() -> None:
@@ -172,21 +192,31 @@ def main() -> None:
                 proc = wall([str(NETC), "check", str(path)], 3) if size >= 1000 else None
                 growth.setdefault(kind, []).append(total / layers)
                 print(row(f"{kind}-{size}", layers, total, parse_s, proc))
-    print("\nlinearity: cost per layer at the largest size / at the smallest size")
+    print("\nlinearity: cost per layer at each size relative to the smallest (1.00 = linear growth)")
     for kind, per_layer in growth.items():
-        print(f"  {kind:<12} {per_layer[-1] / per_layer[0]:5.2f}x  "
-              f"({per_layer[0] * 1e6:.1f} -> {per_layer[-1] * 1e6:.1f} us/layer)")
+        ratios = "  ".join(f"{size:>6,}: {p / per_layer[0]:4.2f}x" for size, p in zip(sizes, per_layer))
+        print(f"  {kind:<12} {ratios}   ({'  ->  '.join(f'{p * 1e6:.0f}' for p in per_layer)} us/layer)")
 
-    print("\nstart-up (whole process, median)")
     reps = max(5, args.reps)
-    base = wall([sys.executable, "-c", "pass"], reps)
-    imp = wall([sys.executable, "-c", "import netc.cli"], reps)
-    helped = wall([str(NETC), "--help"], reps)
-    checked = wall([str(NETC), "check", "samples/mnist_mlp.net"], reps)
-    print(f"  python -c pass                         {base * 1e3:7.1f} ms   (interpreter alone)")
-    print(f"  python -c 'import netc.cli'            {imp * 1e3:7.1f} ms")
-    print(f"  netc --help                            {helped * 1e3:7.1f} ms")
-    print(f"  netc check samples/mnist_mlp.net       {checked * 1e3:7.1f} ms   (target < 300 ms)")
+    # As this environment runs (PYTHONDONTWRITEBYTECODE=1 with an editable install: netc's own modules
+    # are compiled from source at every start), and as an installed netc runs (bytecode cached; here in a
+    # private prefix so the work tree stays clean).
+    plain = dict(os.environ)
+    cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as prefix:
+        cached["PYTHONPYCACHEPREFIX"] = prefix
+        print(f"\nstart-up (whole process, median of {reps}; load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} CPUs)")
+        print(f"  {'command':<38} {'no bytecode cache':>24} {'bytecode cached':>24}")
+        print(f"  {'':<38} {'wall ms':>11} {'CPU ms':>11}  {'wall ms':>11} {'CPU ms':>11}")
+        for label, cmd in (("python -c pass (interpreter alone)", [sys.executable, "-c", "pass"]),
+                           ("python -c 'import netc.cli'", [sys.executable, "-c", "import netc.cli"]),
+                           ("netc --help", [str(NETC), "--help"]),
+                           ("netc check samples/mnist_mlp.net", [str(NETC), "check", "samples/mnist_mlp.net"])):
+            w0, c0 = process(cmd, reps, plain)
+            w1, c1 = process(cmd, reps, cached)
+            print(f"  {label:<38} {w0 * 1e3:11.1f} {c0 * 1e3:11.1f}  {w1 * 1e3:11.1f} {c1 * 1e3:11.1f}")
+        print("  (target: netc check < 300 ms)")
 
 
 if __name__ == "__main__":

@@ -155,7 +155,9 @@ TOKEN = re.compile(r"\w+|->|\*\*|[=!<>]=|//[^\n]*|\S|\n")
 JUNK = ["(", ")", "[", "]", "{", "}", "->", ",", "=", "==", "*", "**", "/", "@", "\n", " as ", "Linear(", " x ",
         "0", "-1", '"', "/*", "*/", "\\\n", "'", "#", ":", "..", " if ", " else ", " network ", " block ",
         " input ", " output ", "f32[", "B", " * 1000000", " ** 64", "(x)", "[relu, relu]", "1e309", "é", "\t",
-        "\x00", "\u2192", "-> split(2)", " where ", " not ", "-> view(-1)", "-> index(0)", "x[0]", "= randn"]
+        "\x00", "\u2192", "-> split(2)", " where ", " not ", "-> view(-1)", "-> index(0)", "x[0]", "= randn",
+        "\ntrain t(Net) {\n", " loss: ", "mse()", "abs()", "bce(", "kl_normal(", " optimizer: ", "Adam(lr=0)",
+        " epochs: ", " freeze: [", " metrics: [accuracy]", " data: ", " schedule: ", "D(G(z))", ".detach()"]
 
 
 @st.composite
