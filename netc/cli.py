@@ -145,7 +145,7 @@ def check(file: str, sets: tuple[str, ...], network: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @network_option
 @set_option
-@click.option("--guards", is_flag=True, help="Check input shapes at the top of forward (torch).")
+@click.option("--guards", is_flag=True, help="Assert input shapes and `where` constraints at the top of forward, naming the .net line.")
 @guarded
 def compile_cmd(file: str, target: str, output: str | None, network: str | None, sets: tuple[str, ...],
                 guards: bool) -> None:
