@@ -34,6 +34,9 @@ class _Err:
 ERR: Any = _Err()
 
 PARAM_TYPES = ("int", "float", "bool", "str", "dim")
+# Repetition is unrolled, so `Block * 10**9` would run (and allocate) without end. Real models have a few
+# thousand layers; past this many op nodes and block instances in one network, elaboration stops with E305.
+MAX_LAYERS = 100_000
 
 
 @dataclass
@@ -153,6 +156,7 @@ class Elaborator:
     # -- entry point -----------------------------------------------------------------------------
     def network(self, name: str) -> Graph | None:
         defn = self.defs[name]
+        self.layers = 0
         root = Module("network", "", "", name, {}, defn.span, False)
         params = self._bind_params(defn, [], {}, defn.name_span, top_level=True)
         if params is ERR:
@@ -888,6 +892,9 @@ class Elaborator:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 return self.error("E305", f"a repeat count must be a positive integer, got {describe(n)}",
                                   expr.right.span)
+            if n > MAX_LAYERS:
+                return self.error("E305", f"a repeat count of {n:,} is too large", expr.right.span,
+                                  help=f"repetition is unrolled into layers; a network has at most {MAX_LAYERS:,}")
             return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
@@ -961,6 +968,8 @@ class Elaborator:
                   frame: Frame, mapped: bool = False) -> Any:
         spec_cls = lookup(name)
         assert spec_cls is not None
+        if not self._count_layer(span):
+            return ERR
         canonical = spec_cls.name
         lo, hi = spec_cls.min_inputs, spec_cls.max_inputs
         if len(inputs) < lo or (hi is not None and len(inputs) > hi):
@@ -1134,9 +1143,19 @@ class Elaborator:
             ok = False
         return out if ok else ERR
 
+    def _count_layer(self, span: Span) -> bool:
+        """Count an op node or block instance; False past MAX_LAYERS (reported once), ending runaway repetition."""
+        self.layers = getattr(self, "layers", 0) + 1
+        if self.layers == MAX_LAYERS + 1:
+            self.error("E305", f"the network has more than {MAX_LAYERS:,} layers", span,
+                       help="repetition is unrolled into layers; check the repeat counts")
+        return self.layers <= MAX_LAYERS
+
     def _instantiate(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                      inputs: list[Value], span: Span, alias: tuple[str, Span] | None, forced_name: str | None,
                      frame: Frame) -> Any:
+        if not self._count_layer(span):
+            return ERR
         if defn.name in self.cyclic or any(d == defn.name for d, _, _ in self.stack):
             if defn.name not in self.cyclic:
                 self.error("E401", f"`{defn.name}` uses itself", span,

@@ -16,9 +16,11 @@ NETC_FUZZ_SCALE=50 pytest tests/test_fuzz.py runs a campaign 50 times longer tha
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -49,6 +51,7 @@ def fuzz(examples: int) -> settings:
                                            HealthCheck.data_too_large])
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="netc-fuzz-"))
+atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)
 CASE = WORKDIR / "case.net"
 (WORKDIR / "lib.net").write_text("block Lib(n: int = 4) {\n    input x: f32[B, n]\n    output x -> relu\n}\n")
 

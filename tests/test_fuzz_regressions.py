@@ -95,3 +95,31 @@ def test_loss_term_without_its_tensor_argument(tmp_path: Path) -> None:
             "    epochs: 1\n}\n")
     r = check(tmp_path, text)
     assert r.exit_code == 1 and "error[E507]" in r.stderr and "`abs` needs `x`" in r.stderr, r.output
+
+
+# -- runaway repetition ---------------------------------------------------------------------------------------
+def test_huge_repeat_count_is_reported_not_unrolled(tmp_path: Path) -> None:
+    # was: a hang (the mutation fuzzer's `* 1000000` junk after a block repeat); repetition is unrolled
+    r = check(tmp_path, net("y = x -> relu * 1000000000"))
+    assert r.exit_code == 1 and "error[E305]" in r.stderr and "repeat count of 1,000,000,000" in r.stderr
+
+
+def test_nested_repetition_stops_at_the_layer_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netc.dsl import elaborate
+
+    monkeypatch.setattr(elaborate, "MAX_LAYERS", 50)  # the real budget (100,000) takes seconds to reach
+    text = ("block B {\n    input x: f32[N, 4]\n    x -> relu * 10 -> y\n    output y\n}\n"
+            "network Net {\n    input x: f32[N, 4]\n    x -> B * 10 -> y\n    output y\n}\n")
+    r = check(tmp_path, text)
+    assert r.exit_code == 1 and "more than 50 layers" in r.stderr, r.output
+    assert r.stderr.count("error[") == 1  # reported once, then elaboration winds down
+
+
+def test_layer_budget_counts_per_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netc.dsl import elaborate
+
+    monkeypatch.setattr(elaborate, "MAX_LAYERS", 30)
+    text = "".join(f"network N{i} {{\n    input x: f32[N, 4]\n    x -> relu * 20 -> y\n    output y\n}}\n"
+                   for i in range(3))
+    r = check(tmp_path, text)
+    assert r.exit_code == 0, r.output  # 20 layers each: the budget is per network, not per file
