@@ -22,11 +22,12 @@ import linecache
 import re
 import sys
 import types
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dsl import ast
+from ..dsl.astwalk import walk
 from ..dsl.compiler import Result
 from ..dsl.dims import Dim, dims_equal, subs
 from ..dsl.elaborate import _arith, _compare
@@ -410,26 +411,6 @@ def span_key(span: Any) -> SpanKey:
     return (id(span.source), span.start, span.end)
 
 
-def _walk_ast(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        if isinstance(n, ast.If):
-            for cond, body in n.branches:
-                stack.append(cond)
-                stack.extend(body)
-            if n.orelse:
-                stack.extend(n.orelse)
-            continue
-        if isinstance(n, ast.Node):
-            for v in vars(n).values():
-                if isinstance(v, ast.Node):
-                    stack.append(v)
-                elif isinstance(v, tuple):
-                    stack.extend(x for x in v if isinstance(x, ast.Node))
-
-
 @dataclass
 class Branch:
     stmt: ast.If
@@ -453,7 +434,7 @@ class DefInfo:
     @classmethod
     def build(cls, defn: ast.Definition, callables: set[str]) -> DefInfo:
         info = cls(defn)
-        for n in _walk_ast(defn):
+        for n in walk(defn):
             if isinstance(n, (ast.Call, ast.BinOp, ast.UnaryOp)):
                 info.exprs.setdefault(span_key(n.span), n)
         info._scan(defn.body, callables)

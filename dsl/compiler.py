@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ast
+from .astwalk import walk
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .elaborate import Elaborator, check_headers
 from .ir import Graph
@@ -86,7 +87,7 @@ def find_cycles(defs: dict[str, ast.Definition], diags: Diagnostics) -> set[str]
     """Report each cycle of blocks that use one another; returns the names on cycles."""
     uses: dict[str, list[tuple[str, ast.Node]]] = {name: [] for name in defs}
     for name, d in defs.items():
-        for node in _walk(d.body):
+        for node in walk(*d.body):
             for callee in _callees(node):
                 if callee.id in defs:
                     uses[name].append((callee.id, callee))
@@ -134,26 +135,6 @@ def _callees(node: object) -> list[ast.Name]:
         elif isinstance(e, ast.BinOp) and e.op == "*":
             pending.append(e.left)
     return out
-
-
-def _walk(stmts: tuple[ast.Stmt, ...]):  # type: ignore[no-untyped-def]
-    stack: list[object] = list(stmts)
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.If):
-            for cond, body in node.branches:
-                stack.append(cond)
-                stack.extend(body)
-            if node.orelse:
-                stack.extend(node.orelse)
-            continue
-        if isinstance(node, ast.Node):
-            for value in vars(node).values():
-                if isinstance(value, ast.Node):
-                    stack.append(value)
-                elif isinstance(value, tuple):
-                    stack.extend(v for v in value if isinstance(v, ast.Node))
 
 
 def compile_source(source: Source, overrides: dict[str, int] | None = None,
