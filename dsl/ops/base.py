@@ -84,7 +84,6 @@ class OpSpec:
         """How the outputs reach the program: one value, a tuple, or nested tuples (LSTM: `out, (h, c)`)."""
         return outs[0] if len(outs) == 1 and not self.always_tuple else tuple(outs)
 
-
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         raise NotImplementedError
 
