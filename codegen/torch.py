@@ -22,6 +22,7 @@ import linecache
 import re
 import sys
 import types
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -934,6 +935,44 @@ class Func(Emitter):
                      + [a.kw(k, d) for k, d in self.kw.items()])
 
 
+# Ops whose backward does not read their own output: a ReLU right after one may overwrite that output in
+# place, as torchvision's `nn.ReLU(inplace=True)` does, saving a full activation copy per ReLU.
+_OVERWRITABLE = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+                 "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "add", "sub"}
+_USES: weakref.WeakKeyDictionary[Module, dict[int, int]] = weakref.WeakKeyDictionary()
+
+
+def _uses(root: Module) -> dict[int, int]:
+    """How often each value is read in the whole network: by an op, or as a block's or the network's output."""
+    if root not in _USES:
+        counts: dict[int, int] = {}
+        for item in [root, *root.walk()]:
+            reads = item.inputs if isinstance(item, OpNode) else item.outputs
+            for v in reads:
+                counts[v.id] = counts.get(v.id, 0) + 1
+        _USES[root] = counts
+    return _USES[root]
+
+
+def _may_overwrite_input(node: OpNode) -> bool:
+    """True when the node's one input is read by nothing else and its producer's backward does not need it."""
+    (x,) = node.inputs
+    if not isinstance(x.producer, OpNode) or x.producer.op not in _OVERWRITABLE:
+        return False
+    root = node.parent
+    while root is not None and root.parent is not None:
+        root = root.parent
+    return root is not None and _uses(root).get(x.id) == 1
+
+
+class ReLU(Func):
+    def forward(self, xs: list[str], a: Attrs) -> str:
+        if _may_overwrite_input(a.node):
+            a.need("F")
+            return f"F.relu({xs[0]}, inplace=True)"
+        return super().forward(xs, a)
+
+
 class Expr(Emitter):
     """A stateless op written as an expression: `x.reshape(B, -1)`, `a @ b`, `torch.cat([a, b], dim=1)`."""
 
@@ -1199,7 +1238,7 @@ EMITTERS: dict[str, Emitter] = {
     "add": _binary("+"), "sub": _binary("-"), "mul": _binary("*"), "div": _binary("/"),
     "matmul": Expr(lambda xs, a: f"{xs[0]} @ {xs[1]}"),
     # activations
-    "relu": Func("F.relu", module="nn.ReLU"),
+    "relu": ReLU("F.relu", module="nn.ReLU"),
     "leaky_relu": Func("F.leaky_relu", (), {"negative_slope": 0.01}, module="nn.LeakyReLU"),
     "elu": Func("F.elu", (), {"alpha": 1.0}, module="nn.ELU"),
     "gelu": Func("F.gelu", (), {"approximate": "none"}, module="nn.GELU"),
