@@ -49,13 +49,22 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
         ok = True
         base = Path(src.path).resolve().parent
         for imp in program.imports:
-            target = (base / imp.path).resolve()
+            try:
+                target = (base / imp.path).resolve()
+            except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+                target, error = None, exc
             if target in visited:
                 continue
-            visited.add(target)
+            if target is not None:
+                visited.add(target)
             try:
+                if target is None:
+                    raise error
+                if target.exists() and not target.is_file():
+                    # a folder, or /dev/zero and friends, which read_text would read without end
+                    raise OSError("not a regular file")
                 text = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
                 reason = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
                 diags.error("E404", f"cannot import `{imp.path}`: {reason}", imp.span,
                             help=f"import paths are relative to the importing file's folder, {Path(src.path).parent.as_posix()}/")

@@ -123,3 +123,14 @@ def test_layer_budget_counts_per_network(tmp_path: Path, monkeypatch: pytest.Mon
                    for i in range(3))
     r = check(tmp_path, text)
     assert r.exit_code == 0, r.output  # 20 layers each: the budget is per network, not per file
+
+
+# -- imports ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, reason", [
+    ("lib\x00.net", "embedded null byte"),  # was: ValueError from Path.resolve() (the fuzzer's "\x00" junk)
+    ("/dev/zero", "not a regular file"),  # would be read without end
+    (".", "not a regular file"),
+])
+def test_unreadable_imports_are_e404(tmp_path: Path, path: str, reason: str) -> None:
+    r = check(tmp_path, f'import "{path}"\n' + net("y = x"))
+    assert r.exit_code == 1 and "error[E404]" in r.stderr and reason in r.stderr, r.output
