@@ -91,8 +91,10 @@ class Namespace:
     `reserved` are names that must never be handed out (keywords and builtins always are).
     """
 
-    def __init__(self, scope: str, reserved: Iterable[str] = (), reserved_reason: str = "a reserved name") -> None:
+    def __init__(self, scope: str, reserved: Iterable[str] = (), reserved_reason: str = "a reserved name",
+                 builtins_ok: bool = False) -> None:
         self.scope = scope
+        self._builtins_ok = builtins_ok  # `self.input` does not shadow the builtin; a local `input` would
         self._reserved = set(reserved)
         self._reserved_reason = reserved_reason
         self._used: set[str] = set()
@@ -104,7 +106,7 @@ class Namespace:
             return "a Python keyword"
         if name in self._reserved:
             return self._reserved_reason
-        if name in BUILTINS:
+        if name in BUILTINS and not self._builtins_ok:
             return "a Python builtin"
         return None
 
@@ -145,9 +147,22 @@ class Namespace:
         return candidate
 
 
+def plain_attribute(raw: str) -> bool:
+    """Can `raw` be written `self.<raw>` as it is? (An identifier Python reads unchanged, not a keyword.)"""
+    return (raw.isidentifier() and raw not in KEYWORDS and unicodedata.normalize("NFKC", raw) == raw
+            and not raw.startswith("__"))
+
+
+def registered_name(raw: str) -> bool:
+    """A submodule name that cannot be an attribute (`block1-0`, `class`) but that torch registers as it is with
+    `add_module` (read back with `getattr`), as torchvision does; its state_dict keys then follow the source.
+    Names of nn.Module's own attributes (`forward`, `training`) cannot be registered at all."""
+    return bool(raw) and "." not in raw and raw not in NN_MODULE_ATTRS and not plain_attribute(raw)
+
+
 def attribute_namespace(scope: str) -> Namespace:
     """Names of `self.<attr>` in an nn.Module subclass: submodules, stored arguments, flags."""
-    return Namespace(scope, NN_MODULE_ATTRS, "an nn.Module attribute")
+    return Namespace(scope, NN_MODULE_ATTRS, "an nn.Module attribute", builtins_ok=True)
 
 
 def local_namespace(scope: str, extra: Iterable[str] = ()) -> Namespace:

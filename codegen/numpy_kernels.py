@@ -371,7 +371,7 @@ def erf(x: np.ndarray) -> np.ndarray:
         a = np.minimum(np.abs(x.astype(work, copy=False)), work(_ERF_TOP))
         k = np.rint(a * work(1 / _ERF_STEP)).astype(np.intp)
         d = a - k.astype(work) * work(_ERF_STEP)
-        y = np.take(table[terms - 1], k, mode="clip")
+        y = np.asarray(np.take(table[terms - 1], k, mode="clip"))  # a 0-d array, not a scalar, for 0-d x
         for row in table[terms - 2::-1]:
             y *= d
             y += np.take(row, k, mode="clip")
@@ -664,7 +664,10 @@ def index(x: np.ndarray, items: tuple[object, ...]) -> np.ndarray:
 
 
 def arange(start: float, end: float, step: float = 1, dtype: object = np.int64) -> np.ndarray:
-    """torch.arange: start, start + step, ... below end."""
+    """torch.arange: start, start + step, ... below end. For an integer dtype torch first casts the bounds to it
+    (arange(0, 2.5, dtype=int64) is [0, 1]); numpy would count from the float bounds ([0, 1, 2])."""
+    if np.issubdtype(np.dtype(dtype), np.integer):  # type: ignore[arg-type]
+        start, end, step = int(start), int(end), int(step)
     return np.arange(start, end, step, dtype=dtype)
 
 

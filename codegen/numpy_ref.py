@@ -234,6 +234,8 @@ def _view(f: Forward, n: OpNode, xs: list[str]) -> str:
 
 
 def _transpose(f: Forward, n: OpNode, xs: list[str]) -> str:
+    if not n.inputs[0].type.dims:
+        return xs[0]  # torch transposes a 0-d tensor along "dims" 0/-1 to itself; numpy has no axis to swap
     return f"{xs[0]}.swapaxes({n.attrs['dim0']}, {n.attrs['dim1']})"
 
 
@@ -322,9 +324,13 @@ def _index(f: Forward, n: OpNode, xs: list[str]) -> str:
 
 def _arange(f: Forward, n: OpNode, xs: list[str]) -> str:
     a = n.attrs
-    bounds = [_dim_or_fail(f, v) if not isinstance(v, float) else repr(v) for v in (a["start"], a["end"])]
-    step = repr(a["step"])
     dtype = n.outputs[0].type.dtype
+    integral = dtype not in FLOAT_DTYPES
+    # torch casts float bounds to an integer dtype first (arange(0, 2.5, dtype=int64) is [0, 1]); numpy counts
+    # from the float bounds, so they are cast here, where the values are known
+    bounds = [_dim_or_fail(f, v) if not isinstance(v, float) else repr(int(v) if integral else v)
+              for v in (a["start"], a["end"])]
+    step = repr(int(a["step"]) if integral and isinstance(a["step"], float) else a["step"])
     np_dtype = f.dtype_expr if dtype == "f32" else f"np.{DTYPES[dtype]}"
     args = bounds if (step == "1" and bounds[0] != "0") else ([bounds[1]] if step == "1" else bounds + [step])
     return f"np.arange({', '.join(args)}, dtype={np_dtype})"

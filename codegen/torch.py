@@ -36,7 +36,7 @@ from ..dsl.ir import Module, OpNode, Value
 from ..dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ..dsl.types import FLOAT_DTYPES, TensorType
 from .base import GeneratedCode
-from .naming import Namespace, attribute_namespace, global_namespace, local_namespace
+from .naming import Namespace, attribute_namespace, global_namespace, local_namespace, registered_name
 
 # =====================================================================================================
 # Expression trees: what an attribute or a dimension is, in terms of the class's arguments
@@ -1185,6 +1185,8 @@ def _reduce(method: str) -> Expr:
     def fn(xs: list[str], a: Attrs) -> str:
         args = [] if a.value("dim") is None else [f"dim={a.text('dim', compact=True)}"]
         if a.value("keepdim"):
+            if not args and not method.endswith(")"):
+                args.append("dim=None")  # x.mean(keepdim=True) is a TypeError; x.mean(dim=None, keepdim=True) is not
             args.append("keepdim=True")
         if method.endswith(")"):  # torch.amax(X) -> torch.amax(x, dim=...)
             return _call(method[:-3], [xs[0]] + args)
@@ -1423,7 +1425,16 @@ class Renderer:
         if el.kind == "sequential":
             if not self._seq_able(el):
                 raise Unrenderable("nested container")
-            return fmt_call("nn.Sequential", [self._module_text(x, ctx) for x in el.body])
+            items = [self._module_text(x, ctx) for x in el.body]
+            if [x.name for x in el.body] == [str(i) for i in range(len(el.body))]:
+                return fmt_call("nn.Sequential", items)
+            # items named by a pattern (`denselayer1`, `encoder_layer_0`) keep their names as keys
+            ctx.needs.add("OrderedDict")
+            pairs = [f"({x.name!r}, {t})" for x, t in zip(el.body, items)]
+            one = "[" + ", ".join(pairs) + "]"
+            if len(one) > 88 or "\n" in one:
+                one = "[\n" + "".join("    " + p.replace("\n", "\n    ") + ",\n" for p in pairs) + "]"
+            return fmt_call("nn.Sequential", [fmt_call("OrderedDict", [one])])
         return self._call_text(el, ctx)
 
     def _call_text(self, el: Module, ctx: Ctx) -> str:
@@ -1458,18 +1469,26 @@ class Renderer:
     def _add_module(self, el: OpNode | Module, text: str, ctx: Ctx, prefix: str | None,
                     entries: list[tuple[str, str, set[tuple[str, str]]]] | None) -> str:
         if prefix is None:
-            attr = self.names.attrs.name(el.name, ("mod", el.name), what="layer")
-            line = f"self.{attr} = {text}"
+            guard = self.dinfo.guard_of(el.span)
+            if registered_name(el.name):
+                # `block1-0`, `class`: registered under the source's name, so the state_dict keys follow it
+                if guard:
+                    raise Unrenderable(f"a layer named `{el.name}` inside an `if`")
+                attr, ref = None, f"getattr(self, {el.name!r})"
+                line = f"self.add_module({el.name!r}, {text})"
+            else:
+                attr = self.names.attrs.name(el.name, ("mod", el.name), what="layer")
+                ref = f"self.{attr}"
+                line = f"{ref} = {text}"
             for pname, key in (el.tied.items() if isinstance(el, OpNode) else ()):
                 # weight tying: the same Parameter under both names, as torch's state_dict lists it
                 base = self.mod.path + "." if self.mod.path else ""
                 if not key.startswith(base):
                     raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
-                line += f"\nself.{attr}.{pname} = self.get_parameter({key[len(base):]!r})"
-            self.init.append(Item(self._rel(el.path), self.dinfo.guard_of(el.span), el.name, line,
-                                  attr=attr, used=frozenset(ctx.used)))
+                line += f"\n{ref}.{pname} = self.get_parameter({key[len(base):]!r})"
+            self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used)))
             self.needs |= ctx.needs
-            return f"self.{attr}"
+            return ref
         assert entries is not None
         entries.append((el.name, text, ctx.used))
         self.needs |= ctx.needs
@@ -2199,6 +2218,7 @@ class Generator:
 
         env = _jinja()
         needs_f = any("F" in v.needs for p in self.plans for v in p.views)
+        needs_ordered_dict = any("OrderedDict" in v.needs for p in self.plans for v in p.views)
         helpers = sorted({n for p in self.plans for v in p.views for n in v.needs if n.startswith("helper:")})
         classes = [h[len("helper:"):] for h in helpers]
         for p in self.plans:
@@ -2219,7 +2239,7 @@ class Generator:
         nets = [self.class_of[id(g.root)].name for g in self.graphs]
         src = _comment_safe(self.source_path)
         text = env.get_template("module.py.j2").render(
-            version=__version__, source=src, uses_functional=needs_f, classes=classes,
+            version=__version__, source=src, uses_functional=needs_f, uses_ordered_dict=needs_ordered_dict, classes=classes,
             docstring=_doc_safe(f"PyTorch modules for {', '.join(nets)}, generated by netc from {self.source_path}."))
         return text.rstrip("\n") + "\n"
 

@@ -89,6 +89,9 @@ class Step(Node):
     expr: Expr
     alias: str | None
     alias_span: Span | None
+    # `as layers["encoder_layer_{i}"]`: how the items of a list or repetition are named (default 0, 1, 2 ...)
+    children: str | None = None
+    children_span: Span | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "E308": "wrong number of inputs",
     "E309": "cannot unpack",
     "E310": "a chain ends in a misspelt op",
+    "E311": "invalid layer name",
     # E4xx: definitions and files
     "E400": "duplicate definition",
     "E401": "recursive block",

@@ -869,12 +869,19 @@ class Elaborator:
                 else:
                     self._check_step(step.expr, frame)
                 continue
-            value = self._step(step.expr, value, frame, (step.alias, step.alias_span) if step.alias else None,
-                               None, last)
+            pattern = (step.children, step.children_span) if step.children is not None else None
+            value = self._step(step.expr, value, frame, (step.alias, step.alias_span) if step.alias is not None else None,
+                               None, last, pattern)
         return value
 
     def _step(self, expr: ast.Expr, value: Any, frame: Frame, alias: tuple[str, Span] | None,
-              forced_name: str | None, last: bool) -> Any:
+              forced_name: str | None, last: bool, pattern: tuple[str, Span] | None = None) -> Any:
+        container = isinstance(expr, ast.ListExpr) or (
+            isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call, ast.ListExpr)))
+        if pattern is not None and not container:
+            return self.error("E311", "a name pattern `[\"...{i}\"]` names the items of a list or repetition, but "
+                              "this step is a single layer", pattern[1], help="drop the pattern, or repeat the "
+                              "step: `Block(64) * 3 as stage[\"block{i}\"]`")
         if isinstance(expr, ast.Name):
             name = expr.id
             if self._is_callable(name, frame):
@@ -893,7 +900,7 @@ class Elaborator:
         if isinstance(expr, ast.Call):
             return self._call(expr, frame, value, alias, forced_name)
         if isinstance(expr, ast.ListExpr):
-            return self._sequential(list(expr.items), None, value, expr.span, alias, forced_name, frame)
+            return self._sequential(list(expr.items), None, value, expr.span, alias, forced_name, frame, pattern)
         if isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call,
                                                                                      ast.ListExpr)):
             n = self._eval(expr.right, frame)
@@ -905,7 +912,7 @@ class Elaborator:
             if n > MAX_LAYERS:
                 return self.error("E305", f"a repeat count of {n:,} is too large", expr.right.span,
                                   help=f"repetition is unrolled into layers; a network has at most {MAX_LAYERS:,}")
-            return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame)
+            return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame, pattern)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
 
@@ -935,7 +942,17 @@ class Elaborator:
                                                          if not isinstance(v[0], Value)}, span)
 
     def _sequential(self, items: list[ast.Expr], _unused: Any, value: Any, span: Span,
-                    alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame) -> Any:
+                    alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame,
+                    pattern: tuple[str, Span] | None = None) -> Any:
+        names = [str(i) for i in range(len(items))]
+        if pattern is not None:
+            if alias is None:
+                return self.error("E311", "a name pattern needs a container name before it", pattern[1],
+                                  help='write `as name["item{i}"]`')
+            named = self._child_names(pattern, len(items))
+            if named is ERR:
+                return ERR
+            names = named
         name = self._module_name(frame, forced_name, alias, "sequential")
         if name is None:
             return ERR
@@ -944,16 +961,38 @@ class Elaborator:
         frame.module.body.append(mod)
         sub = Frame(frame.definition, mod, frame.env, frame.provided_inputs, frame.call_span, set(), set(), {})
         mod.inputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]
-        for i, item in enumerate(items):
+        for item, forced in zip(items, names):
             if value is ERR:
                 break
-            inner_alias = None
-            forced = str(i)
-            value = self._step(item, value, sub, inner_alias, forced, False)
+            value = self._step(item, value, sub, None, forced, False)
         mod.outputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]
         return value
 
+    def _child_names(self, pattern: tuple[str, Span], n: int) -> Any:
+        """The names `"block{i+1}"` gives to n items: `{i}` is the index from 0, `{i+K}`/`{i-K}` offsets it."""
+        text, span = pattern
+        parts = _PLACEHOLDER.split(text)  # literal, sign, offset, literal, ... (a 3-group split)
+        if "{i" not in text or any("{" in lit or "}" in lit for lit in parts[::3]):
+            return self.error("E311", f"the name pattern \"{text}\" needs exactly the placeholders `{{i}}`, "
+                              "`{i+K}` or `{i-K}`", span, help='for example "encoder_layer_{i}" or "block{i+1}"')
+        names = []
+        for i in range(n):
+            out = parts[0]
+            for k in range(1, len(parts), 3):
+                offset = int(parts[k + 1] or 0) * (-1 if parts[k] == "-" else 1)
+                out += str(i + offset) + parts[k + 2]
+            names.append(out)
+        bad = next((m for m in names if not _valid_layer_name(m)), None)
+        if bad is not None:
+            return self.error("E311", f"the name pattern \"{text}\" gives the name `{bad}`, which cannot be a "
+                              "state_dict key segment", span, help="names must be non-empty and contain no `.`")
+        return names  # or ERR, from self.error above
+
     def _module_name(self, frame: Frame, forced: str | None, alias: tuple[str, Span] | None, base: str) -> str | None:
+        if alias is not None and not _valid_layer_name(alias[0]):
+            self.error("E311", f"`{alias[0]}` cannot name a layer: state_dict keys join names with `.`", alias[1],
+                       help="names must be non-empty and contain no `.`; nest containers to make dotted keys")
+            return None
         if forced is not None:
             name = forced
         elif alias is not None:
@@ -1309,6 +1348,14 @@ def _compare(op: str, a: Any, b: Any) -> bool | None:
             return True
         return None
     return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+_PLACEHOLDER = re.compile(r"\{i\s*(?:([+-])\s*(\d+))?\s*\}")
+
+
+def _valid_layer_name(name: str) -> bool:
+    """A layer name is one segment of a state_dict key: torch's add_module refuses "" and names with a dot."""
+    return bool(name) and "." not in name
 
 
 def _arith(op: str, a: Any, b: Any) -> Any:

@@ -167,9 +167,14 @@ class _ToAst(Transformer):
     def index(self, meta, value, *items):  # type: ignore[no-untyped-def]
         return ast.Index(self._span(meta), value, tuple(items))
 
-    def step(self, meta, expr, alias=None):  # type: ignore[no-untyped-def]
-        return ast.Step(self._span(meta), expr, str(alias) if alias else None,
-                        self._tspan(alias) if alias else None)
+    def step(self, meta, expr, alias=None, children=None):  # type: ignore[no-untyped-def]
+        if alias is None:
+            return ast.Step(self._span(meta), expr, None, None)
+        return ast.Step(self._span(meta), expr, _layer_name(alias), self._tspan(alias),
+                        children[0] if children else None, children[1] if children else None)
+
+    def child_names(self, meta, pattern):  # type: ignore[no-untyped-def]
+        return (_unescape(str(pattern)[1:-1]), self._tspan(pattern))
 
     def chain(self, meta, head, *steps):  # type: ignore[no-untyped-def]
         return ast.Chain(self._span(meta), head, tuple(steps))
@@ -273,6 +278,16 @@ class _ToAst(Transformer):
 
 
 _RULES = [name for name, value in vars(_ToAst).items() if hasattr(value, "visit_wrapper")]
+
+
+def _layer_name(tok: Token) -> str:
+    """The name after `as`: a plain name or keyword as written, a `quoted` or "string" one without its quotes."""
+    text = str(tok)
+    if tok.type == "QUOTED_NAME":
+        return text[1:-1]
+    if tok.type == "STRING":
+        return _unescape(text[1:-1])
+    return text
 
 
 def _unescape(text: str) -> str:

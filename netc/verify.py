@@ -187,11 +187,12 @@ def random_inputs(graph: Graph, rng: np.random.Generator, dtype: str) -> list[np
         shape = tuple(int(d) for d in value.type.dims)  # type: ignore[call-overload]
         kind = value.type.dtype
         if kind == "bool":
-            arrays.append(rng.random(shape) < 0.2)
+            a = rng.random(shape) < 0.2
         elif kind.startswith(("i", "u")):
-            arrays.append(rng.integers(0, _index_range(graph, value.id), shape).astype(np.int64))
+            a = rng.integers(0, _index_range(graph, value.id), shape).astype(np.int64)
         else:
-            arrays.append(rng.standard_normal(shape).astype(dtype))
+            a = rng.standard_normal(shape).astype(dtype)
+        arrays.append(np.asarray(a))  # for shape (), numpy draws a scalar, not a 0-d array
     return arrays
 
 

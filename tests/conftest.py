@@ -74,10 +74,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 if "draw" in str(exc) and "noise" in str(exc):
                     skipped += 1  # noise drawn inside the network: the two backends' generators differ
                     continue
-                failures.append(f"{graph.source.path} {name}: {exc}")
+                failures.append(f"{graph.source.path} {name}: {exc}\n{graph.source.text}")
                 continue
             except Exception as exc:  # noqa: BLE001 - any failure to verify is reported with its program
-                failures.append(f"{graph.source.path} {name}: {type(exc).__name__}: {exc}")
+                failures.append(f"{graph.source.path} {name}: {type(exc).__name__}: {exc}\n{graph.source.text}")
                 continue
             verified += 1
             if not report.ok:

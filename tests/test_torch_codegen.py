@@ -174,7 +174,7 @@ def test_hostile_names_are_renamed_and_reported() -> None:
     gen = get_backend("torch").generate(result)
     notes = "\n".join(gen.notes)
     for old, new in [("training", "training_1"), ("forward", "forward_1"), ("state_dict", "state_dict_1"),
-                     ("def", "def_1"), ("lambda", "lambda_1"), ("print", "print_1"), ("class", "class_1"),
+                     ("lambda", "lambda_1"), ("print", "print_1"), ("class", "class_1"),
                      ("__init__", "_init__"), ("ﬁ", "fi"), ("yield", "yield_1")]:
         assert f"`{old}`" in notes and f"`{new}`" in notes, (old, notes)
     assert "state_dict keys read `training_1.`" in notes
@@ -182,7 +182,9 @@ def test_hostile_names_are_renamed_and_reported() -> None:
     model = cls()
     assert isinstance(model.training, bool)  # the layer did not replace nn.Module.training
     keys = list(model.state_dict())
-    assert keys == ["def_1.weight", "def_1.bias", "_init__.training_1.weight", "_init__.training_1.bias",
+    # `def` is a keyword, not an attribute nn.Module has: registered with add_module, its key stays `def`
+    assert "self.add_module('def', nn.Linear(4, lambda_1))" in gen.code
+    assert keys == ["def.weight", "def.bias", "_init__.training_1.weight", "_init__.training_1.bias",
                     "_init__.state_dict_1.weight", "_init__.state_dict_1.bias", "fi.weight", "fi.bias"]
     assert model(torch.randn(2, 4)).shape == (2, 3)
     assert "café" in gen.code  # a valid, NFKC-stable identifier stays as written
