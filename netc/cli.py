@@ -270,6 +270,22 @@ def train(file: str, name: str | None, epochs: int | None, device: str, amp: boo
 
 
 @main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@set_option
+@network_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "sgd-momentum", "adam", "adamw", "rmsprop"]),
+              help="Optimizer of the training-memory estimate [default: the train section's, else adam].")
+@guarded
+def summary(file: str, sets: tuple[str, ...], network: str | None, fmt: str, optimizer: str | None) -> None:
+    """Per-layer parameters, MACs, FLOPs and memory of FILE: formulas in its symbols, numbers with --set."""
+    from .analysis import summarize_result
+
+    result = front_end(file, sets, network)
+    click.echo(summarize_result(result, read_source(file), parse_sets(sets), network, fmt, optimizer))
+
+
+@main.command()
 @click.argument("name", required=False)
 @guarded
 def ops(name: str | None) -> None:
