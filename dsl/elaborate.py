@@ -1136,7 +1136,12 @@ class Elaborator:
                 else:
                     out[at.name] = at.coerce(out[at.name])
             except AttrError as err:
-                self.error("E305", f"invalid `{at.name}` for `{name}`: {err}", given_span.get(at.name, span))
+                at_span = given_span.get(at.name, span)
+                help_ = None
+                if "expected an integer" in str(err) and re.search(r"[^/]/[^/]", at_span.text):
+                    help_ = "`/` divides exactly and gives a float when the division is not even; " \
+                            "use `//` for floor division"
+                self.error("E305", f"invalid `{at.name}` for `{name}`: {err}", at_span, help=help_)
                 ok = False
         if variadic is not None and variadic.default is REQUIRED and not out.get(variadic.name) and ok:
             self.error("E303", f"`{name}` needs at least one value for `{variadic.name}`", span)
@@ -1320,6 +1325,12 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         if isinstance(a, Dim):
             return a - b * floordiv(a, b)  # H % 16 == H - 16*(H//16): a dim expression, decided when H is
         return a % b
+    if op == "//":
+        if isinstance(a, float) or isinstance(b, float):
+            if b == 0:
+                raise ZeroDivisionError
+            return a // b
+        return floordiv(a, b)  # ints as Python's `//`; dims as the floor-division atom `(H - 1)//2`
     if op == "/":
         if isinstance(a, float) or isinstance(b, float):
             return a / b
