@@ -236,7 +236,13 @@ def _pool(kind: str, spatial: int) -> Emitter:
         else:
             attrs["count_include_pad"] = int(a["count_include_pad"])
         op = "MaxPool" if kind == "max" else "AveragePool"
-        return [_batched(b, n, xs[0], spatial, lambda x: b.one(op, [x], **attrs))]
+        y = _batched(b, n, xs[0], spatial, lambda x: b.one(op, [x], **attrs))
+        if a["ceil_mode"]:
+            # torch drops a last window that would start in the right padding; ONNX keeps it: cut it off.
+            out = n.outputs[0].type
+            axes = list(range(out.rank - spatial, out.rank))
+            y = b.one("Slice", [y, b.ints([0] * spatial), b.shape(out.dims[-spatial:]), b.ints(axes)])
+        return [y]
     return emit
 
 
@@ -247,22 +253,42 @@ def _adaptive(kind: str, spatial: int) -> Emitter:
         if all(o == 1 for o in outs):
             op = "GlobalAveragePool" if kind == "avg" else "GlobalMaxPool"
             return [_batched(b, n, xs[0], spatial, lambda x: b.one(op, [x]))]
-        if not all(isinstance(s, int) and isinstance(o, int) and s % o == 0 for s, o in zip(sizes, outs)):
-            raise b.fail(f"`{n.op}` to {tuple(outs)} needs input sizes that are known multiples of the output "
-                         f"size in ONNX, but they are {tuple(str(s) for s in sizes)}",
-                         help="bind the sizes with --set, or pool to 1")
-        k = [int(s) // int(o) for s, o in zip(sizes, outs)]  # type: ignore[call-overload]
-        op = "AveragePool" if kind == "avg" else "MaxPool"
-        return [_batched(b, n, xs[0], spatial, lambda x: b.one(op, [x], kernel_shape=k, strides=k))]
+        if not all(isinstance(s, int) for s in sizes):
+            raise b.fail(f"`{n.op}` to {tuple(outs)} needs known input sizes in ONNX, but they are "
+                         f"{tuple(str(s) for s in sizes)}", help="bind the sizes with --set, or pool to 1")
+        # torch's windows: output i of n covers [floor(i * size / n), ceil((i + 1) * size / n)). Averages and
+        # maxima over a rectangle are separable, so pool one axis at a time: a window per output, concatenated.
+        reduce = "ReduceMean" if kind == "avg" else "ReduceMax"
+        rank = n.inputs[0].type.rank
+        x = xs[0]
+        for i, (size, o) in enumerate(zip(sizes, outs)):
+            axis = rank - spatial + i
+            if o == size:
+                continue
+            parts = []
+            for j in range(int(o)):  # type: ignore[call-overload]
+                lo, hi = (j * int(size)) // int(o), -(-(j + 1) * int(size) // int(o))  # type: ignore[call-overload]
+                window = b.one("Slice", [x, b.ints([lo]), b.ints([hi]), b.ints([axis])])
+                parts.append(b.one(reduce, [window, b.ints([axis])], keepdims=1))
+            x = b.one("Concat", parts, axis=axis)
+        return [x]
     return emit
 
 
 def _batch_norm(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
     a = n.attrs
-    if not a["track_running_stats"]:
-        raise b.fail(f"`{n.op}(track_running_stats=false)` normalises with batch statistics even at inference, "
-                     "which ONNX's BatchNormalization does not do")
     c = a["num_features"]
+    if not a["track_running_stats"]:  # batch statistics even at inference: normalise by hand
+        axes = b.ints([0] + list(range(2, n.inputs[0].type.rank)))
+        dt = n.outputs[0].type.dtype
+        centred = b.one("Sub", [xs[0], b.one("ReduceMean", [xs[0], axes], keepdims=1)])
+        var = b.one("ReduceMean", [b.one("Mul", [centred, centred]), axes], keepdims=1)
+        y = b.one("Div", [centred, b.one("Sqrt", [b.one("Add", [var, b.scalar(a["eps"], dt)])])])
+        if a["affine"]:
+            shape = [c] + [1] * (n.inputs[0].type.rank - 2)
+            y = b.one("Add", [b.one("Mul", [y, b.param(n, "weight", lambda t: t.reshape(shape), ".bcast")]),
+                              b.param(n, "bias", lambda t: t.reshape(shape), ".bcast")])
+        return [y]
     scale = b.param(n, "weight") if a["affine"] else b.const(np.ones(c, np.float32), "ones")
     bias = b.param(n, "bias") if a["affine"] else b.const(np.zeros(c, np.float32), "zeros")
     return [b.one("BatchNormalization", [xs[0], scale, bias, b.param(n, "running_mean"),
@@ -593,7 +619,7 @@ def _rnn(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
     for layer in range(layers):
         sfx = [f"l{layer}" + ("_reverse" if d else "") for d in range(dirs)]
 
-        def stacked(kind: str, s: list[str] = sfx) -> str:
+        def stacked(kind: str, s: list[str] = sfx, layer: int = layer) -> str:
             arrays = [gates(b.weights[_key(n, f"{kind}_{x}")]) for x in s]
             return b.const(np.stack(arrays).astype(np.float32), f"{n.path}.{kind}_l{layer}.onnx")
 
