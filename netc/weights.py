@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 NETC_CHECKPOINT = "netc-train-1"  # netc/train/checkpoint.py's FORMAT
+ORDER_KEY = "netc.order"  # safetensors metadata: the state_dict's key order
 
 
 class WeightsError(Exception):
@@ -28,14 +30,24 @@ def load_arrays(path: str | Path, network: str | None = None) -> dict[str, np.nd
     """A state_dict as NumPy arrays. safetensors files need no torch; torch files do."""
     path = Path(path)
     if is_safetensors(path):
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        try:
-            return dict(load_file(str(path)))
-        except (OSError, SafetensorError) as exc:
-            raise WeightsError(f"cannot read {path}: {exc}") from None
+        return _read_safetensors(path, "numpy")
     return {k: v.detach().cpu().numpy() for k, v in load_tensors(path, network).items()}
+
+
+def _read_safetensors(path: Path, framework: str) -> dict[str, Any]:
+    """The tensors in the order they were saved (safetensors sorts its keys; we keep torch's order in the
+    metadata, where netc wrote one)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework=framework) as fh:
+            keys = list(fh.keys())
+            order = json.loads((fh.metadata() or {}).get(ORDER_KEY, "[]"))
+            if sorted(order) == sorted(keys):
+                keys = order
+            return {k: fh.get_tensor(k) for k in keys}
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise WeightsError(f"cannot read {path}: {exc}") from None
 
 
 def load_tensors(path: str | Path, network: str | None = None) -> dict[str, Any]:
@@ -44,13 +56,7 @@ def load_tensors(path: str | Path, network: str | None = None) -> dict[str, Any]
 
     path = Path(path)
     if is_safetensors(path):
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file as load_torch_file
-
-        try:
-            return dict(load_torch_file(str(path)))
-        except (OSError, SafetensorError) as exc:
-            raise WeightsError(f"cannot read {path}: {exc}") from None
+        return _read_safetensors(path, "pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -92,7 +98,8 @@ def save(state: Mapping[str, Any], path: str | Path) -> None:
         arrays = {k: _numpy(v) for k, v in state.items()}
         from safetensors.numpy import save_file
 
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path))
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path),
+                  metadata={ORDER_KEY: json.dumps(list(arrays))})
         return
     import torch
 
