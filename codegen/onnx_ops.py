@@ -14,8 +14,12 @@ from .onnx_builder import Builder, Emitter, _rank
 
 # -- dense, conv, pooling, norms --------------------------------------------------------------------------------
 def linear(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
-    # MatMul by the transposed weight (stored transposed, so quantizers see a plain MatMul initializer).
-    w = b.param(n, "weight", np.transpose, suffix=".T")
+    # MatMul by the transposed weight, stored transposed so that quantizers see a plain MatMul initializer. A
+    # tied weight (GPT-2's lm_head is wte) stays one initializer, transposed in the graph, not a second copy.
+    if "weight" in n.tied:
+        w = b.one("Transpose", [b.param(n, "weight")], perm=[1, 0])
+    else:
+        w = b.param(n, "weight", np.transpose, suffix=".T")
     y = b.one("MatMul", [xs[0], w])
     if n.attrs["bias"]:
         y = b.one("Add", [y, b.param(n, "bias")])

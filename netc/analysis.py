@@ -35,11 +35,16 @@ def _si(d: IntLike, unit: str = "") -> str:
 
 def _bytes(d: IntLike) -> str:
     if not isinstance(d, int):
-        return f"({d}) B" if "+" in str(d) else f"{d} B"
+        return f"{d} bytes"
     for factor, prefix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
         if d >= factor:
             return f"{d / factor:.2f} {prefix}"
     return f"{d} B"
+
+
+def _act(d: IntLike) -> str:
+    """Activation bytes of a row: a size with its unit, or a formula in bytes (the header says so)."""
+    return _bytes(d) if isinstance(d, int) else str(d)
 
 
 class Report:
@@ -87,13 +92,13 @@ class Report:
 
     def table(self) -> str:
         s = self.summary
-        head = ("layer", "op", "params", "MACs", "FLOPs", "activations")  # formulas in bytes
+        head = ("layer", "op", "params", "MACs", "FLOPs", "activations")
         rows = [head]
         for r in s.layers:
             rows.append(("  " * r.depth + r.path.rsplit(".", 1)[-1] if r.depth else r.path, r.op,
                          f"{r.params:,}" if r.params else "-", _si(self.ev(r.macs)) if r.macs else "-",
                          (_si(self.ev(r.flops)) if r.flops else "-") + ("" if r.counted else " *"),
-                         _bytes(self.ev(r.activation_bytes)).removesuffix(" B") if r.activation_bytes else "-"))
+                         _act(self.ev(r.activation_bytes)) if r.activation_bytes else "-"))
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         bound = ", ".join(f"{k}={v}" for k, v in self.values.items())
         lines = [f"network {self.graph.name}" + (f"  ({bound})" if bound else "")]
