@@ -4,7 +4,7 @@
 
 export: netc's direct backend (codegen/onnx.py: IR -> ONNX, no torch) against torch.onnx.export of the generated
   module, both the dynamo exporter (torch.export + onnxscript) and the TorchScript one (dynamo=False), each with
-  the batch dim dynamic. Wall time of the export alone (the front end, the weights and building the torch
+  the same dynamic axes (every input dim that is a symbol in the source). Wall time of the export alone (the front end, the weights and building the torch
   module are not counted for either; netc's includes onnx.checker's full check), the file size, the number of nodes, whether onnx.checker passes, whether onnxruntime agrees
   with the torch module (float32 tolerances of `netc verify`) and the names of the input's dynamic axes.
 quantize: trains the digits MLP (samples/digits_mlp.net) and LeNet-5 (samples/lenet5_digits.net) with their
@@ -78,14 +78,17 @@ def bench_export() -> None:
                 out = Path(tmp) / f"{dynamo}.onnx"
                 t = time.perf_counter()
                 try:
+                    # The same dynamic axes netc names: every input dim that is a symbol in the source.
+                    axes = {name: {i: str(d) for i, d in enumerate(v.type.dims) if str(d) in graph.symbols}
+                            for name, v, _ in graph.inputs}
                     if dynamo:
-                        batch = torch.export.Dim("B", min=1, max=4096)
-                        shapes = tuple({0: batch} for _ in args)
+                        dims = {sym: torch.export.Dim(sym, min=1, max=4096) for sym in graph.symbols}
+                        shapes = tuple({i: dims[sym] for i, sym in axes[name].items()} for name in names)
                         torch.onnx.export(module, args, str(out), dynamo=True, input_names=names,
                                           dynamic_shapes=shapes, verbose=False)
                     else:
                         torch.onnx.export(module, args, str(out), dynamo=False, input_names=names,
-                                          dynamic_axes={n: {0: "B"} for n in names}, opset_version=18)
+                                          dynamic_axes=axes, opset_version=18)
                     rows.append((label, time.perf_counter() - t, out))
                 except Exception as exc:  # noqa: BLE001 - report and go on
                     rows.append((label, time.perf_counter() - t, f"{type(exc).__name__}: {str(exc)[:80]}"))
