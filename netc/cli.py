@@ -280,7 +280,8 @@ def train(file: str, name: str | None, epochs: int | None, device: str, amp: boo
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "safetensors"]), default="onnx", show_default=True,
+              help="An ONNX model, or the weights alone as a safetensors state_dict (e.g. from a torch checkpoint).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write [default: the network's name with .onnx; NAME.int8.onnx when quantized].")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
@@ -295,8 +296,10 @@ def export(file: str, fmt: str, output: str | None, weights: str | None, quantiz
     """Export a network of FILE to ONNX (opset 18), dynamic axes named after its symbols; no torch needed."""
     from .export_command import export_command
 
+    if quantize and fmt != "onnx":
+        raise click.BadParameter("only ONNX models are quantized", param_hint="--quantize")
     result = front_end(file, sets, network)
-    sys.exit(export_command(result, output, weights, quantize, network, _colour()))
+    sys.exit(export_command(result, fmt, output, weights, quantize, network, _colour()))
 
 
 @main.command()

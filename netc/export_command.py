@@ -26,18 +26,20 @@ def _report_error(exc: Exception, colour: bool) -> int:
     return EXIT_USER_ERROR
 
 
-def export_command(result: Result, output: str | None, weights: str | None, quantize: str | None,
+def export_command(result: Result, fmt: str, output: str | None, weights: str | None, quantize: str | None,
                    network: str | None, colour: bool) -> int:
     try:
         import onnx  # noqa: F401
     except ImportError:
-        return _missing("the `onnx` package")
+        if fmt == "onnx":
+            return _missing("the `onnx` package")
     if quantize is not None:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             return _missing("`onnxruntime` (needed to quantize)")
-    from .export import ExportError, export
+    from .export import ExportError, export, graph_weights
+    from .weights import save
 
     names = list(result.graphs) if network is None else [network]
     if output is not None and len(names) > 1:
@@ -45,8 +47,12 @@ def export_command(result: Result, output: str | None, weights: str | None, quan
                                  "--network, or leave out -o to write one file each", param_hint="-o/--output")
     for name in names:
         graph = result.graphs[name]
-        out = Path(output) if output else Path(f"{name}{'.int8' if quantize else ''}.onnx")
+        out = Path(output) if output else Path(f"{name}{'.int8' if quantize else ''}.{fmt}")
         try:
+            if fmt == "safetensors":  # the weights alone: a torch checkpoint converted, or fresh weights
+                save(graph_weights(graph, weights), out)
+                click.echo(f"wrote {out} ({out.stat().st_size:,} bytes)", err=True)
+                continue
             done = export(result, graph, out, weights, quantize)
         except ExportError as exc:
             return _report_error(exc, colour)

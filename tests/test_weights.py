@@ -120,3 +120,20 @@ def test_train_init_from_safetensors(tmp_path: Path) -> None:
     # fc1 is frozen, so it still holds the file's values; fc2 started from them and trained.
     torch.testing.assert_close(model.fc1.weight.detach(), start["fc1.weight"], rtol=0, atol=0)
     assert not torch.equal(model.fc2.weight.detach(), start["fc2.weight"])
+
+
+def test_export_weights_as_safetensors(tmp_path: Path) -> None:
+    """`netc export --format safetensors` turns a torch checkpoint into a safetensors state_dict, in torch's order."""
+    state = _module().state_dict()
+    torch.save({"format": "netc-train-1", "models": {"MnistMLP": state}}, tmp_path / "ckpt.pt")
+    out = tmp_path / "w.safetensors"
+    result = CliRunner().invoke(main, ["export", str(SAMPLES / "mnist_mlp.net"), "--format", "safetensors",
+                                       "--weights", str(tmp_path / "ckpt.pt"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    back = load_tensors(out)
+    assert list(back) == list(state)
+    for k in state:
+        assert torch.equal(back[k], state[k])
+    result = CliRunner().invoke(main, ["export", str(SAMPLES / "mnist_mlp.net"), "--format", "safetensors",
+                                       "--quantize", "dynamic"])
+    assert result.exit_code == 2 and "only ONNX models are quantized" in result.output
