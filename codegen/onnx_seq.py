@@ -16,8 +16,11 @@ from .onnx_ops import _reshape_to
 # -- attention --------------------------------------------------------------------------------------------------
 def _attention(b: Builder, q: str, k: str, v: str, rank: int, dt: str, scale: float, causal: bool,
                big_l: IntLike, big_s: IntLike, attn_mask: tuple[str, str] | None,
-               pad: tuple[str, int] | None) -> tuple[str, str]:
-    """softmax(q k^T * scale + masks) v over (..., L, E) x (..., S, E) x (..., S, Ev): (output, weights)."""
+               pad: tuple[str, int] | None, safe: bool = True) -> tuple[str, str]:
+    """softmax(q k^T * scale + masks) v over (..., L, E) x (..., S, E) x (..., S, Ev): (output, weights).
+
+    A query whose keys are all masked has no softmax (NaN); `safe` makes its weights 0, as torch's SDPA does
+    (and MultiheadAttention, unless it returns the weights)."""
     perm = list(range(rank - 2)) + [rank - 1, rank - 2]
     scores = b.one("MatMul", [b.one("Mul", [q, b.scalar(scale, dt)]), b.one("Transpose", [k], perm=perm)])
     neg = b.scalar(-np.inf, dt)
@@ -35,6 +38,8 @@ def _attention(b: Builder, q: str, k: str, v: str, rank: int, dt: str, scale: fl
         m = b.one("Unsqueeze", [mask, b.ints(list(range(1, 1 + lead)))]) if lead else mask
         scores = b.one("Add", [scores, b.one("Where", [m, neg, zero])])
     weights = b.one("Softmax", [scores], axis=-1)
+    if safe and (attn_mask is not None or pad is not None):
+        weights = b.one("Where", [b.one("IsNaN", [weights]), zero, weights])
     return b.one("MatMul", [weights, v]), weights
 
 
@@ -118,7 +123,8 @@ def mha(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
                                                                                     b.scalar(-np.inf, dt)]), m]), dt)
         else:
             pad = (m, 2)
-    out, weights = _attention(b, q, k, v, 4, dt, 1 / math.sqrt(hd), a["causal"], big_l, big_s, mask, pad)
+    out, weights = _attention(b, q, k, v, 4, dt, 1 / math.sqrt(hd), a["causal"], big_l, big_s, mask, pad,
+                              safe=not a["need_weights"])
     out = _reshape_to(b, b.one("Transpose", [out], perm=[0, 2, 1, 3]), (big_n, big_l, e))
     out = b.one("MatMul", [out, b.param(n, "out_proj.weight", np.transpose, suffix=".T")])
     if a["bias"]:

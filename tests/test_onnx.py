@@ -169,3 +169,39 @@ def test_export_error_for_unfit_weights(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"`fc2.weight` is \[5, 128\] in bad.safetensors but \[10, 128\]"):
         verify_onnx(result, Source(str(SAMPLES / "mnist_mlp.net"), (SAMPLES / "mnist_mlp.net").read_text()), {},
                     "MnistMLP", weights=str(tmp_path / "bad.safetensors"))
+
+
+def test_attention_to_fully_masked_keys_is_zero_as_in_torch() -> None:
+    """torch's SDPA gives 0, not NaN, for a query whose keys are all masked; MHA too unless it returns weights."""
+    text = """
+network Attn {
+    input q: f32[2, 3, 5, 4]
+    input k: f32[2, 3, 6, 4]
+    input v: f32[2, 3, 6, 7]
+    input pad: bool[2, 6]
+    input x: f32[2, 3, 4]
+    input keys: bool[2, 3]
+    y = scaled_dot_product_attention(q, k, v, causal=true, key_padding_mask=pad)
+    z = x -> MultiheadAttention(4, 2, batch_first=true, key_padding_mask=keys) as mha
+    output y, z
+}
+"""
+    graph = netc.check_source(text).graphs["Attn"]
+    rng = np.random.default_rng(0)
+    state = {k: v.astype(np.float32) for k, v in random_state(graph, rng).items()}
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)))
+    pad = np.array([[False] * 6, [True] * 6])
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    keys = np.array([[False, False, True], [True, True, True]])
+    y, z = _run(build_model(graph, state), {"q": q, "k": k, "v": v, "pad": pad, "x": x, "keys": keys})
+    want_y = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.from_numpy(t) for t in (q, k, v)),
+        attn_mask=torch.from_numpy(np.tril(np.ones((5, 6), bool)) & ~pad[:, None, None, :]))
+    torch.testing.assert_close(torch.from_numpy(y), want_y, **TOL["float32"])
+    assert not np.isnan(y).any() and (y[1] == 0).all()
+    mha = torch.nn.MultiheadAttention(4, 2, batch_first=True).eval()
+    mha.load_state_dict({k_[len("mha."):]: torch.from_numpy(t) for k_, t in state.items()})
+    # With grad enabled: torch's fused fast path (eval under no_grad) gives NaN there instead, unlike its own SDPA.
+    want_z, _ = mha(*(torch.from_numpy(x),) * 3, key_padding_mask=torch.from_numpy(keys), need_weights=False)
+    torch.testing.assert_close(torch.from_numpy(z), want_z.detach(), **TOL["float32"])
+    assert (z[1] == want_z.detach().numpy()[1]).all() and not np.isnan(z).any()
