@@ -93,7 +93,7 @@ def to_onnx(graph: Graph, weights: dict[str, np.ndarray], opset: int = OPSET,
     b.node = None
     outputs = []
     for name, value in graph.outputs:
-        src = b.names[value.id]
+        src = b.var(value)
         if name in b.taken and src != name:
             name = b.fresh(name)
         b.taken.add(name)

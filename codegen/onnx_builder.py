@@ -15,7 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..dsl.dims import FloorDiv, IntLike, Sym
-from ..dsl.ir import Graph, OpNode, Value
+from ..dsl.ir import Graph, Module, OpNode, Value
 from ..dsl.types import DTYPES
 
 OPSET = 18
@@ -146,10 +146,28 @@ class Builder:
 
     def var(self, v: Value) -> str:
         if v.id not in self.names:
-            raise self.fail(f"`{v.name}` is an optional block input (`= {v.name}`) that the caller leaves out; "
-                            "the ONNX backend makes optional inputs only at the network level",
-                            help="pass it to the block from a network input")
+            self.names[v.id] = self._unpassed(v)
         return self.names[v.id]
+
+    def _unpassed(self, v: Value) -> str:
+        """A block's optional input the caller leaves out (`input eps: f32[B, 4] = randn`), made where it is used.
+
+        A network's own optional inputs are inputs of the ONNX graph instead (callers pass fixed noise)."""
+        module = next((m for m in self.graph.root.walk() if isinstance(m, Module) and v.name in m.input_defaults
+                       and (any(v is x for n in m.op_nodes() for x in n.inputs) or any(v is o for o in m.outputs))),
+                      None)
+        if module is None or v.producer is not None:
+            raise self.fail(f"found no producer for `{v.name}`")
+        default = module.input_defaults[v.name]
+        dtype = _ONNX_DTYPES[default.dtype]
+        shape = self.shape(v.type.dims)
+        hint = f"{module.path}.{v.name}" if module.path else v.name
+        if default.fill in ("zeros", "ones"):
+            value = helper.make_tensor("fill", dtype, [1], [1 if default.fill == "ones" else 0])
+            return self.one("ConstantOfShape", [shape], value=value, hint=hint)
+        like = self.one("ConstantOfShape", [shape], value=helper.make_tensor("fill", dtype, [1], [0]), hint=hint)
+        op = "RandomNormalLike" if default.fill == "randn" else "RandomUniformLike"
+        return self.one(op, [like], hint=hint)
 
 
 Emitter = Callable[[Builder, OpNode, list[str]], list[str]]

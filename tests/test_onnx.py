@@ -205,3 +205,31 @@ network Attn {
     want_z, _ = mha(*(torch.from_numpy(x),) * 3, key_padding_mask=torch.from_numpy(keys), need_weights=False)
     torch.testing.assert_close(torch.from_numpy(z), want_z.detach(), **TOL["float32"])
     assert (z[1] == want_z.detach().numpy()[1]).all() and not np.isnan(z).any()
+
+
+def test_block_inputs_left_out_are_made_in_the_graph() -> None:
+    text = """
+block Shift {
+    input x: f32[B, 4]
+    input bias: f32[B, 4] = ones
+    input noise: f32[B, 4] = randn
+    output x + bias, noise
+}
+network N {
+    input x: f32[B, 4]
+    y, n = x -> Shift() as shift
+    output y, n
+}
+"""
+    result = netc.check_source(text)
+    graph = result.graphs["N"]
+    model = build_model(graph, fresh_state(graph))
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    y, n = _run(model, {"x": x})
+    np.testing.assert_allclose(y, x + 1, rtol=0, atol=0)
+    assert n.shape == (3, 4) and np.isfinite(n).all() and n.std() > 0
+    y2, n2 = _run(model, {"x": x[:1]})  # the sizes follow the input
+    assert y2.shape == n2.shape == (1, 4)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    first, second = (session.run(None, {"x": x})[1] for _ in range(2))
+    assert not np.array_equal(first, second)  # fresh noise on every run
