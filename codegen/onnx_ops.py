@@ -45,13 +45,19 @@ def conv(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
     if not batched:
         x = b.one("Unsqueeze", [x, b.ints([0])])
     if a["padding_mode"] != "zeros" and any(pads):
-        mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[a["padding_mode"]]
-        if mode == "wrap":
-            raise b.fail("padding_mode='circular' has no ONNX opset-18 equivalent",
-                         help="use padding_mode='zeros', 'reflect' or 'replicate'")
         m = len(k)
-        full = [0, 0] + pads[:m] + [0, 0] + pads[m:]
-        x = b.one("Pad", [x, b.ints(full)], mode=mode)
+        if a["padding_mode"] == "circular":  # Pad's "wrap" mode is opset 19: wrap each axis by slicing instead
+            for i in range(m):
+                axis, lo, hi = 2 + i, pads[i], pads[m + i]
+                parts = [x]
+                if lo:
+                    parts.insert(0, b.one("Slice", [x, b.ints([-lo]), b.ints([2 ** 62]), b.ints([axis])]))
+                if hi:
+                    parts.append(b.one("Slice", [x, b.ints([0]), b.ints([hi]), b.ints([axis])]))
+                x = b.one("Concat", parts, axis=axis) if len(parts) > 1 else x
+        else:
+            mode = {"reflect": "reflect", "replicate": "edge"}[a["padding_mode"]]
+            x = b.one("Pad", [x, b.ints([0, 0] + pads[:m] + [0, 0] + pads[m:])], mode=mode)
         pads = [0] * (2 * m)
     inputs = [x, b.param(n, "weight")] + ([b.param(n, "bias")] if a["bias"] else [])
     y = b.one("Conv", inputs, kernel_shape=k, strides=s, dilations=d, pads=pads, group=a["groups"])

@@ -148,14 +148,19 @@ def test_an_op_without_a_lowering_is_a_located_error(monkeypatch: pytest.MonkeyP
     assert diag.span is not None and (diag.span.line, diag.span.column) == (3, 10)
 
 
-def test_circular_padding_is_a_located_error(tmp_path: Path) -> None:
-    text = "network N {\n    input x: f32[B, 2, 8, 8]\n    x -> Conv2d(2, 3, padding=1, padding_mode=\"circular\") as c" \
-           " -> y\n    output y\n}\n"
-    graph = netc.check_source(text, path="n.net").graphs["N"]
-    with pytest.raises(ExportError) as exc:
-        build_model(graph, fresh_state(graph))
-    (diag,) = exc.value.diagnostics.items  # type: ignore[union-attr]
-    assert "circular" in diag.message and diag.span.line == 3
+@pytest.mark.parametrize("mode", ["circular", "reflect", "replicate"])
+def test_padding_modes(mode: str) -> None:
+    text = f"network N {{\n    input x: f32[B, 2, 7, 6]\n    x -> Conv2d(3, (3, 2), padding=(2, 1), " \
+           f"padding_mode=\"{mode}\") as c -> y\n    output y\n}}\n"
+    graph = netc.check_source(text).graphs["N"]
+    state = fresh_state(graph)
+    x = np.random.default_rng(0).standard_normal((2, 2, 7, 6)).astype(np.float32)
+    (got,) = _run(build_model(graph, state), {"x": x})
+    conv = torch.nn.Conv2d(2, 3, (3, 2), padding=(2, 1), padding_mode=mode)
+    conv.load_state_dict({k[2:]: torch.from_numpy(v) for k, v in state.items()})
+    with torch.no_grad():
+        want = conv(torch.from_numpy(x))
+    torch.testing.assert_close(torch.from_numpy(got), want, **TOL["float32"])
 
 
 def test_export_error_for_unfit_weights(tmp_path: Path) -> None:
