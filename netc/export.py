@@ -23,6 +23,7 @@ from .weights import WeightsError, check_fits, load_arrays
 
 QUANTIZE = ("dynamic", "static")
 CALIBRATION_SAMPLES = 512
+PROTOBUF_LIMIT = 2 ** 31 - 2 ** 20  # one protobuf message; past it, weights go to an external data file
 
 
 class ExportError(Exception):
@@ -100,7 +101,8 @@ def build_model(graph: Graph, weights: dict[str, np.ndarray]) -> Any:
         diags.error("E600", message, exc.node.span if exc.node is not None else None,
                     help=exc.help or "netc compile --target torch still handles it")
         raise ExportError(message, diags) from None
-    onnx.checker.check_model(model, full_check=True)
+    if model.ByteSize() < PROTOBUF_LIMIT:
+        onnx.checker.check_model(model, full_check=True)  # larger models are checked from the file, in save_model
     return model
 
 
@@ -110,20 +112,25 @@ def save_model(model: Any, path: Path) -> None:
 
     from .codegen.base import write_atomic
 
-    if model.ByteSize() < 2 ** 31 - 2 ** 20:
+    if model.ByteSize() < PROTOBUF_LIMIT:
         write_atomic(path, model.SerializeToString())
         return
     onnx.save_model(model, str(path), save_as_external_data=True, location=path.name + ".data")
+    onnx.checker.check_model(str(path), full_check=True)
 
 
 # -- quantization ------------------------------------------------------------------------------------------------
 def calibration_arrays(result: Result, graph: Graph, limit: int = CALIBRATION_SAMPLES) -> list[np.ndarray]:
     """The first input's training data, from the train section that trains `graph`."""
     from .train.data import load
+    from .train.errors import TrainError
 
     for spec in result.trains:
         if any(m.graph.name == graph.name for m in spec.models):
-            x = load(spec).train.x
+            try:
+                x = load(spec).train.x
+            except TrainError as exc:
+                raise ExportError(f"cannot read the calibration data: {exc}") from None
             return [x[i:i + 64] for i in range(0, min(len(x), limit), 64)]
     raise ExportError(f"`--quantize static` calibrates on the training data, but no `train` section trains "
                       f"{graph.name}; use --quantize dynamic, or add a train section")
@@ -175,7 +182,7 @@ def export(result: Result, graph: Graph, out: Path, weights: str | None, mode: s
             plain = Path(tmp) / "model.onnx"
             save_model(model, plain)
             quantize(plain, out, mode, calibration, graph.inputs[0][0])
-    return Exported(out, out.stat().st_size, notes)
+    return Exported(out, file_size(out), notes)
 
 
 # -- onnxruntime against torch ----------------------------------------------------------------------------------

@@ -238,3 +238,17 @@ network N {
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     first, second = (session.run(None, {"x": x})[1] for _ in range(2))
     assert not np.array_equal(first, second)  # fresh noise on every run
+
+
+def test_export_cli_writes_one_file_per_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from netc.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["export", str(SAMPLES / "dcgan.net"), "--set", "ngf=8", "--set", "ndf=8"])
+    assert result.exit_code == 0, result.output
+    for name in ("Generator", "Discriminator"):
+        onnx.checker.check_model(str(tmp_path / f"{name}.onnx"), full_check=True)
+    result = CliRunner().invoke(main, ["export", str(SAMPLES / "dcgan.net"), "-o", "x.onnx"])
+    assert result.exit_code == 2 and "pick one with --network" in result.output
