@@ -223,7 +223,7 @@ def viz(file: str, output: str | None, network: str | None, depth: int | None, e
 @guarded
 def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, seed: int, target: str,
            weights: str | None) -> None:
-    """Run the PyTorch and NumPy backends on the same random weights and inputs; compare every layer."""
+    """Run the PyTorch and NumPy backends (or torch and the ONNX export) on the same weights and inputs; compare."""
     try:
         import torch  # noqa: F401  (the only command that needs it)
     except ImportError:
