@@ -80,6 +80,7 @@ CODES: dict[str, str] = {
     "E511": "metric does not apply",
     "E512": "data does not fit the network",
     "E513": "cannot read training data or checkpoint",
+    "E600": "cannot export to ONNX",
     # Warnings
     "W001": "unused value",
     "W002": "shape equality depends on symbol values",

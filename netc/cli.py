@@ -216,9 +216,14 @@ def viz(file: str, output: str | None, network: str | None, depth: int | None, e
 @set_option
 @network_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights and inputs.")
+@click.option("--target", type=click.Choice(["numpy", "onnx"]), default="numpy", show_default=True,
+              help="Compare torch with the NumPy backend, or with the ONNX export run in onnxruntime (float32).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False),
+              help="With --target onnx: a torch or safetensors state_dict instead of random weights.")
 @guarded
-def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, seed: int) -> None:
-    """Run the PyTorch and NumPy backends on the same random weights and inputs; compare every layer."""
+def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, seed: int, target: str,
+           weights: str | None) -> None:
+    """Run the PyTorch and NumPy backends (or torch and the ONNX export) on the same weights and inputs; compare."""
     try:
         import torch  # noqa: F401  (the only command that needs it)
     except ImportError:
@@ -227,6 +232,10 @@ def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, se
     from .verify import VerifyError, format_report, verify_network
 
     result = front_end(file, sets, network)
+    if target == "onnx":
+        from .export_command import verify_onnx_command
+
+        sys.exit(verify_onnx_command(result, read_source(file), parse_sets(sets), weights, seed, _colour()))
     failed = False
     for name in result.graphs:
         try:
@@ -267,6 +276,46 @@ def train(file: str, name: str | None, epochs: int | None, device: str, amp: boo
     code = run(result, file, name, epochs, device, amp, nproc, out, resume, threads, progress, sets, _colour())
     if code:
         sys.exit(code)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["onnx", "safetensors"]), default="onnx", show_default=True,
+              help="An ONNX model, or the weights alone as a safetensors state_dict (e.g. from a torch checkpoint).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Where to write [default: the network's name with .onnx; NAME.int8.onnx when quantized].")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False),
+              help="A torch (.pt, loaded with weights_only) or .safetensors state_dict; default: fresh weights.")
+@click.option("--quantize", type=click.Choice(["dynamic", "static"]),
+              help="int8 weights (dynamic), or int8 weights and activations calibrated on the train data (static).")
+@set_option
+@network_option
+@guarded
+def export(file: str, fmt: str, output: str | None, weights: str | None, quantize: str | None,
+           sets: tuple[str, ...], network: str | None) -> None:
+    """Export a network of FILE to ONNX (opset 18), dynamic axes named after its symbols; no torch needed."""
+    from .export_command import export_command
+
+    if quantize and fmt != "onnx":
+        raise click.BadParameter("only ONNX models are quantized", param_hint="--quantize")
+    result = front_end(file, sets, network)
+    sys.exit(export_command(result, fmt, output, weights, quantize, network, _colour()))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@set_option
+@network_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "sgd-momentum", "adam", "adamw", "rmsprop"]),
+              help="Optimizer of the training-memory estimate [default: the train section's, else adam].")
+@guarded
+def summary(file: str, sets: tuple[str, ...], network: str | None, fmt: str, optimizer: str | None) -> None:
+    """Per-layer parameters, MACs, FLOPs and memory of FILE: formulas in its symbols, numbers with --set."""
+    from .analysis import summarize_result
+
+    result = front_end(file, sets, network)
+    click.echo(summarize_result(result, read_source(file), parse_sets(sets), network, fmt, optimizer))
 
 
 @main.command()

@@ -28,6 +28,27 @@ def run_check(path: Path) -> tuple[int, str]:
     return result.exit_code, result.stderr + result.stdout
 
 
+EXPORT_ERROR_SAMPLES = sorted((SAMPLES / "errors" / "export").glob("*.net"))
+
+
+def run_export(path: Path) -> tuple[int, str]:
+    rel = path.relative_to(ROOT).as_posix()
+    result = CliRunner().invoke(main, ["export", rel, "-o", str(path.with_suffix(".onnx").name)])
+    return result.exit_code, result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("path", EXPORT_ERROR_SAMPLES, ids=lambda p: p.stem)
+def test_export_error_sample_snapshot(path: Path, in_repo_root: Path) -> None:
+    pytest.importorskip("onnx")
+    code, text = run_export(path)
+    actual = f"# exit: {code}\n{text}"
+    expected_path = path.with_suffix(".expected")
+    if update_snapshots():
+        expected_path.write_text(actual, encoding="utf-8")
+    assert actual == expected_path.read_text(encoding="utf-8")
+    assert not path.with_suffix(".onnx").exists() and not (ROOT / path.with_suffix(".onnx").name).exists()
+
+
 @pytest.mark.parametrize("path", ERROR_SAMPLES, ids=lambda p: p.stem)
 def test_error_sample_snapshot(path: Path, in_repo_root: Path) -> None:
     code, text = run_check(path)
@@ -75,6 +96,8 @@ def test_every_code_is_produced_by_some_input(in_repo_root: Path, tmp_path: Path
     bad = tmp_path / "latin1.net"
     bad.write_bytes(b"network \xff {}\n")
     seen |= _codes_in(CliRunner().invoke(main, ["check", str(bad)]).stderr)
+    for path in EXPORT_ERROR_SAMPLES:  # E6xx: files that check but cannot be exported
+        seen |= _codes_in(run_export(path)[1])
     assert seen == set(CODES), f"never produced: {sorted(set(CODES) - seen)}"
 
 

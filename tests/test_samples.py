@@ -16,6 +16,9 @@ EXPECTED_PARAMS = {
     "lenet5.net": ("LeNet5", (1 * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84)
                    + (84 * 10 + 10)),  # 61,706
     "resnet18.net": ("ResNet18", 11_689_512),
+    "resnet50.net": ("ResNet50", 25_557_032),  # torchvision's published figure for resnet50
+    "lenet5_digits.net": ("DigitsLeNet5", (1 * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (400 * 120 + 120)
+                          + (120 * 84 + 84) + (84 * 10 + 10)),
     "vgg11_bn.net": ("VGG11BN", 132_868_840),
 }
 

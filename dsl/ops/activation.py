@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import TensorType
-from .base import Attr, Choice, Float, Int, OpSpec, ShapeError, expect_float, norm_dim, register
+from .base import Attr, Choice, Cost, Float, Int, OpSpec, ShapeError, expect_float, norm_dim, numel, register
 
 
 class _Elementwise(OpSpec):
@@ -18,6 +18,9 @@ class _Elementwise(OpSpec):
         elif x.dtype == "bool":  # torch: "Boolean inputs not supported for relu"
             raise ShapeError("E205", f"`{self.name}` needs a numeric input, but it is bool", label=f"input here is {x}")
         return [x]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outs[0].dims))  # one per element, transcendental or not
 
 
 def _act(name: str, doc: str, attrs: tuple[Attr, ...] = (), aliases: tuple[str, ...] = (),
@@ -48,6 +51,9 @@ class _SoftmaxLike(OpSpec):
         expect_float(x, self.name)
         norm_dim(a["dim"], x.rank)
         return [x]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost(flops=3 * numel(outs[0].dims))  # exp, the sum, the division (or log) per element
 
 
 @register

@@ -18,6 +18,7 @@ from ..types import FLOAT_DTYPES, TensorType
 from .base import (
     Attr,
     Bool,
+    Cost,
     Float,
     Int,
     OpSpec,
@@ -28,6 +29,7 @@ from .base import (
     expect_float,
     known,
     norm_dim,
+    numel,
     positive,
     register,
 )
@@ -112,6 +114,13 @@ class scaled_dot_product_attention(OpSpec):  # noqa: N801 - op names are what us
             _expect_dims(m, want, "key_padding_mask", self)
         return [TensorType(q.dtype, batch.dims + (big_l, v.dims[-1]))]
 
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        q, k, v = xs[:3]
+        scores = numel(outs[0].dims[:-2]) * q.dims[-2] * k.dims[-2]  # type: ignore[operator]
+        # q k^T and weights @ v; a causal mask is counted in full, as torch's counter and kernels do.
+        # Element-wise: the scale, the mask, and the softmax's 3 per score.
+        return Cost(macs=scores * q.dims[-1] + scores * v.dims[-1], flops=5 * scores)  # type: ignore[operator]
+
 
 @register
 class MultiheadAttention(OpSpec):
@@ -189,6 +198,19 @@ class MultiheadAttention(OpSpec):
         w: tuple[IntLike, ...] = (big_l, big_s) if a["average_attn_weights"] else (heads, big_l, big_s)
         return [out, q.with_dims(((n,) if batched else ()) + w)]  # type: ignore[operator]
 
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        n_main = len(xs) - sum(a[m] is not None for m in ("attn_mask", "key_padding_mask"))
+        q, k = (xs[0], xs[0]) if n_main == 1 else xs[:2]
+        e = a["embed_dim"]
+        queries, keys = numel(q.dims[:-1]), numel(k.dims[:-1])  # L * N and S * N
+        big_s = k.dims[1 if q.rank == 3 and a["batch_first"] else 0]
+        scores = queries * big_s  # type: ignore[operator]  # N * L * S per head
+        macs = queries * e * e + keys * e * a["kdim"] + keys * e * a["vdim"]  # type: ignore[operator]  # in-proj
+        # q k^T and weights @ v over all heads (E / heads columns each), then out_proj.
+        macs = macs + 2 * scores * e + queries * e * e  # type: ignore[operator]
+        flops = 5 * scores * a["num_heads"] + ((2 * queries + 2 * keys) * e if a["bias"] else 0)  # type: ignore[operator]
+        return Cost(macs=macs, flops=flops)
+
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         e = a["embed_dim"]
         out: dict[str, tuple[IntLike, ...]] = {}
@@ -234,6 +256,9 @@ class _PositionalEncoding(OpSpec):
             raise ShapeError("E209", f"the sequence ({steps} steps) is longer than max_len={a['max_len']}",
                              help=f"raise max_len to at least {steps}")
         return [x]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outs[0].dims))  # the addition of the table
 
 
 @register

@@ -5,7 +5,9 @@ An op spec is a class with a tuple of :class:`Attr` and two methods:
 * ``infer(a, xs)`` takes the bound attributes (a dict it may complete with inferred values such as
   ``in_features``) and the input tensor types, and returns the output types or raises
   :class:`ShapeError` with a diagnostic code;
-* ``params(a, xs)`` / ``buffers(a, xs)`` give the state_dict entries, in torch's order.
+* ``params(a, xs)`` / ``buffers(a, xs)`` give the state_dict entries, in torch's order;
+* ``cost(a, xs, outs)`` gives the forward pass's arithmetic as a :class:`Cost` of symbolic dims (formulas in
+  ``B``, ``T``, ``H``, ``W``), or the op says why it is not counted in ``not_counted``.
 
 Parameter counts, the `netc check` table and every backend read these, so they cannot disagree.
 """
@@ -63,6 +65,27 @@ class Warn:
     message: str
 
 
+@dataclass(frozen=True)
+class Cost:
+    """The arithmetic of one forward application, as formulas in the input's dims.
+
+    ``macs`` are the multiply-accumulates of matrix products and convolutions; torch's FlopCounterMode (and
+    most papers) count each as 2 FLOPs and count nothing else. ``flops`` are the other floating-point
+    operations (bias adds, activations, normalisation, softmax, pooling), which that counter leaves out.
+    """
+
+    macs: IntLike = 0
+    flops: IntLike = 0
+
+    @property
+    def total_flops(self) -> IntLike:
+        return 2 * self.macs + self.flops  # type: ignore[operator]
+
+
+class NotCounted(Exception):
+    """Raised by ``OpSpec.cost`` for ops that declare no cost (``not_counted`` says why)."""
+
+
 class OpSpec:
     name: ClassVar[str]
     family: ClassVar[str]
@@ -76,6 +99,11 @@ class OpSpec:
     tensor_kwargs: ClassVar[tuple[str, ...]] = ()
     # Return a tuple even for one output (split into one piece is still a list of pieces).
     always_tuple: ClassVar[bool] = False
+    # Why this op's arithmetic is not counted by `netc summary` (empty: the op declares `cost`). Every op does
+    # one or the other; tests/test_cost.py enforces it.
+    not_counted: ClassVar[str] = ""
+    # The outputs alias the input's storage (view, transpose, split): no new activation memory.
+    is_view: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.warnings: list[Warn] = []
@@ -92,6 +120,14 @@ class OpSpec:
 
     def buffers(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[tuple[IntLike, ...], str]]:
         return {}
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        """FLOPs and MACs of one forward application, for the bound attributes and the inferred types."""
+        raise NotCounted(self.not_counted or f"`{self.name}` declares no cost")
+
+    @classmethod
+    def declares_cost(cls) -> bool:
+        return cls.cost is not OpSpec.cost
 
     @classmethod
     def attr(cls, name: str) -> Attr | None:

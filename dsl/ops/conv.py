@@ -10,6 +10,7 @@ from .base import (
     AttrError,
     Bool,
     Choice,
+    Cost,
     Int,
     OpSpec,
     Optional,
@@ -18,6 +19,7 @@ from .base import (
     expect_float,
     expect_rank,
     known,
+    numel,
     positive,
     register,
 )
@@ -65,6 +67,18 @@ def _check_padding_mode(mode: str, pad: Any, i: int, total_same: int, size: IntL
 class _ConvNd(OpSpec):
     n: int = 2
     family = "conv"
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        # Each output element of a convolution is a dot product over (in_channels / groups) * kernel taps.
+        # A transposed convolution is counted by its input elements instead, each scattered into
+        # (out_channels / groups) * kernel taps, as torch's FLOP counter does (output cropping not subtracted).
+        taps = numel(tuple(a["kernel_size"]))
+        out = numel(outs[0].dims)
+        if isinstance(self, ConvTranspose):
+            macs = numel(xs[0].dims) * (a["out_channels"] // a["groups"]) * taps  # type: ignore[operator]
+        else:
+            macs = out * (a["in_channels"] // a["groups"]) * taps  # type: ignore[operator]
+        return Cost(macs=macs, flops=out if a["bias"] else 0)
 
     def _split_input(self, x: TensorType) -> tuple[tuple[IntLike, ...], IntLike, tuple[IntLike, ...]]:
         expect_rank(x, (self.n + 1, self.n + 2), _LAYOUT[self.n])

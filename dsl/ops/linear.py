@@ -8,6 +8,7 @@ from ..types import TensorType
 from .base import (
     Attr,
     Bool,
+    Cost,
     Int,
     LayerRef,
     OpSpec,
@@ -16,6 +17,7 @@ from .base import (
     expect_float,
     expect_int,
     known,
+    numel,
     positive,
     register,
 )
@@ -50,6 +52,10 @@ class Linear(OpSpec):
         a["in_features"] = known(last, "the input's last dim (in_features)")
         return [x.with_dims(x.dims[:-1] + (a["out_features"],))]
 
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        n = numel(outs[0].dims)
+        return Cost(macs=n * a["in_features"], flops=n if a["bias"] else 0)  # type: ignore[operator]
+
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         out = {"weight": (a["out_features"], a["in_features"])}
         if a["bias"]:
@@ -81,6 +87,9 @@ class Embedding(OpSpec):
         if pad is not None and not -n <= pad < n:
             raise ShapeError("E305", f"padding_idx {pad} must be within the {n} embeddings")
         return [TensorType("f32", x.dims + (a["embedding_dim"],))]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost()  # a table lookup: memory traffic, no arithmetic
 
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         return {"weight": (a["num_embeddings"], a["embedding_dim"])}

@@ -9,6 +9,7 @@ from .base import (
     Attr,
     AttrError,
     Bool,
+    Cost,
     Float,
     OpSpec,
     Optional,
@@ -16,6 +17,7 @@ from .base import (
     expect_float,
     expect_rank,
     known,
+    numel,
     positive,
     register,
 )
@@ -44,6 +46,10 @@ class _BatchNorm(OpSpec):
                              help="leave num_features out to infer it from the input")
         a["num_features"] = known(c, "the number of channels")
         return [x]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        # Inference: the running statistics and the affine fold into one scale and shift per element.
+        return Cost(flops=2 * numel(outs[0].dims))  # type: ignore[operator]
 
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         c = a["num_features"]
@@ -107,6 +113,11 @@ class LayerNorm(OpSpec):
         a["normalized_shape"] = tuple(shape)
         return [x]
 
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        # Per element: add to the mean, subtract it, square and add to the variance, normalise; affine: 2 more.
+        per = 5 + (2 if a["elementwise_affine"] else 0)
+        return Cost(flops=per * numel(outs[0].dims))  # type: ignore[operator]
+
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         if not a["elementwise_affine"]:
             return {}
@@ -124,6 +135,9 @@ class Dropout(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         expect_float(xs[0], "Dropout")
         return [xs[0]]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost()  # identity in eval mode, which is what the forward-pass figures describe
 
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "expect_rank"]

@@ -5,7 +5,21 @@ from typing import Any
 
 from ..dims import Dim, IntLike, ceildiv, floordiv
 from ..types import TensorType
-from .base import Attr, Bool, Int, OpSpec, Optional, ShapeError, Tuple, Warn, expect_rank, positive, register
+from .base import (
+    Attr,
+    Bool,
+    Cost,
+    Int,
+    OpSpec,
+    Optional,
+    ShapeError,
+    Tuple,
+    Warn,
+    expect_rank,
+    numel,
+    positive,
+    register,
+)
 from .conv import _LAYOUT, _axis_names
 
 
@@ -52,6 +66,10 @@ class _PoolNd(OpSpec):
                                  label=f"input here is {x}", help="pool a larger input or use a smaller kernel")
             out.append(o)
         return [x.with_dims(x.dims[:-self.n] + tuple(out))]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        # One comparison or addition per kernel tap of each output element (the average's division folds in).
+        return Cost(flops=numel(outs[0].dims) * numel(tuple(a["kernel_size"])))  # type: ignore[operator]
 
 
 def _pool_attrs(n: int, kind: str) -> tuple[Attr, ...]:
@@ -100,6 +118,10 @@ class _AdaptiveNd(OpSpec):
         spatial = x.dims[-self.n:]
         out = tuple(size if o is None else o for o, size in zip(a["output_size"], spatial))
         return [x.with_dims(x.dims[:-self.n] + out)]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        # The windows tile the input (overlapping by at most one element): about one FLOP per input element.
+        return Cost(flops=numel(xs[0].dims))
 
 
 def _make_adaptive(name: str, n: int, kind: str) -> type[OpSpec]:

@@ -15,6 +15,7 @@ from .base import (
     Attr,
     Bool,
     Choice,
+    Cost,
     Float,
     Int,
     OpSpec,
@@ -24,6 +25,7 @@ from .base import (
     expect_float,
     expect_rank,
     known,
+    numel,
     positive,
     register,
 )
@@ -119,6 +121,20 @@ class _RNNBase(OpSpec):
 
     def pack(self, outs: list[Any]) -> Any:
         return (outs[0], tuple(outs[1:])) if self.states == 2 else tuple(outs)
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        # Per step and sequence: every gate block is W_ih x + W_hh h (one MAC per weight), plus the projection.
+        # Element-wise: the bias adds and gate non-linearities, ~3 per gate unit (GRU/LSTM state updates).
+        x = xs[0]
+        steps_batch = numel(x.dims[:-1])  # L * N, or L unbatched
+        h, p = a["hidden_size"], self.proj(a)
+        d = 2 if a["bidirectional"] else 1
+        macs: IntLike = 0
+        for layer in range(a["num_layers"]):
+            in_size = a["input_size"] if layer == 0 else (p or h) * d
+            macs += d * (self.gates * h * (in_size + (p or h)) + p * h)
+        flops = a["num_layers"] * d * 3 * self.gates * h
+        return Cost(macs=steps_batch * macs, flops=steps_batch * flops)  # type: ignore[operator]
 
 
 @register

@@ -16,6 +16,7 @@ from .base import (
     AttrError,
     Bool,
     Choice,
+    Cost,
     Int,
     OpSpec,
     Optional,
@@ -24,6 +25,7 @@ from .base import (
     describe,
     expect_float,
     norm_dim,
+    numel,
     register,
 )
 
@@ -73,6 +75,9 @@ class _Reduce(OpSpec):
         else:
             out = tuple(1 if i in reduced else d for i, d in enumerate(x.dims) if a["keepdim"] or i not in reduced)
         return [TensorType(self.out_dtype(x), out)]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(xs[0].dims))  # one addition or comparison per input element
 
 
 @register
@@ -151,6 +156,7 @@ def _fmt_slice(s: slice) -> str:
 class index(OpSpec):  # noqa: N801
     name = "index"
     family = "tensor"
+    is_view = True
     aliases = ("getitem",)
     doc = ("x[items]: what `out[:, -1]` becomes. Items are integers or dims (drop the dim), slices "
            "`start:stop:step` (step > 0) and `none` (a new dim of size 1).")
@@ -177,6 +183,9 @@ class index(OpSpec):  # noqa: N801
                                  label=f"indexed here is {x}", help=f"use an index between {-n} and {n - 1}")
             d += 1
         return [x.with_dims(tuple(out) + x.dims[d:])]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost()  # a view of the input
 
     def _slice_len(self, n: IntLike, s: slice, d: int) -> IntLike:
         step = 1 if s.step is None else s.step
@@ -259,6 +268,9 @@ class arange(OpSpec):  # noqa: N801
                              "sign of the step", help="torch raises here instead of returning an empty tensor")
         dtype = a["dtype"] or ("f32" if floats else "i64")
         return [TensorType(dtype, (n,))]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost()  # fills a range: no arithmetic on data
 
 
 __all__ = ["ArgMax", "Max", "Mean", "Min", "Sum", "arange", "index"]

@@ -22,6 +22,7 @@ from .base import (
     AttrError,
     Bool,
     Choice,
+    Cost,
     DimArg,
     OpSpec,
     Optional,
@@ -29,6 +30,7 @@ from .base import (
     describe,
     expect_float,
     expect_rank,
+    numel,
     register,
 )
 
@@ -148,6 +150,12 @@ class _Resample(OpSpec):
             if isinstance(d, int) and d <= 0:
                 raise ShapeError("E203", f"input {_AXES[n][axis]} is {d}; it must be positive")
         return [x.with_dims(x.dims[:2] + tuple(out))]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        if a["mode"] == "nearest":
+            return Cost()  # copies
+        # (bi/tri)linear: a weighted sum of 2^n neighbours per output element, a multiply and an add each.
+        return Cost(flops=2 * 2 ** (xs[0].rank - 2) * numel(outs[0].dims))  # type: ignore[operator]
 
 
 @register

@@ -9,6 +9,7 @@ from .base import (
     Any_,
     Attr,
     AttrError,
+    Cost,
     DimArg,
     Int,
     IntList,
@@ -51,8 +52,17 @@ def exact_div(a: IntLike, b: IntLike) -> IntLike | None:
     return normalize(Dim(out))
 
 
-class _Flatten(OpSpec):
+class _View(OpSpec):
+    """Ops that only re-describe or re-slice the input's storage (torch returns views): no arithmetic."""
+
     family = "tensor"
+    is_view = True
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost()
+
+
+class _Flatten(_View):
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
@@ -87,9 +97,8 @@ def _shape_arg(v: Any) -> Any:
 
 
 @register
-class view(OpSpec):  # noqa: N801
+class view(_View):  # noqa: N801
     name = "view"
-    family = "tensor"
     aliases = ("reshape",)
     doc = "Same elements, new shape; one dim may be -1 and is inferred."
     attrs = (Attr("shape", _shape_arg, variadic=True, doc="the new dims; -1 once to infer one"),)
@@ -127,9 +136,8 @@ class view(OpSpec):  # noqa: N801
 
 
 @register
-class transpose(OpSpec):  # noqa: N801
+class transpose(_View):  # noqa: N801
     name = "transpose"
-    family = "tensor"
     doc = "Swaps two dims."
     attrs = (Attr("dim0", Int()), Attr("dim1", Int()))
 
@@ -144,9 +152,8 @@ class transpose(OpSpec):  # noqa: N801
 
 
 @register
-class permute(OpSpec):  # noqa: N801
+class permute(_View):  # noqa: N801
     name = "permute"
-    family = "tensor"
     doc = "Reorders all dims."
     attrs = (Attr("dims", Int(), variadic=True, doc="the source dim for each output dim"),)
 
@@ -207,6 +214,9 @@ class concat(OpSpec):  # noqa: N801
         dims[dim] = total
         return [TensorType(dtype, tuple(dims))]
 
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost()  # copies, no arithmetic
+
 
 def _split_arg(v: Any) -> int | tuple[int, ...]:
     """An int is a piece size; a list (even of one) is the sizes of the sections, as in torch.split."""
@@ -228,9 +238,8 @@ def _split_sizes(n: IntLike, size_or_sections: int | tuple[int, ...], op: str) -
 
 
 @register
-class split(OpSpec):  # noqa: N801
+class split(_View):  # noqa: N801
     name = "split"
-    family = "tensor"
     always_tuple = True
     doc = "Splits along `dim` into pieces of a given size (the last may be smaller) or given sizes."
     attrs = (Attr("split_size_or_sections", _split_arg, doc="an int piece size or a list of sizes"),
@@ -250,9 +259,8 @@ class split(OpSpec):  # noqa: N801
 
 
 @register
-class chunk(OpSpec):  # noqa: N801
+class chunk(_View):  # noqa: N801
     name = "chunk"
-    family = "tensor"
     always_tuple = True
     doc = "Splits along `dim` into `chunks` pieces of size ceil(n / chunks), as torch.chunk does."
     attrs = (Attr("chunks", positive), Attr("dim", Int(), 0))
@@ -309,6 +317,9 @@ class _Binary(OpSpec):
             return [out.with_dtype("f32")]  # true division: torch.div of integers gives floats
         return [out]
 
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outs[0].dims))
+
     def _infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         if len(xs) == 2:
             if a["other"] is not None:
@@ -364,6 +375,9 @@ class matmul(OpSpec):  # noqa: N801
         if y.rank == 1:
             dims.pop(-1)
         return [TensorType(promote(x.dtype, y.dtype), tuple(dims))]
+
+    def cost(self, a: dict[str, Any], xs: list[TensorType], outs: list[TensorType]) -> Cost:
+        return Cost(macs=numel(outs[0].dims) * xs[0].dims[-1])  # type: ignore[operator]
 
 
 __all__ = ["lower_bound", "AttrError"]

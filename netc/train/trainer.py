@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..dsl.train import LExpr, ModelSpec, TrainSpec, metric_name
+from ..weights import is_safetensors
 from . import checkpoint as ckpt
 from . import data as data_mod
 from .errors import TrainError
@@ -71,6 +72,16 @@ def build_models(spec: TrainSpec) -> dict[str, nn.Module]:
         torch.manual_seed(spec.seed + i)
         models[m.alias] = cls(**{k: v for k, v in m.overrides.items() if k in accepted})
     return models
+
+
+def load_safetensors(path: Path) -> dict[str, Any]:
+    """An `init:` state_dict in a .safetensors file (netc/weights.py; no pickle either way)."""
+    from ..weights import WeightsError, load_tensors
+
+    try:
+        return load_tensors(path)
+    except WeightsError as exc:
+        raise TrainError(str(exc)) from None
 
 
 def pick_device(name: str) -> torch.device:
@@ -145,7 +156,7 @@ class Trainer:
         if spec.init is not None:
             path = spec.resolve(spec.init[0])
             try:
-                state = ckpt.load(path)
+                state = ckpt.load(path) if not is_safetensors(path) else load_safetensors(path)
                 for alias, model in self.models.items():
                     weights = ckpt.model_state(state, alias, path)
                     ckpt.load_pretrained(model, weights, [p for a, p, _ in spec.replace if a == alias], path)

@@ -1,0 +1,105 @@
+"""The ONNX backend: an ONNX model (opset 18) straight from the IR, without torch.
+
+Each op node becomes a few standard ONNX nodes (`EMITTERS`); parameters become initializers named by their
+state_dict keys. Input dims that are symbols in the source (`B`, `T`, `H`, `W`) become named dynamic axes;
+sizes computed from them inside the network (a `view(B, T, heads, d / heads)`) are built in the graph from
+`Shape` of the input that binds each symbol, so one file serves every size. What ONNX cannot express is an
+:class:`UnsupportedOp` naming the op and its source location, raised before anything is written.
+
+`onnx` and `numpy` are the only imports; the file is checked with `onnx.checker` by the caller.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..dsl.dims import Dim, IntLike, Sym
+from ..dsl.ir import Graph, OpNode, Value
+from . import onnx_ops as o
+from . import onnx_seq as s
+from .onnx_builder import _ONNX_DTYPES, OPSET, Builder, Emitter, UnsupportedOp
+
+__all__ = ["EMITTERS", "OPSET", "UnsupportedOp", "to_onnx"]
+
+EMITTERS: dict[str, Emitter] = {
+    "Linear": o.linear, "Embedding": o.embedding,
+    **{f"Conv{k}d": o.conv for k in (1, 2, 3)}, **{f"ConvTranspose{k}d": o.conv_transpose for k in (1, 2, 3)},
+    "MaxPool1d": o.pool("max", 1), "MaxPool2d": o.pool("max", 2), "AvgPool1d": o.pool("avg", 1),
+    "AvgPool2d": o.pool("avg", 2),
+    "AdaptiveAvgPool1d": o.adaptive("avg", 1), "AdaptiveAvgPool2d": o.adaptive("avg", 2),
+    "AdaptiveMaxPool1d": o.adaptive("max", 1), "AdaptiveMaxPool2d": o.adaptive("max", 2),
+    "BatchNorm1d": o.batch_norm, "BatchNorm2d": o.batch_norm, "LayerNorm": o.layer_norm,
+    "Dropout": o.unary("Identity"),
+    "Flatten": o.reshape, "flatten": o.reshape, "view": o.reshape,
+    "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
+    "add": o.binary("Add"), "sub": o.binary("Sub"), "mul": o.binary("Mul"), "div": o.binary("Div"),
+    "matmul": o.matmul,
+    "relu": o.unary("Relu"), "leaky_relu": o.unary("LeakyRelu", alpha="negative_slope"),
+    "elu": o.unary("Elu", alpha="alpha"), "gelu": o.gelu, "silu": o.silu, "sigmoid": o.unary("Sigmoid"),
+    "tanh": o.unary("Tanh"), "softplus": o.softplus, "exp": o.unary("Exp"),
+    "softmax": o.softmax("Softmax"), "log_softmax": o.softmax("LogSoftmax"),
+    "sum": o.reduce("ReduceSum"), "mean": o.reduce("ReduceMean"), "max": o.reduce("ReduceMax"),
+    "min": o.reduce("ReduceMin"), "argmax": o.argmax, "index": o.index, "arange": o.arange,
+    "scaled_dot_product_attention": s.sdpa, "MultiheadAttention": s.mha,
+    "SinusoidalPositionalEncoding": s.positional("pe"), "LearnedPositionalEncoding": s.positional("weight"),
+    "RNN": s.rnn, "GRU": s.rnn, "LSTM": s.rnn,
+    "Upsample": s.interpolate, "interpolate": s.interpolate,
+}
+
+
+# -- the model --------------------------------------------------------------------------------------------------
+def _value_info(name: str, v: Value) -> onnx.ValueInfoProto:
+    dims: list[int | str | None] = []
+    for d in v.type.dims:
+        dims.append(d if isinstance(d, int) else str(d))
+    return helper.make_tensor_value_info(name, _ONNX_DTYPES[v.type.dtype], dims)
+
+
+def _is_symbol(d: IntLike) -> str | None:
+    if isinstance(d, Dim) and len(d.terms) == 1:
+        (mono, coef), = d.terms
+        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
+            return mono[0][0].name
+    return None
+
+
+def supported(graph: Graph) -> list[OpNode]:
+    """The op nodes no emitter exists for (an empty list: every op has one)."""
+    return [n for n in graph.op_nodes() if n.op not in EMITTERS]
+
+
+def to_onnx(graph: Graph, weights: dict[str, np.ndarray], opset: int = OPSET,
+            producer: str = "netc") -> onnx.ModelProto:
+    """An ONNX model of `graph` with `weights` (state_dict keys -> arrays) as initializers."""
+    b = Builder(graph, weights)
+    inputs = []
+    for name, value, _ in graph.inputs:
+        b.taken.add(name)
+        b.names[value.id] = name
+        inputs.append(_value_info(name, value))
+        for axis, d in enumerate(value.type.dims):
+            s = _is_symbol(d)
+            if s is not None and s not in b.symbols:
+                b.symbols[s] = (name, axis)
+    for n in graph.op_nodes():
+        b.node = n
+        emitter = EMITTERS.get(n.op)
+        if emitter is None:
+            raise UnsupportedOp(n, f"the ONNX backend has no lowering for `{n.op}`")
+        outs = emitter(b, n, [b.var(v) for v in n.inputs])
+        for v, name in zip(n.outputs, outs):
+            b.names[v.id] = name
+    b.node = None
+    outputs = []
+    for name, value in graph.outputs:
+        src = b.var(value)
+        if name in b.taken and src != name:
+            name = b.fresh(name)
+        b.taken.add(name)
+        b.nodes.append(helper.make_node("Identity", [src], [name], name=f"output/{name}"))
+        outputs.append(_value_info(name, value))
+    onnx_graph = helper.make_graph(b.nodes, graph.name, inputs, outputs, list(b.initializers.values()))
+    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)], producer_name=producer)
+    model.ir_version = min(model.ir_version, 10)  # what current onnxruntime releases load
+    return model
