@@ -182,7 +182,9 @@ EARLY_STOPPING = Fn("patience", (P("patience", "int", REQUIRED, _positive, posit
                                  P("monitor", "name", "val_loss"), P("min_delta", "float", 0.0, _nonneg)),
                     "stop when the monitored value has not improved for `patience` epochs")
 CHECKPOINT = Fn("save", (P("dir", "str", None, positional=True), P("every", "int", 1, _positive),
-                         P("keep", "int", 2, _positive), P("best", "name", "val_loss")),
+                         P("keep", "int", 2, _positive), P("best", "name", "val_loss"),
+                         P("format", "name", "torch", choices=("torch", "safetensors"),
+                           doc="safetensors: also the networks' weights as last/best.safetensors")),
                 "write last.pt every `every` epochs, keep the newest `keep` epoch files, and best.pt")
 NOISES = ("normal", "uniform")
 
@@ -1534,7 +1536,8 @@ class _Checker:
 
     def _checkpoint(self) -> FnCall:
         entry = self._entry("checkpoint")
-        default = FnCall("save", {"dir": None, "every": 1, "keep": 2, "best": "val_loss"}, self.t.name_span)
+        default = FnCall("save", {"dir": None, "every": 1, "keep": 2, "best": "val_loss", "format": "torch"},
+                         self.t.name_span)
         if entry is None:
             return default
         if isinstance(entry.value, ast.String):

@@ -9,9 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from netc.train import load_spec  # noqa: E402
+from netc.train import load_spec, prepare  # noqa: E402
 from netc.train.data import load_digits  # noqa: E402
-from netc.train.trainer import Options, Trainer  # noqa: E402
 
 from .conftest import SAMPLES  # noqa: E402
 
@@ -30,8 +29,7 @@ def test_vae_sample_trains_with_reconstruction_plus_kl(tmp_path: Path) -> None:
                    "    batch: 50\n"
                    "    epochs: 3\n"
                    "}\n")
-    spec = load_spec(net)
-    trainer = Trainer(spec, None, Options(out=tmp_path / "run", progress=False, echo=lambda s: None))
+    trainer = prepare(net, out=tmp_path / "run", progress=False, echo=lambda s: None, tensorboard=False)
     assert sum(p.numel() for p in trainer.models["VAE"].parameters()) == 652_824  # the example's VAE
     report = trainer.run()
     first, last = report.history[0]["val_loss"], report.history[-1]["val_loss"]
@@ -59,7 +57,7 @@ def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Pat
     assert result.ok and not result.diagnostics.items  # D ends in sigmoid -> view(-1): bce fits, no lint
     spec = load_spec(net)
     assert str(spec.input_type) == "f32[B, 3, 64, 64]"  # the real images take D's input type
-    trainer = Trainer(spec, None, Options(out=tmp_path / "run", progress=False, echo=lambda s: None))
+    trainer = prepare(net, out=tmp_path / "run", progress=False, echo=lambda s: None, tensorboard=False)
     before = {a: [p.detach().clone() for p in m.parameters()] for a, m in trainer.models.items()}
     report = trainer.run()
     assert len(report.steps) == 2 and {"train_loss_D", "train_loss_G"} <= set(report.history[-1])

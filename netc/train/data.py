@@ -129,8 +129,9 @@ def _fit_target(part: Part, section: Section) -> Part:
             raise TrainError(f"class targets must be integers, but the data's are {y.dtype}", key="data")
         y = y.astype(np.int64)
         classes = section.target_classes
-        if classes is not None and len(y) and (y.min() < 0 or y.max() >= classes):
-            raise TrainError(f"class targets must lie in [0, {classes}), but they span [{y.min()}, {y.max()}]",
+        used = y[part.index]
+        if classes is not None and len(used) and (used.min() < 0 or used.max() >= classes):
+            raise TrainError(f"class targets must lie in [0, {classes}), but they span [{used.min()}, {used.max()}]",
                              key="data")
         return Part(part.x, y, part.index, part.convert)
     y = y.astype(np.float32)

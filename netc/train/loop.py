@@ -76,6 +76,10 @@ class Run:
         self.models: dict[str, nn.Module] = recipe.networks()
         self.frozen = {a: [m.get_submodule(p) for p in recipe.frozen().get(a, [])] for a, m in self.models.items()}
         self.run_models = self.engine.wrap(self.models, s.single)
+        if self.engine.rank > 0:
+            # Every process built the same networks; from here each draws its own noise and dropout masks
+            # (rank 0 keeps the single-process stream), or all would repeat the same draws on their samples.
+            torch.manual_seed(s.seed + 1_000_003 * self.engine.rank)
         self.folder = self._folder()
         self.splits = data_mod.load(s)
         self.epochs = self.opts.epochs or s.epochs or 1

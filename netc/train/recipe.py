@@ -61,6 +61,12 @@ class Recipe:
 
     section: Section
 
+    def path(self, written: str) -> str:
+        """A path written in the section, relative to the .net file's folder (as the checker read it)."""
+        import os.path
+
+        return os.path.join(os.path.dirname(self.section.source), written)
+
     def networks(self) -> dict[str, Any]:
         """The networks by alias, seeded, with `init`, `freeze` and `replace` applied."""
         raise NotImplementedError

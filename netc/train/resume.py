@@ -63,4 +63,6 @@ def restore(run: Run, path: Path) -> None:
     run.batch_in_epoch = int(state["batch_in_epoch"])
     run.epoch_sums = (int(state["epoch_sums"][0]), float(state["epoch_sums"][1]))
     run.epoch_per_net = dict(state["epoch_per_net"])
-    torch.random.set_rng_state(state["rng"])
+    torch.random.set_rng_state(state["rng"])  # rank 0's: the other processes take their own streams again
+    if run.engine.rank > 0:
+        torch.manual_seed(s.seed + 1_000_003 * run.engine.rank + run.step)
