@@ -84,7 +84,8 @@ def append_recipes(generated: GeneratedCode, specs: list[TrainSpec], class_of: A
     if helpers:
         imports += f"from netc.train.functional import {', '.join(helpers)}\n"
     imports += "from netc.train.recipe import Recipe, Section\n"
-    code = code.replace("\nfrom torch import nn\n", f"\n{imports}from torch import nn\n", 1)
+    # netc's runtime is its own import section (isort sorts netc as first-party in this repository).
+    code = code.replace("\nfrom torch import nn\n", f"\nfrom torch import nn\n\n{imports}", 1)
     table = ", ".join(f"{w.spec.name!r}: {w.class_name}" for w in writers)
     tail = (f"\n\nRECIPES = {{{table}}}\n\n"
             "if __name__ == '__main__':  # python this_file.py --help; torchrun ... this_file.py for several GPUs\n"
