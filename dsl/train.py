@@ -175,8 +175,32 @@ DATA: dict[str, Fn] = _fns(
     Fn("npz", (P("path", "str", REQUIRED, positional=True), P("x", "str", "x"), P("y", "str", "y"), *_SPLITS),
        "arrays from a NumPy .npz file (keys x and y by default)"),
     Fn("npy", (P("x", "str", REQUIRED, positional=True), P("y", "str", None, positional=True), *_SPLITS),
-       "arrays from two NumPy .npy files"),
+       "arrays from two NumPy .npy files, read by memory map (larger than memory streams from disk)"),
+    Fn("images", (P("path", "str", REQUIRED, positional=True), *_SPLITS),
+       "an image folder with one subfolder per class (path/<class>/<image>), decoded by Pillow: x is "
+       "u8[B, H, W, 3] (or [B, H, W] for grayscale files) before `transforms`, targets the class indices"),
+    Fn("csv", (P("path", "str", REQUIRED, positional=True), P("label", "str", "label"), *_SPLITS),
+       "a CSV table with a header: the `label` column is the target, every other column a feature (f32[B, n])"),
+    Fn("text", (P("path", "str", REQUIRED, positional=True), P("block", "int", REQUIRED, _positive),
+                P("stride", "int", None, _positive), *_SPLITS),
+       "a UTF-8 text for a character-level language model: x is i64[B, block] (character ids, the sorted "
+       "distinct characters of the file), the target the same block shifted by one character"),
 )
+
+def _transform_fns() -> dict[str, Fn]:
+    from .train_data import TRANSFORMS
+
+    kinds = {"int": "int", "float": "float", "floats": "floats"}
+    out = {}
+    for name, (params, _, doc) in TRANSFORMS.items():
+        ps = tuple(P(p, kinds[kind], REQUIRED if default is None and p not in ("width",) else default,
+                     _positive if kind == "int" and p != "padding" else None, positional=True)
+                   for p, kind, default in params)
+        out[name] = Fn(name, ps, doc)
+    return out
+
+
+TRANSFORM_FNS = _transform_fns()
 
 EARLY_STOPPING = Fn("patience", (P("patience", "int", REQUIRED, _positive, positional=True),
                                  P("monitor", "name", "val_loss"), P("min_delta", "float", 0.0, _nonneg)),
@@ -209,6 +233,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "freeze": ("a list of submodules whose weights stay fixed", "no"),
     "replace": ("a list of submodules not loaded from `init` (a new head)", "no"),
     "noise": ("a noise input, e.g. `noise z: normal(f32[B, 100])`", "required"),
+    "transforms": ("transforms of `x`, in order, e.g. `[resize(32), to_float(255), channels_first]`", "no"),
 }
 _ALIASES = {"batch_size": "batch", "optim": "optimizer", "lr_schedule": "schedule", "scheduler": "schedule",
             "grad_clip": "clip_norm", "clip": "clip_norm", "epoch": "epochs", "max_steps": "steps"}
@@ -333,6 +358,7 @@ class TrainSpec:
     input_type: TensorType | None  # what the data's `x` must be (the first network input)
     target: TargetNeed | None
     entry_spans: dict[str, Span] = field(default_factory=dict)
+    transforms: list[FnCall] = field(default_factory=list)
 
     @property
     def single(self) -> bool:
@@ -415,6 +441,7 @@ class _Checker:
         self.has_target = True  # False when an array file has no targets (an autoencoder's data)
         self.reelaborate = True
         self.free_numel: dict[str, tuple[int, Span]] = {}  # elements per sample a free data field must have
+        self.transforms: list[FnCall] = []
 
     # diagnostics
     def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
@@ -487,6 +514,7 @@ class _Checker:
             seed=0 if seed is None else seed, init=init, freeze=freeze, replace=replace, noises=noises,
             input_type=self.free.get("x"), target=self.target_need,
             entry_spans={k: v[0].span for k, v in self.entries.items()},
+            transforms=self.transforms,
         )
         return spec
 
@@ -732,7 +760,8 @@ class _Checker:
         if p.kind == "names" and isinstance(expr, ast.ListExpr):
             value = [e.id if isinstance(e, ast.Name) else _literal(e) for e in expr.items]
         want = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string",
-                "name": "a name", "pair": "a pair of numbers like (0.9, 0.999)", "names": "a list of names"}[p.kind]
+                "name": "a name", "pair": "a pair of numbers like (0.9, 0.999)", "names": "a list of names",
+                "floats": "a number or a list of numbers like (0.5, 0.5, 0.5)"}[p.kind]
         good = {
             "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -742,6 +771,9 @@ class _Checker:
             "pair": lambda v: isinstance(v, tuple) and len(v) == 2 and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in v),
             "names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+            "floats": lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)) or (
+                isinstance(v, (tuple, list)) and len(v) > 0 and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)),
         }[p.kind]
         if p.default is None and isinstance(expr, ast.Const) and expr.value is None:
             return None
@@ -752,6 +784,8 @@ class _Checker:
             value = float(value)
         if p.kind == "pair":
             value = tuple(float(x) for x in value)
+        if p.kind == "floats":
+            value = tuple(float(x) for x in value) if isinstance(value, (tuple, list)) else float(value)
         if p.choices and value not in p.choices:
             guess = did_you_mean(value, p.choices)
             return self.error("E506", f"`{p.name}` of `{fn.name}` cannot be `{value}`", expr.span,
@@ -795,7 +829,10 @@ class _Checker:
             if x_type is None:
                 return
             self.free["x"] = x_type
-        if data.name == "digits":
+        self.transforms = self._transforms()
+        if self.transforms or data.name in ("images", "csv", "text"):
+            self._source_layout(data, x_type, model)
+        elif data.name == "digits":
             self._digits_fit(data, x_type, model)
         elif data.name in ("npz", "npy"):
             self._array_files(data, x_type)
@@ -821,6 +858,101 @@ class _Checker:
                 return None
             dims.append(d)
         return TensorType(t.dtype, tuple(dims))
+
+    def _transforms(self) -> list[FnCall]:
+        entry = self._entry("transforms")
+        if entry is None:
+            return []
+        items = entry.value.items if isinstance(entry.value, ast.ListExpr) else (entry.value,)
+        out = []
+        for item in items:
+            call = self._call(item, TRANSFORM_FNS, "transform")
+            if call is not ERR:
+                out.append(call)
+        return out
+
+    def _source_layout(self, data: FnCall, x_type: TensorType | None, model: ModelSpec | None) -> None:
+        """What the source gives (from the files' headers), through the declared transforms, against the
+        network's input; a mismatch names the transform that fixes it."""
+        from . import train_data as td
+
+        base = Path(self.t.span.source.path).resolve().parent
+        args = data.args
+        try:
+            if data.name == "digits":
+                self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), args["classes"])
+                layout = td.Layout((8, 8), "float32")
+            elif data.name == "images":
+                folders = td.class_folders(base / args["path"])
+                self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), len(folders))
+                layout = td.image_layout(folders[0][1][0])
+            elif data.name == "csv":
+                columns = td.csv_columns(base / args["path"])
+                if args["label"] not in columns:
+                    guess = did_you_mean(args["label"], columns)
+                    self.error("E513", f"{args['path']} has no column `{args['label']}`", data.span,
+                               help=f"did you mean label=\"{guess}\"?" if guess else f"its columns: {', '.join(columns)}")
+                    return
+                layout = td.Layout((len(columns) - 1,), "float32")
+            elif data.name == "text":
+                length, vocabulary = td.text_vocabulary(base / args["path"])
+                if length <= args["block"]:
+                    self.error("E513", f"{args['path']} has {length} characters: fewer than one block of "
+                               f"{args['block']} and the next character", data.span)
+                    return
+                layout = td.Layout((args["block"],), "int64")
+                self.given_target = TensorType("i64", (sym(BATCH), args["block"]))
+                self._text_vocabulary(vocabulary, model, data.span)
+            elif data.name in ("npz", "npy"):
+                before = self.free.pop("x", None)
+                self._array_files(data, None)  # reads the headers; sets the raw type of x as if free
+                x = self.free.pop("x", None)
+                if before is not None:
+                    self.free["x"] = before
+                if x is None:
+                    return
+                layout = td.Layout(tuple(int(d) for d in x.dims[1:]), DTYPES.get(x.dtype, "float32"))
+            else:  # synthetic data is already what the network takes
+                return
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.error("E513", f"cannot read the training data: {exc}", data.span,
+                       help=f"paths are relative to the folder of {self.t.span.source.path}")
+            return
+        for call in self.transforms:
+            try:
+                layout = td.apply(layout, [(call.name, call.args)])
+            except td.LayoutError as exc:
+                self.error("E512", str(exc), call.span)
+                return
+        if x_type is None:
+            self.free["x"] = TensorType(_np_dtype(layout.dtype), (sym(BATCH), *layout.dims))
+            return
+        want = tuple(x_type.dims[1:])
+        floating = x_type.dtype in FLOAT_DTYPES
+        where = self._entry("transforms")
+        span = where.value.span if where is not None else data.span
+        if layout.dims != want:
+            self.error("E512", f"the data's x is {layout} per sample, but the network takes {x_type}", span,
+                       help=td.fixing_hint(layout, want, floating) or "each sample must have the shape of the "
+                       "input after its batch dim")
+        elif floating and not layout.dtype.startswith("float"):
+            self.error("E512", f"the data's x is {layout} per sample, but the network takes {x_type}", span,
+                       help="add `to_float(255)` to `transforms` (pixels 0..255 to 0..1), or `to_float` to keep "
+                       "the numbers as they are")
+        elif not floating and layout.dtype.startswith("float"):
+            self.error("E512", f"the data's x is {layout} per sample, but the network takes {x_type}", span,
+                       help="integer inputs (token ids) cannot come from floating-point data")
+
+    def _text_vocabulary(self, vocabulary: int, model: ModelSpec | None, span: Span) -> None:
+        if model is None or not model.graph.inputs:
+            return
+        first = model.graph.inputs[0][1]
+        for node in model.graph.op_nodes():
+            if node.op == "Embedding" and any(v.id == first.id for v in node.inputs):
+                size = int(node.attrs["num_embeddings"])
+                if size < vocabulary:
+                    self.error("E512", f"the text has {vocabulary} distinct characters, but `{model.network}` "
+                               f"embeds only {size}", span, help=f"give its Embedding {vocabulary} or more entries")
 
     def _digits_fit(self, data: FnCall, x_type: TensorType | None, model: ModelSpec | None) -> None:
         self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), data.args["classes"])

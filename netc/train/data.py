@@ -22,18 +22,23 @@ NP_DTYPES = {"f16": np.float16, "bf16": np.float32, "f32": np.float32, "f64": np
              "i16": np.int16, "i32": np.int32, "i64": np.int64, "u8": np.uint8, "bool": np.bool_}
 
 
-def _identity(a: np.ndarray) -> np.ndarray:
-    return a
+def _as_array(batch: Any, rng: np.random.Generator | None) -> np.ndarray:
+    return np.asarray(batch)
 
 
 @dataclass
 class Part:
-    """Some rows of a data source: `x[index]`, `y[index]`, converted per batch by `convert`."""
+    """Some rows of a data source: `x[index]`, `y[index]`, converted per batch by `convert` (the declared
+    transforms and the cast to the network's dtype). The training part augments: its generator is seeded by
+    the section's seed, the epoch and the batch's position, so a resumed run augments as the first did."""
 
     x: Any  # an ndarray or memory map, or anything indexable by an array of rows (an image folder)
     y: np.ndarray | None
     index: np.ndarray
-    convert: Callable[[np.ndarray], np.ndarray] = field(default=_identity)
+    convert: Callable[[Any, np.random.Generator | None], np.ndarray] = field(default=_as_array)
+    augment: bool = False
+    seed: int = 0
+    epoch: int = 0
 
     def __len__(self) -> int:
         return len(self.index)
@@ -41,11 +46,14 @@ class Part:
     def rows(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The samples at positions `which` of this part, as arrays ready for the network."""
         rows = self.index[which]
-        x = self.convert(np.asarray(self.x[rows]))
+        rng = np.random.default_rng([self.seed, self.epoch, int(which[0]) if len(which) else 0]) \
+            if self.augment else None
+        batch = self.x[rows]
+        x = self.convert(np.asarray(batch) if isinstance(batch, np.ndarray) else batch, rng)
         return x, (None if self.y is None else self.y[rows])
 
-    def take(self, which: np.ndarray) -> Part:
-        return Part(self.x, self.y, self.index[which], self.convert)
+    def take(self, which: np.ndarray, augment: bool = False) -> Part:
+        return Part(self.x, self.y, self.index[which], self.convert, augment, self.seed, self.epoch)
 
 
 @dataclass
@@ -74,6 +82,7 @@ def load(section: Section) -> Splits:
 
     rng = np.random.default_rng(section.seed)
     part = sources.open_source(section, rng)
+    part.seed = section.seed
     part = _fit_target(part, section)
     args = section.data_args
     return split(part, args.get("val", 0.0), args.get("test", 0.0), rng)
@@ -88,7 +97,7 @@ def split(part: Part, val: float, test: float, rng: np.random.Generator) -> Spli
         raise TrainError(f"the data has only {n} samples: nothing is left to train on after the splits", key="data")
     test_part = part.take(order[:n_test]) if n_test else None
     val_part = part.take(order[n_test:n_test + n_val]) if n_val else None
-    return Splits(part.take(order[n_test + n_val:]), val_part, test_part)
+    return Splits(part.take(order[n_test + n_val:], augment=True), val_part, test_part)
 
 
 def read_array(path: Path, mmap: bool = True) -> np.ndarray:
@@ -125,7 +134,7 @@ def _fit_target(part: Part, section: Section) -> Part:
     if kind == "class":
         if y.dtype.kind not in "iub":
             if y.dtype.kind == "f" and section.target_shape is not None and y.ndim == len(section.target_shape) + 2:
-                return Part(part.x, y.astype(np.float32), part.index, part.convert)  # class probabilities
+                return Part(part.x, y.astype(np.float32), part.index, part.convert, seed=part.seed)  # class probabilities
             raise TrainError(f"class targets must be integers, but the data's are {y.dtype}", key="data")
         y = y.astype(np.int64)
         classes = section.target_classes
@@ -133,11 +142,11 @@ def _fit_target(part: Part, section: Section) -> Part:
         if classes is not None and len(used) and (used.min() < 0 or used.max() >= classes):
             raise TrainError(f"class targets must lie in [0, {classes}), but they span [{used.min()}, {used.max()}]",
                              key="data")
-        return Part(part.x, y, part.index, part.convert)
+        return Part(part.x, y, part.index, part.convert, seed=part.seed)
     y = y.astype(np.float32)
     want = tuple(section.target_shape or ())
     if -1 not in want and y.shape[1:] != want and int(np.prod(y.shape[1:])) == int(np.prod(want)):
         y = y.reshape((len(y), *want))  # labels [N] for one logit [B, 1]
     if kind == "binary" and len(y) and not ((0 <= y) & (y <= 1)).all():
         raise TrainError("binary targets must lie in [0, 1]", key="data")
-    return Part(part.x, y, part.index, part.convert)
+    return Part(part.x, y, part.index, part.convert, seed=part.seed)

@@ -56,6 +56,7 @@ def section_of(spec: TrainSpec) -> Section:
         clip_norm=spec.clip_norm, clip_value=spec.clip_value,
         early_stopping=dict(spec.early_stopping.args) if spec.early_stopping else None,
         checkpoint=dict(spec.checkpoint.args), locations=locations,
+        transforms=tuple((t.name, dict(t.args)) for t in spec.transforms),
     )
 
 

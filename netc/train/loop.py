@@ -213,6 +213,7 @@ class Run:
             while self.epoch < self.epochs and not stopped:
                 started = time.perf_counter()
                 self._train_mode()
+                self.splits.train.epoch = self.epoch  # seeds this epoch's augmentations
                 sampler = GlobalBatchSampler(len(self.splits.train), s.batch, epoch_seed(s.seed, self.epoch), eng.rank,
                                              eng.world, start=self.batch_in_epoch)
                 bar = Progress(len(sampler.shards), f"epoch {self.epoch + 1}/{self.epochs}",

@@ -31,20 +31,29 @@ def open_source(section: Section, rng: np.random.Generator) -> Part:
 
 
 def _digits(section: Section) -> Part:
+    """8x8 images, pixels scaled to 0..1: as [8, 8] for the section's transforms, else in the input's shape."""
+    from .transforms import pipeline
+
     images, labels = load_digits()
     keep = np.flatnonzero(labels < section.data_args["classes"])
-    x = (images.astype(np.float32) / 16.0).reshape((len(images), *(section.x_shape or (64,))))
-    return Part(x, labels.astype(np.int64), keep)
+    x = images.astype(np.float32) / 16.0
+    if section.transforms:
+        return Part(x, labels.astype(np.int64), keep, pipeline(section, augment=True))
+    return Part(x.reshape((len(images), *(section.x_shape or (64,)))), labels.astype(np.int64), keep)
 
 
 def _arrays(section: Section, x: Any, y: np.ndarray | None) -> Part:
-    """Arrays checked against the network's input; converted to its dtype one batch at a time."""
-    from .transforms import check_layout
+    """Arrays (perhaps memory-mapped) converted to the network's input one batch at a time."""
+    from .transforms import pipeline
 
-    convert = check_layout(section, tuple(x.shape[1:]), str(x.dtype))
     if y is not None and len(y) != len(x):
         raise TrainError(f"the data has {len(x)} inputs but {len(y)} targets", key="data")
-    return Part(x, y, np.arange(len(x)), convert)
+    want = tuple(section.x_shape or ())
+    if not section.transforms and section.x_shape is not None and tuple(x.shape[1:]) != want:
+        # the checker read the same header; the file changed since
+        raise TrainError(f"the data's x has samples of shape {list(x.shape[1:])}, but the network takes "
+                         f"{list(want)}", key="data")
+    return Part(x, y, np.arange(len(x)), pipeline(section, augment=True))
 
 
 # -- synthetic data ------------------------------------------------------------------------------

@@ -1,121 +1,132 @@
-"""Declared transforms of the input `x` (`transforms: [to_float(255), channels_first, normalize(...)]`) and the
-check that what they produce is what the network takes: a layout or dtype mismatch is a located error whose
-hint names the transform that fixes it.
-
-Each transform works on a whole batch (a NumPy array [N, ...]); image decoding and per-image augmentation
-(resize, crops, flips, colour jitter) are in netc/train/images.py.
-"""
+"""The declared transforms of `x` (`transforms: [resize(32), to_float(255), channels_first]`), run on each
+batch. Their names, arguments and effect on shapes are dsl/train_data.py's, which the checker used to check
+the section; image transforms work on each image of the batch with Pillow and NumPy, augmentations (random
+crops, flips, colour jitter) only on the training split, from a generator seeded by the batch's position."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..dsl.train_data import AUGMENTATIONS, PER_IMAGE
 from .data import NP_DTYPES
-from .errors import TrainError
 from .recipe import Section
 
-
-@dataclass(frozen=True)
-class Shape:
-    dims: tuple[int, ...]
-    dtype: str  # NumPy dtype name
+Images = list[np.ndarray] | np.ndarray
 
 
-def _to_float(scale: float) -> Callable[[np.ndarray], np.ndarray]:
-    def f(a: np.ndarray) -> np.ndarray:
-        return a.astype(np.float32) / np.float32(scale)
-    return f
+def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    from PIL import Image
+
+    if img.shape[:2] == (h, w):
+        return img
+    if img.dtype == np.uint8:
+        return np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
+    # float images ([H, W]): one channel at a time in Pillow's 32-bit float mode
+    planes = img[..., None] if img.ndim == 2 else img
+    out = [np.asarray(Image.fromarray(planes[..., c].astype(np.float32), mode="F").resize((w, h),
+                                                                                        Image.Resampling.BILINEAR))
+           for c in range(planes.shape[-1])]
+    stacked = np.stack(out, -1).astype(img.dtype)
+    return stacked[..., 0] if img.ndim == 2 else stacked
 
 
-def _channels_first(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.moveaxis(a, -1, 1))
+def _crop(img: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
+    return img[top:top + h, left:left + w]
 
 
-def _normalize(mean: Any, std: Any) -> Callable[[np.ndarray], np.ndarray]:
-    m = np.asarray(mean, dtype=np.float32)
-    s = np.asarray(std, dtype=np.float32)
+def _per_image(name: str, args: dict[str, Any], img: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    h = args.get("height")
+    w = args.get("width") or h
+    if name == "resize":
+        return _resize(img, h, w)
+    if name == "center_crop":
+        top, left = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+        return _crop(img, top, left, h, w)
+    if name == "grayscale":
+        if img.ndim == 2:
+            return img
+        gray = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return gray.round().astype(img.dtype) if img.dtype == np.uint8 else gray.astype(img.dtype)
+    if rng is None:  # evaluation: augmentations do nothing, except that a random crop takes the centre
+        if name == "random_crop":
+            return _per_image("center_crop", args, img, None)
+        return img
+    if name == "random_crop":
+        pad = args.get("padding", 0)
+        if pad:
+            widths = [(pad, pad), (pad, pad)] + [(0, 0)] * (img.ndim - 2)
+            img = np.pad(img, widths)
+        top = int(rng.integers(0, img.shape[0] - h + 1))
+        left = int(rng.integers(0, img.shape[1] - w + 1))
+        return _crop(img, top, left, h, w)
+    if name == "flip":
+        return img[:, ::-1] if rng.random() < args["p"] else img
+    if name == "color_jitter":
+        x = img.astype(np.float32)
+        top = 255.0 if img.dtype == np.uint8 else 1.0
+        for key in ("brightness", "contrast", "saturation"):
+            v = args[key]
+            if not v:
+                continue
+            f = float(rng.uniform(max(0.0, 1 - v), 1 + v))
+            if key == "brightness":
+                x = x * f
+            elif key == "contrast":
+                x = (x - x.mean()) * f + x.mean()
+            elif x.ndim == 3:
+                gray = x[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+                x = (x - gray[..., None]) * f + gray[..., None]
+        x = np.clip(x, 0, top)
+        return x.round().astype(img.dtype) if img.dtype == np.uint8 else x.astype(img.dtype)
+    raise KeyError(name)
 
-    def f(a: np.ndarray) -> np.ndarray:
-        shape = (1, -1) + (1,) * (a.ndim - 2) if m.ndim else ()
-        return ((a - m.reshape(shape)) / s.reshape(shape)).astype(np.float32)
-    return f
 
-
-def _flatten(a: np.ndarray) -> np.ndarray:
-    return a.reshape(len(a), -1)
-
-
-def _add_channel(a: np.ndarray) -> np.ndarray:
-    return a[:, None]
-
-
-def batch_transform(name: str, args: dict[str, Any]) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[Shape], Shape]]:
-    """A declared array transform and what it does to one sample's shape and dtype."""
+def _batch(name: str, args: dict[str, Any], a: np.ndarray) -> np.ndarray:
     if name == "to_float":
-        return _to_float(args.get("scale", 1.0)), lambda s: Shape(s.dims, "float32")
+        return a.astype(np.float32) / np.float32(args["scale"])
     if name == "channels_first":
-        return _channels_first, lambda s: Shape((s.dims[-1], *s.dims[:-1]) if s.dims else s.dims, s.dtype)
-    if name == "normalize":
-        return _normalize(args["mean"], args["std"]), lambda s: Shape(s.dims, "float32")
-    if name == "flatten":
-        return _flatten, lambda s: Shape((int(np.prod(s.dims)),), s.dtype)
+        return np.ascontiguousarray(np.moveaxis(a, -1, 1))
     if name == "add_channel":
-        return _add_channel, lambda s: Shape((1, *s.dims), s.dtype)
-    raise KeyError(name)  # the checker admits no other
+        return a[:, None]
+    if name == "flatten":
+        return a.reshape(len(a), -1)
+    if name == "normalize":
+        mean, std = (np.asarray(args[k], np.float32) for k in ("mean", "std"))
+        shape = (1, -1) + (1,) * (a.ndim - 2) if mean.ndim else ()
+        return ((a - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
+    raise KeyError(name)
 
 
-def check_layout(section: Section, dims: tuple[int, ...], dtype: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The declared transforms, composed, then a cast to the network's dtype; raises a TrainError with the
-    transform that fixes a mismatch."""
-    steps: list[Callable[[np.ndarray], np.ndarray]] = []
-    shape = Shape(tuple(dims), dtype)
-    for name, args in section.transforms:
-        if name in IMAGE_ONLY:
-            continue
-        fn, effect = batch_transform(name, args)
-        steps.append(fn)
-        shape = effect(shape)
-    want = tuple(section.x_shape or ())
-    if section.x_shape is not None and shape.dims != want:
-        raise TrainError(f"the data's x has samples of {_type(shape)}, but the network takes "
-                         f"{_net_type(section)}", key="data", help=_layout_hint(shape, want))
+def pipeline(section: Section, augment: bool) -> Callable[[Images, np.random.Generator | None], np.ndarray]:
+    """The section's transforms then a cast to the network's dtype, as one function of a batch (a list of
+    images of any sizes, or an array). Without `augment` (validation, test) augmentations are off."""
+    steps = list(section.transforms)
     target = np.dtype(NP_DTYPES.get(section.x_dtype or "f32", np.float32))
-    have = np.dtype(shape.dtype)
-    if have.kind in "iub" and target.kind == "f" and not any(n == "to_float" for n, _ in section.transforms):
-        raise TrainError(f"the data's x is {have.name}, but the network takes {_net_type(section)}", key="data",
-                         help="add `transforms: [to_float(255)]` (pixels 0..255 to 0..1) or "
-                              "`transforms: [to_float]` to convert the numbers as they are")
-    if have.kind == "f" and target.kind in "iu":
-        raise TrainError(f"the data's x is {have.name}, but the network takes {_net_type(section)}: "
-                         "token ids must be integers", key="data")
 
-    def convert(a: np.ndarray) -> np.ndarray:
-        for step in steps:
-            a = step(a)
-        return a.astype(target, copy=False)
-    return convert
-
-
-IMAGE_ONLY = {"resize", "center_crop", "random_crop", "flip", "color_jitter"}
+    def run(batch: Images, rng: np.random.Generator | None) -> np.ndarray:
+        images: Images = batch
+        rng = rng if augment else None
+        for name, args in steps:
+            if name in PER_IMAGE:
+                if name in AUGMENTATIONS and rng is None and name != "random_crop":
+                    continue
+                images = [_per_image(name, args, img, rng) for img in images]
+            else:
+                images = _batch(name, args, _stack(images))
+        return _stack(images).astype(target, copy=False)
+    return run
 
 
-def _type(shape: Shape) -> str:
-    return f"{shape.dtype}[{', '.join(map(str, shape.dims))}]"
+def _stack(images: Images) -> np.ndarray:
+    if isinstance(images, np.ndarray):
+        return images
+    try:
+        return np.stack(images)
+    except ValueError:
+        sizes = sorted({img.shape for img in images})
+        from .errors import TrainError
 
-
-def _net_type(section: Section) -> str:
-    return f"{section.x_dtype}[B, {', '.join(map(str, section.x_shape or ()))}]"
-
-
-def _layout_hint(have: Shape, want: tuple[int, ...]) -> str | None:
-    d = have.dims
-    if len(d) == len(want) and d and d[-1] == want[0] and d[:-1] == want[1:]:
-        return "the samples are channels-last (NHWC): add `channels_first` to `transforms`"
-    if len(d) + 1 == len(want) and want[0] == 1 and d == want[1:]:
-        return "the samples have no channel dim: add `add_channel` to `transforms`"
-    if len(want) == 1 and int(np.prod(d)) == want[0]:
-        return "the network takes flat vectors: add `flatten` to `transforms`"
-    return None
+        raise TrainError(f"the images of a batch differ in size ({sizes[0]} and {sizes[-1]})", key="data",
+                         help="add `resize(height, width)` or `center_crop(height, width)` to `transforms`") from None
