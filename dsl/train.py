@@ -181,10 +181,10 @@ DATA: dict[str, Fn] = _fns(
        "u8[B, H, W, 3] (or [B, H, W] for grayscale files) before `transforms`, targets the class indices"),
     Fn("csv", (P("path", "str", REQUIRED, positional=True), P("label", "str", "label"), *_SPLITS),
        "a CSV table with a header: the `label` column is the target, every other column a feature (f32[B, n])"),
-    Fn("text", (P("path", "str", REQUIRED, positional=True), P("block", "int", REQUIRED, _positive),
+    Fn("text", (P("path", "str", REQUIRED, positional=True), P("length", "int", REQUIRED, _positive),
                 P("stride", "int", None, _positive), *_SPLITS),
-       "a UTF-8 text for a character-level language model: x is i64[B, block] (character ids, the sorted "
-       "distinct characters of the file), the target the same block shifted by one character"),
+       "a UTF-8 text for a character-level language model: x is i64[B, length] (character ids, the sorted "
+       "distinct characters of the file), the target the same window shifted by one character"),
 )
 
 def _transform_fns() -> dict[str, Fn]:
@@ -830,7 +830,7 @@ class _Checker:
                 return
             self.free["x"] = x_type
         self.transforms = self._transforms()
-        if self.transforms or data.name in ("images", "csv", "text"):
+        if self.transforms or data.name in ("images", "csv", "text", "npz", "npy"):
             self._source_layout(data, x_type, model)
         elif data.name == "digits":
             self._digits_fit(data, x_type, model)
@@ -896,12 +896,12 @@ class _Checker:
                 layout = td.Layout((len(columns) - 1,), "float32")
             elif data.name == "text":
                 length, vocabulary = td.text_vocabulary(base / args["path"])
-                if length <= args["block"]:
+                if length <= args["length"]:
                     self.error("E513", f"{args['path']} has {length} characters: fewer than one block of "
                                f"{args['block']} and the next character", data.span)
                     return
-                layout = td.Layout((args["block"],), "int64")
-                self.given_target = TensorType("i64", (sym(BATCH), args["block"]))
+                layout = td.Layout((args["length"],), "int64")
+                self.given_target = TensorType("i64", (sym(BATCH), args["length"]))
                 self._text_vocabulary(vocabulary, model, data.span)
             elif data.name in ("npz", "npy"):
                 before = self.free.pop("x", None)

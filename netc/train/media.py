@@ -124,7 +124,7 @@ def _text(section: Section, path: Path) -> Part:
     chars = vocabulary(text)
     lookup = {c: i for i, c in enumerate(chars)}
     ids = np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
-    block = int(section.data_args["block"])
+    block = int(section.data_args["length"])
     stride = int(section.data_args.get("stride") or block)
     x = TextBlocks(ids, block, stride, 0)
     y = TextBlocks(ids, block, stride, 1)
