@@ -63,3 +63,43 @@ def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Pat
     assert len(report.steps) == 2 and {"train_loss_D", "train_loss_G"} <= set(report.history[-1])
     for alias, model in trainer.models.items():
         assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), before[alias])), alias
+
+
+def _with_train_sections() -> list[str]:
+    return sorted(p.stem for p in SAMPLES.glob("*.net") if any(line.startswith("train ")
+                                                                 for line in p.read_text().splitlines()))
+
+
+def test_every_sample_section_trains_the_same_from_netc_train_and_from_its_script(tmp_path: Path) -> None:
+    """Each sample with a `train` section, two steps of it: `netc train` and the module `netc compile` writes
+    (run as a script) take the same steps, bit for bit. A copy of samples/ beside netc/train/data, so the
+    char GPT finds its text and the transfer sample finds LeNet-5's checkpoint where its `init` says."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from netc.cli import main
+
+    names = _with_train_sections()
+    assert {"digits_mlp", "lenet5", "vae", "dcgan", "char_gpt", "transfer"} <= set(names)
+    repo = tmp_path / "repo"  # not beside the scripts: its netc/ folder would shadow the package
+    shutil.copytree(SAMPLES, repo / "samples", ignore=shutil.ignore_patterns("errors"))
+    shutil.copytree(SAMPLES.parent / "netc" / "train" / "data", repo / "netc" / "train" / "data")
+    flags = ["--stop-after", "2", "--no-progress", "--no-tensorboard", "--threads", "1"]
+    for name in ["lenet5", *[n for n in names if n != "lenet5"]]:  # transfer starts from lenet5's weights
+        net = repo / "samples" / f"{name}.net"
+        out = repo / "runs" / ("LeNet5" if name == "lenet5" else name)
+        result = CliRunner().invoke(main, ["train", str(net), "--out", str(out), *flags])
+        assert result.exit_code == 0, (name, result.output)
+        script = tmp_path / f"{name}.py"
+        compiled = CliRunner().invoke(main, ["compile", str(net), "-o", str(script)])
+        assert compiled.exit_code == 0, (name, compiled.output)
+        done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "script" / name), *flags],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (name, done.stderr[-3000:])
+        a = json.loads((out / "metrics.json").read_text())
+        b = json.loads((tmp_path / "script" / name / "metrics.json").read_text())
+        assert len(a["steps"]) == 2 and a["steps"] == b["steps"], name

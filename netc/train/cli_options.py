@@ -33,6 +33,8 @@ OPTIONS = [
     click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: 1 for small networks)."),
     click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal."),
     click.option("--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard event files."),
+    click.option("--stop-after", type=click.IntRange(min=1), metavar="N",
+                 help="End after N optimizer steps (a smoke test; the schedule keeps its full length)."),
 ]
 
 
@@ -56,4 +58,4 @@ def run_options(kw: dict[str, Any]) -> dict[str, Any]:
             "sync_batchnorm": kw["sync_batchnorm"], "compile": kw["compile_"], "accumulate": kw["accumulate"],
             "workers": kw["workers"], "out": Path(kw["out"]) if kw["out"] else None,
             "resume": Path(kw["resume"]) if kw["resume"] else None, "threads": kw["threads"],
-            "progress": kw["progress"], "tensorboard": kw["tensorboard"]}
+            "progress": kw["progress"], "tensorboard": kw["tensorboard"], "stop_after": kw["stop_after"]}

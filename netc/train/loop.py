@@ -41,6 +41,7 @@ class Options:
     progress: bool = True
     threads: int | None = None  # CPU threads; default 1 for small networks (see _threads)
     tensorboard: bool = True
+    stop_after: int | None = None  # a smoke test: end the run after this many optimizer steps
     echo: Callable[[str], None] = field(default=lambda s: print(s, flush=True))
     # Called after every optimizer step with (run, step); tests use it to interrupt a run.
     on_step: Callable[[Run, int], None] | None = None
@@ -224,6 +225,9 @@ class Run:
                 for i, (x, y) in enumerate(batches, start=self.batch_in_epoch):
                     if s.steps is not None and self.step >= s.steps and self.opts.epochs is None:
                         break
+                    if self.opts.stop_after is not None and self.step >= self.opts.stop_after:
+                        stopped = True
+                        break
                     global_n = sampler.sizes[i]
                     x = x.to(self.device, non_blocking=True)
                     y = None if y is None else y.to(self.device, non_blocking=True)
@@ -258,7 +262,7 @@ class Run:
                 self.history.append(row)
                 table.row(row)
                 board.epoch(row)
-                stopped = self._early_stop(row)
+                stopped = self._early_stop(row) or stopped
                 self._save_epoch(row, final=stopped or self.epoch == self.epochs)
             self._test()
         except KeyboardInterrupt:

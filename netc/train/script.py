@@ -29,6 +29,7 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
+    p.add_argument("--stop-after", type=int, help="end after this many optimizer steps (a smoke test)")
     return p
 
 
@@ -37,7 +38,7 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
             "sync_batchnorm": args.sync_batchnorm, "compile": args.compile, "accumulate": args.accumulate,
             "workers": args.workers, "out": Path(args.out) if args.out else None,
             "resume": Path(args.resume) if args.resume else None, "threads": args.threads,
-            "progress": args.progress, "tensorboard": args.tensorboard}
+            "progress": args.progress, "tensorboard": args.tensorboard, "stop_after": args.stop_after}
 
 
 def main(recipes: dict[str, type[Recipe]], argv: list[str] | None = None) -> None:
