@@ -97,7 +97,8 @@ def split(part: Part, val: float, test: float, rng: np.random.Generator) -> Spli
         raise TrainError(f"the data has only {n} samples: nothing is left to train on after the splits", key="data")
     test_part = part.take(order[:n_test]) if n_test else None
     val_part = part.take(order[n_test:n_test + n_val]) if n_val else None
-    return Splits(part.take(order[n_test + n_val:], augment=True), val_part, test_part)
+    augments = getattr(part.convert, "augments", False)  # only then does a batch need a generator
+    return Splits(part.take(order[n_test + n_val:], augment=augments), val_part, test_part)
 
 
 def read_array(path: Path, mmap: bool = True) -> np.ndarray:

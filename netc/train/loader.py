@@ -8,7 +8,7 @@ each share, N processes take exactly the steps of one (tests/test_train_dist.py 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ class PartDataset(Dataset):  # type: ignore[type-arg]
     def __getitem__(self, i: int) -> Any:
         return self.__getitems__([i])
 
-    def __getitems__(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __getitems__(self, rows: list[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         x, y = self.part.rows(np.asarray(rows, dtype=np.int64))
         return torch.from_numpy(np.ascontiguousarray(x)), None if y is None else torch.from_numpy(np.asarray(y))
 
@@ -48,13 +48,13 @@ class GlobalBatchSampler(Sampler[list[int]]):
 
     def __init__(self, n: int, batch: int, seed: int | None, rank: int = 0, world: int = 1, start: int = 0) -> None:
         order = np.random.default_rng(seed).permutation(n) if seed is not None else np.arange(n)
-        self.shards: list[list[int]] = []
+        self.shards: list[np.ndarray] = []
         self.sizes: list[int] = []
         for first in range(0, n, batch):
             idx = order[first:first + batch]
             if world > 1 and len(idx) < world:
                 break  # too few samples left to give every process one
-            self.shards.append(idx[rank::world].tolist())
+            self.shards.append(idx[rank::world])
             self.sizes.append(len(idx))
         self.start = start
 
@@ -62,12 +62,19 @@ class GlobalBatchSampler(Sampler[list[int]]):
         return len(self.shards) - self.start
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.shards[self.start:])
+        return iter(self.shards[self.start:])  # type: ignore[arg-type]  # index arrays, read as lists of ints
 
 
-def loader(part: Part, sampler: GlobalBatchSampler, workers: int, pin: bool) -> DataLoader:  # type: ignore[type-arg]
-    return DataLoader(PartDataset(part), batch_sampler=sampler, collate_fn=_as_is, num_workers=workers,
-                      pin_memory=pin, persistent_workers=False)
+def loader(part: Part, sampler: GlobalBatchSampler, workers: int, pin: bool) -> Iterable[Any]:
+    """The batches of one epoch. With worker processes (or pinned memory for a GPU) that is torch's DataLoader;
+    without, the DataLoader would only call the dataset in this process with the same batches, so the batches
+    come straight from it (measured in bench/bench_train.py: the DataLoader's own bookkeeping per batch is
+    about a tenth of a small network's step)."""
+    dataset = PartDataset(part)
+    if workers == 0 and not pin:
+        return (dataset.__getitems__(rows) for rows in sampler)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=_as_is, num_workers=workers, pin_memory=pin,
+                      persistent_workers=False)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

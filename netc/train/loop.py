@@ -158,16 +158,18 @@ class Run:
                 if item is None:
                     return losses
                 alias, loss, _ = item
-                for model in self.models.values():
-                    model.zero_grad(set_to_none=True)
-                eng.backward(loss * weight)
-                losses[alias] = loss.detach() * weight
+                for opt in self.optimizers.values():  # every network's: G's loss also reaches D's weights
+                    opt.zero_grad(set_to_none=True)
+                if weight != 1.0:  # an uneven share of the global batch (one process: always 1, no extra op)
+                    loss = loss * weight
+                eng.backward(loss)
+                losses[alias] = loss.detach()
                 self._optimizer_step(alias)
         # Gradient accumulation: the batch in `parts` micro-batches, one optimizer step; the weights make the
         # summed gradient that of the whole batch. DDP averages over processes only on the last one.
         alias = s.losses[0]
         model = self.run_models[alias]
-        self.models[alias].zero_grad(set_to_none=True)
+        self.optimizers[alias].zero_grad(set_to_none=True)
         total = torch.zeros((), device=x.device)
         xs = torch.tensor_split(x, parts)
         ys = torch.tensor_split(y, parts) if y is not None else [None] * parts
@@ -185,11 +187,12 @@ class Run:
         s, eng = self.section, self.engine
         opt = self.optimizers[alias]
         eng.unscale(opt)
-        params = [p for g in opt.param_groups for p in g["params"]]
-        if s.clip_norm:
-            torch.nn.utils.clip_grad_norm_(params, s.clip_norm)
-        if s.clip_value:
-            torch.nn.utils.clip_grad_value_(params, s.clip_value)
+        if s.clip_norm or s.clip_value:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            if s.clip_norm:
+                torch.nn.utils.clip_grad_norm_(params, s.clip_norm)
+            if s.clip_value:
+                torch.nn.utils.clip_grad_value_(params, s.clip_value)
         eng.step(opt)
         self.last_lr = opt.param_groups[0]["lr"]  # what this step used, before the schedule moves it
         sched = self.schedules.get(alias)

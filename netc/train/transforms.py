@@ -116,6 +116,7 @@ def pipeline(section: Section, augment: bool) -> Callable[[Images, np.random.Gen
             else:
                 images = _batch(name, args, _stack(images))
         return _stack(images).astype(target, copy=False)
+    run.augments = any(name in AUGMENTATIONS for name, _ in steps)  # type: ignore[attr-defined]
     return run
 
 
