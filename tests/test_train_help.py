@@ -48,3 +48,12 @@ def test_every_transform_is_a_valid_setting() -> None:
         call = f"{name}({args})" if args else name
         found = codes(NET + f"train Net {{\n    transforms: [{call}]\n    epochs: 1\n}}\n")
         assert not [c for c in found if c.startswith("E1") or c in ("E504", "E505", "E506")], (call, found)
+
+
+def test_the_reference_names_every_key_and_function() -> None:
+    from netc.dsl.train import DATA, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, TERMS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "train.md").read_text()
+    names = [*SETTINGS, *LOSSES, *TERMS, *OPTIMIZERS, *SCHEDULES, *METRICS, *DATA, *TRANSFORM_FNS]
+    missing = [n for n in names if f"`{n}" not in doc]
+    assert not missing, missing
