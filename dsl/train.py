@@ -1052,8 +1052,14 @@ class _Checker:
         if entry is None:
             return
         for m in self.models.values():
+            defn = self.result.definitions.get(m.network)
+            declared = {st.name: st.type.dims[0] for st in getattr(defn, "body", ()) if isinstance(st, ast.Input)
+                        and st.type.dims}
             for name, value, span in m.graph.inputs:
                 d = value.type.dims[0] if value.type.dims else None
+                first = declared.get(name)
+                if isinstance(first, ast.Name) and first.id in self.overrides:
+                    continue  # `--set B=3` for `netc verify` or `check`: the file still trains with `batch`
                 if isinstance(d, int) and d != batch:
                     self.error("E508", f"batch {batch} does not fit input `{name}` of `{m.network}`, declared with "
                                f"{d} samples", entry.value.span,

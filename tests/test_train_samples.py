@@ -66,8 +66,9 @@ def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Pat
 
 
 def _with_train_sections() -> list[str]:
-    return sorted(p.stem for p in SAMPLES.glob("*.net") if any(line.startswith("train ")
-                                                                 for line in p.read_text().splitlines()))
+    files = [*SAMPLES.glob("*.net"), *SAMPLES.glob("transfer/*.net")]
+    return sorted(str(p.relative_to(SAMPLES).with_suffix("")) for p in files
+                  if any(line.startswith("train ") for line in p.read_text().splitlines()))
 
 
 def test_every_sample_section_trains_the_same_from_netc_train_and_from_its_script(tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_every_sample_section_trains_the_same_from_netc_train_and_from_its_scrip
     from netc.cli import main
 
     names = _with_train_sections()
-    assert {"digits_mlp", "lenet5", "vae", "dcgan", "char_gpt", "transfer"} <= set(names)
+    assert {"digits_mlp", "lenet5", "vae", "dcgan", "char_gpt", "transfer/finetune"} <= set(names)
     repo = tmp_path / "repo"  # not beside the scripts: its netc/ folder would shadow the package
     shutil.copytree(SAMPLES, repo / "samples", ignore=shutil.ignore_patterns("errors"))
     shutil.copytree(SAMPLES.parent / "netc" / "train" / "data", repo / "netc" / "train" / "data")
@@ -94,7 +95,7 @@ def test_every_sample_section_trains_the_same_from_netc_train_and_from_its_scrip
         out = repo / "runs" / ("LeNet5" if name == "lenet5" else name)
         result = CliRunner().invoke(main, ["train", str(net), "--out", str(out), *flags])
         assert result.exit_code == 0, (name, result.output)
-        script = tmp_path / f"{name}.py"
+        script = tmp_path / f"{name.replace('/', '_')}.py"
         compiled = CliRunner().invoke(main, ["compile", str(net), "-o", str(script)])
         assert compiled.exit_code == 0, (name, compiled.output)
         done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "script" / name), *flags],
