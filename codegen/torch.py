@@ -16,6 +16,7 @@ The per-op code is the table :data:`EMITTERS` (one small emitter per canonical o
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import linecache
@@ -2318,13 +2319,19 @@ def _jinja() -> Any:
 def generate(result: Result, network: str | None = None, *, guards: bool = False,
              source_path: str | None = None) -> GeneratedCode:
     """PyTorch source for the networks of `result` (all of them, or `network`)."""
+    trains = getattr(result, "trains", None) if network is None else None
+    if trains:
+        # A section may train a network the file imports: generate its class too (one module, one script).
+        extra = {m.network: m.graph for t in trains for m in t.models if m.network not in result.graphs}
+        if extra:
+            result = dataclasses.replace(result, graphs={**result.graphs, **extra})
     gen = Generator(result, network, guards, source_path)
     out = gen.run()
-    if network is None and getattr(result, "trains", None):
-        # The file's `train` sections, as training loops after the networks (netc/train/codegen.py).
-        from ..train.codegen import append_training
+    if trains:
+        # The file's `train` sections, as Recipe classes after the networks (netc/train/emit.py).
+        from ..train.emit import append_recipes
 
-        out = append_training(out, result.trains, gen.network_class, set(result.graphs))
+        out = append_recipes(out, trains, gen.network_class, gen.cls_ns)
     return out
 
 

@@ -13,7 +13,7 @@ Every setting is `key [target]: value`. This module knows every key, loss, optim
 data source with its arguments, types and ranges; it types loss expressions over the networks' outputs
 (shapes are symbolic, the batch is `B`), and lints classic mistakes. The runtime (netc/train/) and the torch
 backend consume the resulting spec; nothing here imports torch or numpy (numpy only to read the header of
-an `.npz`/`.npy` file a section names).
+an `.npz`/`.npy` file a section names). The tables of what a section may say are dsl/train_registry.py.
 """
 from __future__ import annotations
 
@@ -27,189 +27,41 @@ from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, dims_equal, subs, sym
 from .ir import Graph, Module, OpNode
 from .source import Span
+from .train_registry import (  # noqa: F401 - the tables are also imported from here
+    _ALIASES,
+    _PRED,
+    _REDUCTION,
+    _SPLITS,
+    _TARGET,
+    _VALUE_PRESERVING,
+    BINARY_LOSSES,
+    CHECKPOINT,
+    CLASS_LOSSES,
+    DATA,
+    EARLY_STOPPING,
+    LOSSES,
+    METRICS,
+    NOISES,
+    OPTIMIZERS,
+    REGRESSION_LOSSES,
+    REQUIRED,
+    SCHEDULES,
+    SETTINGS,
+    TERMS,
+    TRANSFORM_FNS,
+    Fn,
+    P,
+    _betas,
+    _fns,
+    _fraction,
+    _nonneg,
+    _open_unit,
+    _positive,
+    _transform_fns,
+)
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
 BATCH = "B"  # the batch dim in every type this module prints
-
-# -- argument specifications ---------------------------------------------------------------------
-REQUIRED: Any = object()
-
-
-@dataclass(frozen=True)
-class P:
-    """One argument of a loss, optimizer, schedule, metric or data source."""
-
-    name: str
-    kind: str  # float, int, bool, str, name (a bare word or a string), pair (two floats), names (a list)
-    default: Any = REQUIRED
-    check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
-    positional: bool = False
-    choices: tuple[str, ...] = ()
-    doc: str = ""
-
-
-@dataclass(frozen=True)
-class Fn:
-    name: str
-    params: tuple[P, ...]
-    doc: str
-
-
-def _positive(v: Any) -> str | None:
-    return None if v > 0 else "must be greater than 0"
-
-
-def _nonneg(v: Any) -> str | None:
-    return None if v >= 0 else "cannot be negative"
-
-
-def _fraction(v: Any) -> str | None:
-    return None if 0 <= v < 1 else "must be in [0, 1)"
-
-
-def _open_unit(v: Any) -> str | None:
-    return None if 0 < v < 1 else "must be between 0 and 1 (exclusive)"
-
-
-def _betas(v: Any) -> str | None:
-    return None if all(0 <= b < 1 for b in v) else "must be two numbers in [0, 1)"
-
-
-def _fns(*fns: Fn) -> dict[str, Fn]:
-    return {f.name: f for f in fns}
-
-
-_REDUCTION = P("reduction", "name", "mean", choices=("mean", "sum"), doc="how per-element losses are combined")
-_PRED = P("pred", "tensor", REQUIRED, positional=True, doc="the prediction: an output of the network")
-_TARGET = P("target", "tensor", REQUIRED, positional=True, doc="what it should be: `target` from the data")
-
-# Losses: name -> arguments after (pred, target). `kind` says what target they need and what metrics mean.
-LOSSES: dict[str, Fn] = _fns(
-    Fn("cross_entropy", (_PRED, _TARGET, P("label_smoothing", "float", 0.0, _fraction),
-                         P("ignore_index", "int", -100), _REDUCTION),
-       "softmax cross-entropy on logits [B, C, ...] against class indices [B, ...]"),
-    Fn("nll", (_PRED, _TARGET, P("ignore_index", "int", -100), _REDUCTION),
-       "negative log-likelihood on log-probabilities [B, C, ...] against class indices"),
-    Fn("mse", (_PRED, _TARGET, _REDUCTION), "mean squared error"),
-    Fn("l1", (_PRED, _TARGET, _REDUCTION), "mean absolute error"),
-    Fn("smooth_l1", (_PRED, _TARGET, P("beta", "float", 1.0, _nonneg), _REDUCTION), "Huber-like loss"),
-    Fn("bce", (_PRED, _TARGET, _REDUCTION), "binary cross-entropy on probabilities in [0, 1]"),
-    Fn("bce_with_logits", (_PRED, _TARGET, P("pos_weight", "float", None, _positive), _REDUCTION),
-       "binary cross-entropy on logits (sigmoid built in, numerically stable)"),
-    Fn("kl_div", (_PRED, _TARGET, P("reduction", "name", "batchmean", choices=("batchmean", "mean", "sum")),
-                  P("log_target", "bool", False)),
-       "KL divergence; the prediction is log-probabilities"),
-)
-CLASS_LOSSES = {"cross_entropy", "nll"}
-_VALUE_PRESERVING = {"Dropout", "view", "reshape", "flatten", "Flatten", "transpose", "permute", "squeeze",
-                     "unsqueeze", "contiguous"}
-BINARY_LOSSES = {"bce", "bce_with_logits"}
-REGRESSION_LOSSES = {"mse", "l1", "smooth_l1"}
-
-# Terms a loss expression may use besides the losses: reductions and elementwise maths, and the
-# closed-form KL of a diagonal Gaussian against N(0, I) that a VAE needs.
-TERMS: dict[str, Fn] = _fns(
-    Fn("kl_normal", (P("mu", "tensor", REQUIRED, positional=True), P("logvar", "tensor", REQUIRED, positional=True),
-                     P("reduction", "name", "sum", choices=("sum", "batchmean", "mean"))),
-       "KL(N(mu, exp(logvar)) || N(0, 1)), summed over elements ('sum'), per sample ('batchmean')"),
-    Fn("sum", (P("x", "tensor", REQUIRED, positional=True),), "sum of all elements"),
-    Fn("mean", (P("x", "tensor", REQUIRED, positional=True),), "mean of all elements"),
-    Fn("exp", (P("x", "tensor", REQUIRED, positional=True),), "elementwise e**x"),
-    Fn("log", (P("x", "tensor", REQUIRED, positional=True),), "elementwise natural log"),
-    Fn("abs", (P("x", "tensor", REQUIRED, positional=True),), "elementwise |x|"),
-    Fn("detach", (P("x", "tensor", REQUIRED, positional=True),), "stop gradients (a GAN's fake images for D)"),
-    Fn("flatten", (P("x", "tensor", REQUIRED, positional=True),), "[B, ...] -> [B, n]: images against flat outputs"),
-)
-
-OPTIMIZERS: dict[str, Fn] = _fns(
-    Fn("SGD", (P("lr", "float", REQUIRED, _positive, positional=True), P("momentum", "float", 0.0, _nonneg),
-               P("dampening", "float", 0.0, _nonneg), P("nesterov", "bool", False),
-               P("weight_decay", "float", 0.0, _nonneg)), "stochastic gradient descent"),
-    Fn("Adam", (P("lr", "float", 1e-3, _positive, positional=True), P("betas", "pair", (0.9, 0.999), _betas),
-                P("eps", "float", 1e-8, _positive), P("weight_decay", "float", 0.0, _nonneg),
-                P("amsgrad", "bool", False)), "Adam (L2 weight decay added to the gradient)"),
-    Fn("AdamW", (P("lr", "float", 1e-3, _positive, positional=True), P("betas", "pair", (0.9, 0.999), _betas),
-                 P("eps", "float", 1e-8, _positive), P("weight_decay", "float", 1e-2, _nonneg),
-                 P("amsgrad", "bool", False)), "Adam with decoupled weight decay"),
-    Fn("RMSprop", (P("lr", "float", 1e-2, _positive, positional=True), P("alpha", "float", 0.99, _fraction),
-                   P("eps", "float", 1e-8, _positive), P("weight_decay", "float", 0.0, _nonneg),
-                   P("momentum", "float", 0.0, _nonneg), P("centered", "bool", False)), "RMSprop"),
-)
-
-# Schedules: `step` and `plateau` act once per epoch, the others once per optimizer step.
-SCHEDULES: dict[str, Fn] = _fns(
-    Fn("step", (P("step_size", "int", REQUIRED, _positive, positional=True), P("gamma", "float", 0.1, _positive)),
-       "multiply the learning rate by gamma every step_size epochs"),
-    Fn("cosine", (P("min_lr", "float", 0.0, _nonneg),), "cosine annealing to min_lr over the whole run"),
-    Fn("warmup_cosine", (P("warmup", "int", REQUIRED, _nonneg, positional=True), P("min_lr", "float", 0.0, _nonneg)),
-       "linear warm-up over `warmup` steps, then cosine annealing to min_lr"),
-    Fn("one_cycle", (P("max_lr", "float", REQUIRED, _positive, positional=True),
-                     P("pct_start", "float", 0.3, _open_unit), P("div_factor", "float", 25.0, _positive),
-                     P("final_div_factor", "float", 1e4, _positive),
-                     P("anneal", "name", "cos", choices=("cos", "linear"))), "the 1cycle policy"),
-    Fn("plateau", (P("monitor", "name", "val_loss"), P("factor", "float", 0.1, _open_unit),
-                   P("patience", "int", 10, _nonneg), P("min_lr", "float", 0.0, _nonneg),
-                   P("threshold", "float", 1e-4, _nonneg)),
-       "multiply the learning rate by factor when the monitored value stops improving"),
-)
-
-METRICS: dict[str, Fn] = _fns(
-    Fn("accuracy", (P("output", "name", None, positional=True),), "fraction of correct predictions"),
-    Fn("top_k", (P("k", "int", 5, _positive, positional=True), P("output", "name", None)),
-       "fraction of samples whose class is among the k highest scores"),
-    Fn("precision", (P("output", "name", None, positional=True),), "precision (macro-averaged over classes)"),
-    Fn("recall", (P("output", "name", None, positional=True),), "recall (macro-averaged over classes)"),
-    Fn("f1", (P("output", "name", None, positional=True),), "F1 score (macro-averaged over classes)"),
-    Fn("auc", (P("output", "name", None, positional=True),), "ROC AUC (one-vs-rest, macro, for several classes)"),
-)
-
-_SPLITS = (P("val", "float", 0.1, _fraction, doc="fraction held out for validation"),
-           P("test", "float", 0.0, _fraction, doc="fraction held out for the final test"))
-DATA: dict[str, Fn] = _fns(
-    Fn("synthetic", (P("n", "int", 512, _positive, positional=True), P("val", "float", 0.2, _fraction),
-                     P("test", "float", 0.0, _fraction)),
-       "random inputs of the declared types; targets from a fixed random teacher, so the loss can fall"),
-    Fn("digits", (P("val", "float", 0.1, _fraction), P("test", "float", 0.2, _fraction),
-                  P("classes", "int", 10, lambda v: None if 2 <= v <= 10 else "must be between 2 and 10")),
-       "scikit-learn's 8x8 handwritten digits (1,797 images, shipped with netc)"),
-    Fn("npz", (P("path", "str", REQUIRED, positional=True), P("x", "str", "x"), P("y", "str", "y"), *_SPLITS),
-       "arrays from a NumPy .npz file (keys x and y by default)"),
-    Fn("npy", (P("x", "str", REQUIRED, positional=True), P("y", "str", None, positional=True), *_SPLITS),
-       "arrays from two NumPy .npy files"),
-)
-
-EARLY_STOPPING = Fn("patience", (P("patience", "int", REQUIRED, _positive, positional=True),
-                                 P("monitor", "name", "val_loss"), P("min_delta", "float", 0.0, _nonneg)),
-                    "stop when the monitored value has not improved for `patience` epochs")
-CHECKPOINT = Fn("save", (P("dir", "str", None, positional=True), P("every", "int", 1, _positive),
-                         P("keep", "int", 2, _positive), P("best", "name", "val_loss")),
-                "write last.pt every `every` epochs, keep the newest `keep` epoch files, and best.pt")
-NOISES = ("normal", "uniform")
-
-# key -> (what the value is, whether a target is required / allowed / forbidden)
-SETTINGS: dict[str, tuple[str, str]] = {
-    "data": ("a data source, e.g. `digits` or `npz(\"train.npz\")`", "no"),
-    "loss": ("a loss, e.g. `cross_entropy`, or an expression of losses", "optional"),
-    "optimizer": ("an optimizer, e.g. `Adam(lr=1e-3)`", "optional"),
-    "lr": ("the learning rate of one submodule, e.g. `lr fc: 1e-2`", "required"),
-    "schedule": ("a learning-rate schedule, e.g. `cosine`", "no"),
-    "epochs": ("the number of passes over the data", "no"),
-    "steps": ("the number of optimizer steps (instead of epochs)", "no"),
-    "batch": ("the batch size", "no"),
-    "metrics": ("a list of metrics, e.g. `[accuracy, f1]`", "no"),
-    "clip_norm": ("the largest gradient norm (clipping)", "no"),
-    "clip_value": ("the largest absolute gradient value (clipping)", "no"),
-    "l1": ("the weight of an L1 penalty on the weights", "no"),
-    "early_stopping": ("`patience(N, monitor=val_loss)`", "no"),
-    "checkpoint": ("`save(\"dir\", every=1, keep=2, best=val_loss)` or a folder", "no"),
-    "seed": ("the random seed", "no"),
-    "init": ("a checkpoint to start from (transfer learning)", "no"),
-    "freeze": ("a list of submodules whose weights stay fixed", "no"),
-    "replace": ("a list of submodules not loaded from `init` (a new head)", "no"),
-    "noise": ("a noise input, e.g. `noise z: normal(f32[B, 100])`", "required"),
-}
-_ALIASES = {"batch_size": "batch", "optim": "optimizer", "lr_schedule": "schedule", "scheduler": "schedule",
-            "grad_clip": "clip_norm", "clip": "clip_norm", "epoch": "epochs", "max_steps": "steps"}
 
 
 # -- the spec: what the runtime and the torch backend consume ------------------------------------
@@ -331,6 +183,7 @@ class TrainSpec:
     input_type: TensorType | None  # what the data's `x` must be (the first network input)
     target: TargetNeed | None
     entry_spans: dict[str, Span] = field(default_factory=dict)
+    transforms: list[FnCall] = field(default_factory=list)
 
     @property
     def single(self) -> bool:
@@ -413,6 +266,7 @@ class _Checker:
         self.has_target = True  # False when an array file has no targets (an autoencoder's data)
         self.reelaborate = True
         self.free_numel: dict[str, tuple[int, Span]] = {}  # elements per sample a free data field must have
+        self.transforms: list[FnCall] = []
 
     # diagnostics
     def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
@@ -485,6 +339,7 @@ class _Checker:
             seed=0 if seed is None else seed, init=init, freeze=freeze, replace=replace, noises=noises,
             input_type=self.free.get("x"), target=self.target_need,
             entry_spans={k: v[0].span for k, v in self.entries.items()},
+            transforms=self.transforms,
         )
         return spec
 
@@ -730,7 +585,8 @@ class _Checker:
         if p.kind == "names" and isinstance(expr, ast.ListExpr):
             value = [e.id if isinstance(e, ast.Name) else _literal(e) for e in expr.items]
         want = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string",
-                "name": "a name", "pair": "a pair of numbers like (0.9, 0.999)", "names": "a list of names"}[p.kind]
+                "name": "a name", "pair": "a pair of numbers like (0.9, 0.999)", "names": "a list of names",
+                "floats": "a number or a list of numbers like (0.5, 0.5, 0.5)"}[p.kind]
         good = {
             "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -740,6 +596,9 @@ class _Checker:
             "pair": lambda v: isinstance(v, tuple) and len(v) == 2 and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in v),
             "names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+            "floats": lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)) or (
+                isinstance(v, (tuple, list)) and len(v) > 0 and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)),
         }[p.kind]
         if p.default is None and isinstance(expr, ast.Const) and expr.value is None:
             return None
@@ -750,6 +609,8 @@ class _Checker:
             value = float(value)
         if p.kind == "pair":
             value = tuple(float(x) for x in value)
+        if p.kind == "floats":
+            value = tuple(float(x) for x in value) if isinstance(value, (tuple, list)) else float(value)
         if p.choices and value not in p.choices:
             guess = did_you_mean(value, p.choices)
             return self.error("E506", f"`{p.name}` of `{fn.name}` cannot be `{value}`", expr.span,
@@ -793,7 +654,10 @@ class _Checker:
             if x_type is None:
                 return
             self.free["x"] = x_type
-        if data.name == "digits":
+        self.transforms = self._transforms()
+        if self.transforms or data.name in ("images", "csv", "text", "npz", "npy"):
+            self._source_layout(data, x_type, model)
+        elif data.name == "digits":
             self._digits_fit(data, x_type, model)
         elif data.name in ("npz", "npy"):
             self._array_files(data, x_type)
@@ -819,6 +683,101 @@ class _Checker:
                 return None
             dims.append(d)
         return TensorType(t.dtype, tuple(dims))
+
+    def _transforms(self) -> list[FnCall]:
+        entry = self._entry("transforms")
+        if entry is None:
+            return []
+        items = entry.value.items if isinstance(entry.value, ast.ListExpr) else (entry.value,)
+        out = []
+        for item in items:
+            call = self._call(item, TRANSFORM_FNS, "transform")
+            if call is not ERR:
+                out.append(call)
+        return out
+
+    def _source_layout(self, data: FnCall, x_type: TensorType | None, model: ModelSpec | None) -> None:
+        """What the source gives (from the files' headers), through the declared transforms, against the
+        network's input; a mismatch names the transform that fixes it."""
+        from . import train_data as td
+
+        base = Path(self.t.span.source.path).resolve().parent
+        args = data.args
+        try:
+            if data.name == "digits":
+                self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), args["classes"])
+                layout = td.Layout((8, 8), "float32")
+            elif data.name == "images":
+                folders = td.class_folders(base / args["path"])
+                self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), len(folders))
+                layout = td.image_layout(folders[0][1][0])
+            elif data.name == "csv":
+                columns = td.csv_columns(base / args["path"])
+                if args["label"] not in columns:
+                    guess = did_you_mean(args["label"], columns)
+                    self.error("E513", f"{args['path']} has no column `{args['label']}`", data.span,
+                               help=f"did you mean label=\"{guess}\"?" if guess else f"its columns: {', '.join(columns)}")
+                    return
+                layout = td.Layout((len(columns) - 1,), "float32")
+            elif data.name == "text":
+                length, vocabulary = td.text_vocabulary(base / args["path"])
+                if length <= args["length"]:
+                    self.error("E513", f"{args['path']} has {length} characters: fewer than one block of "
+                               f"{args['block']} and the next character", data.span)
+                    return
+                layout = td.Layout((args["length"],), "int64")
+                self.given_target = TensorType("i64", (sym(BATCH), args["length"]))
+                self._text_vocabulary(vocabulary, model, data.span)
+            elif data.name in ("npz", "npy"):
+                before = self.free.pop("x", None)
+                self._array_files(data, None)  # reads the headers; sets the raw type of x as if free
+                x = self.free.pop("x", None)
+                if before is not None:
+                    self.free["x"] = before
+                if x is None:
+                    return
+                layout = td.Layout(tuple(int(d) for d in x.dims[1:]), DTYPES.get(x.dtype, "float32"))
+            else:  # synthetic data is already what the network takes
+                return
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.error("E513", f"cannot read the training data: {exc}", data.span,
+                       help=f"paths are relative to the folder of {self.t.span.source.path}")
+            return
+        for call in self.transforms:
+            try:
+                layout = td.apply(layout, [(call.name, call.args)])
+            except td.LayoutError as exc:
+                self.error("E512", str(exc), call.span)
+                return
+        if x_type is None:
+            self.free["x"] = TensorType(_np_dtype(layout.dtype), (sym(BATCH), *layout.dims))
+            return
+        want = tuple(x_type.dims[1:])
+        floating = x_type.dtype in FLOAT_DTYPES
+        where = self._entry("transforms")
+        span = where.value.span if where is not None else data.span
+        if layout.dims != want:
+            self.error("E512", f"the data's x is {layout} per sample, but the network takes {x_type}", span,
+                       help=td.fixing_hint(layout, want, floating) or "each sample must have the shape of the "
+                       "input after its batch dim")
+        elif floating and not layout.dtype.startswith("float"):
+            self.error("E512", f"the data's x is {layout} per sample, but the network takes {x_type}", span,
+                       help="add `to_float(255)` to `transforms` (pixels 0..255 to 0..1), or `to_float` to keep "
+                       "the numbers as they are")
+        elif not floating and layout.dtype.startswith("float"):
+            self.error("E512", f"the data's x is {layout} per sample, but the network takes {x_type}", span,
+                       help="integer inputs (token ids) cannot come from floating-point data")
+
+    def _text_vocabulary(self, vocabulary: int, model: ModelSpec | None, span: Span) -> None:
+        if model is None or not model.graph.inputs:
+            return
+        first = model.graph.inputs[0][1]
+        for node in model.graph.op_nodes():
+            if node.op == "Embedding" and any(v.id == first.id for v in node.inputs):
+                size = int(node.attrs["num_embeddings"])
+                if size < vocabulary:
+                    self.error("E512", f"the text has {vocabulary} distinct characters, but `{model.network}` "
+                               f"embeds only {size}", span, help=f"give its Embedding {vocabulary} or more entries")
 
     def _digits_fit(self, data: FnCall, x_type: TensorType | None, model: ModelSpec | None) -> None:
         self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), data.args["classes"])
@@ -918,8 +877,14 @@ class _Checker:
         if entry is None:
             return
         for m in self.models.values():
+            defn = self.result.definitions.get(m.network)
+            declared = {st.name: st.type.dims[0] for st in getattr(defn, "body", ()) if isinstance(st, ast.Input)
+                        and st.type.dims}
             for name, value, span in m.graph.inputs:
                 d = value.type.dims[0] if value.type.dims else None
+                first = declared.get(name)
+                if isinstance(first, ast.Name) and first.id in self.overrides:
+                    continue  # `--set B=3` for `netc verify` or `check`: the file still trains with `batch`
                 if isinstance(d, int) and d != batch:
                     self.error("E508", f"batch {batch} does not fit input `{name}` of `{m.network}`, declared with "
                                f"{d} samples", entry.value.span,
@@ -1534,7 +1499,8 @@ class _Checker:
 
     def _checkpoint(self) -> FnCall:
         entry = self._entry("checkpoint")
-        default = FnCall("save", {"dir": None, "every": 1, "keep": 2, "best": "val_loss"}, self.t.name_span)
+        default = FnCall("save", {"dir": None, "every": 1, "keep": 2, "best": "val_loss", "format": "torch"},
+                         self.t.name_span)
         if entry is None:
             return default
         if isinstance(entry.value, ast.String):

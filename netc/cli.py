@@ -13,6 +13,7 @@ import click
 from .dsl.compiler import Result, compile_source
 from .dsl.diagnostics import Diagnostics, render_all
 from .dsl.source import Source
+from .train.cli_options import run_options, train_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -250,30 +251,21 @@ def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, se
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--name", metavar="NAME", help="Which train section (default: the only one).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Override the section's number of epochs.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--amp", is_flag=True, help="Automatic mixed precision (float16 on CUDA, bfloat16 on CPU).")
-@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes for DistributedDataParallel, launched with torchrun (gloo on CPU, nccl on GPU).")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for checkpoints and logs.")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a checkpoint.")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: 1 for small networks).")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
+@train_options
 @set_option
 @guarded
-def train(file: str, name: str | None, epochs: int | None, device: str, amp: bool, nproc: int, out: str | None,
-          resume: str | None, threads: int | None, progress: bool, sets: tuple[str, ...]) -> None:
-    """Train the networks of FILE as its `train` section says (netc/train/)."""
+def train(file: str, sets: tuple[str, ...], **kw: Any) -> None:
+    """Train the networks of FILE as its `train` section says: the code `compile` writes for it (netc/train/)."""
     try:
         import torch  # noqa: F401
     except ImportError:
         raise UserError("error: `netc train` needs PyTorch, which is not installed\n"
-                        "  = help: install the extra: pip install -e '.[torch]'\n") from None
+                        "  = help: install the extra: pip install -e '.[train]'\n") from None
     from .train.command import run
 
     result = front_end(file, sets, None)
-    code = run(result, file, name, epochs, device, amp, nproc, out, resume, threads, progress, sets, _colour())
+    code = run(result, file, kw["name"], run_options(kw), kw["nproc"], kw["nnodes"], kw["node_rank"], kw["rdzv"],
+               _colour())
     if code:
         sys.exit(code)
 

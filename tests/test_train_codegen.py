@@ -1,8 +1,9 @@
-"""`netc compile --target torch` writes each `train` section's loop after the networks: the code passes ruff,
-imports, and trains (the digits network past 90% test accuracy in a few epochs; the GAN and the VAE run)."""
+"""`netc compile --target torch` writes each `train` section as a Recipe after the networks, and the module
+trains as a script: the code passes ruff, imports, and gives exactly what `netc train` gives (one trainer)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,6 @@ torch = pytest.importorskip("torch")
 from click.testing import CliRunner  # noqa: E402
 
 from netc.cli import main  # noqa: E402
-from netc.train import load_spec  # noqa: E402
-from netc.train.data import load  # noqa: E402
 
 from .conftest import SAMPLES  # noqa: E402
 
@@ -44,24 +43,28 @@ def compile_to(path: Path, out: Path) -> tuple[ModuleType, str]:
     return module, result.stderr
 
 
-def tensors(net: Path, name: str | None = None) -> tuple[torch.Tensor, ...]:
-    splits = load(load_spec(net, name))
-    parts = [splits.train, splits.val or splits.train, splits.test or splits.val or splits.train]
-    out: list[torch.Tensor] = []
-    for part in parts:
-        out += [torch.as_tensor(part.x), torch.as_tensor(part.y) if part.y is not None else None]
-    return tuple(out)
+def script(path: Path, out: Path, *args: str) -> dict:
+    """Run a generated module as the script it is; returns its metrics.json."""
+    done = subprocess.run([sys.executable, str(path), "--out", str(out), "--no-progress", "--no-tensorboard",
+                           "--threads", "1", *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())
 
 
-def test_digits_loop_trains(tmp_path: Path) -> None:
+def test_the_script_and_netc_train_are_the_same_training(tmp_path: Path) -> None:
     sample = SAMPLES / "digits_mlp.net"
     module, _ = compile_to(sample, tmp_path / "digits.py")
-    x, y, xv, yv, xt, yt = tensors(sample)
-    models = module.train_digits_mlp(x, y, xv, yv, epochs=10)
-    model = models["DigitsMLP"].eval()
-    with torch.no_grad():
-        accuracy = float((model(xt).argmax(1) == yt).float().mean())
-    assert accuracy > 0.9
+    assert set(module.RECIPES) == {"DigitsMLP"} and issubclass(module.RECIPES["DigitsMLP"], module.Recipe)
+    from_script = script(tmp_path / "digits.py", tmp_path / "a", "--epochs", "3")
+    cli = CliRunner().invoke(main, ["train", str(sample), "--epochs", "3", "--out", str(tmp_path / "b"),
+                                    "--no-progress", "--no-tensorboard", "--threads", "1"])
+    assert cli.exit_code == 0, cli.output
+    from_cli = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert from_script["steps"] == from_cli["steps"]  # every step's loss, bit for bit
+    assert from_script["history"][-1]["val_accuracy"] == from_cli["history"][-1]["val_accuracy"] > 0.7  # chance: 0.1
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["models"]["DigitsMLP"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["models"]["DigitsMLP"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 GAN_VAE = """
@@ -110,44 +113,43 @@ train vae(Vae(z=3)) {
 """
 
 
-def test_gan_and_vae_loops_run(tmp_path: Path) -> None:
+def test_gan_and_vae_recipes_train_from_the_script(tmp_path: Path) -> None:
     net = tmp_path / "gen.net"
     net.write_text(GAN_VAE)
     module, _ = compile_to(net, tmp_path / "gen.py")
-    x, _, *_ = tensors(net, "gan")
+    assert set(module.RECIPES) == {"gan", "vae"}
+    gan = script(tmp_path / "gen.py", tmp_path / "gan", "--name", "gan")
+    assert len(gan["steps"]) == 4 and {"train_loss_D", "train_loss_G"} <= set(gan["history"][-1])
+    vae = script(tmp_path / "gen.py", tmp_path / "vae", "--name", "vae")
+    assert vae["history"][-1]["val_loss"] < vae["history"][0]["val_loss"]
+    weights = torch.load(tmp_path / "vae" / "last.pt", weights_only=True)["models"]["Vae"]
+    assert weights["fc_mu.weight"].shape == (3, 32)  # the section's network argument
     torch.manual_seed(0)
-    gan = module.train_gan(x)
-    assert set(gan) == {"G", "D"} and isinstance(gan["G"], torch.nn.Module)
-    x, _, xv, _, _, _ = tensors(net, "vae")
-    vae = module.train_vae(x, None, xv, None)["Vae"]
-    assert vae.fc_mu.out_features == 3  # the section's network argument
-    fresh = module.Vae(z=3)
-    assert torch.equal(vae.fc1.weight, _seeded_fc1(module))  # frozen: still the seeded initial weights
-    assert not torch.equal(vae.fc_out.weight, fresh.fc_out.weight)
+    assert torch.equal(weights["fc1.weight"], module.Vae(z=3).fc1.weight)  # frozen: the seeded initial weights
+    recipe = module.RECIPES["vae"]()
+    models = recipe.networks()
+    groups = recipe.optimizers(models)["Vae"].param_groups
+    assert {g["name"]: g["lr"] for g in groups} == {"default": 3e-3, "fc_out": 1e-3}
 
 
-def _seeded_fc1(module: ModuleType) -> torch.Tensor:
-    torch.manual_seed(0)
-    return module.Vae(z=3).fc1.weight
-
-
-def test_a_section_over_imported_networks_is_left_to_netc_train(tmp_path: Path) -> None:
+def test_a_section_over_imported_networks_is_written_out_with_them(tmp_path: Path) -> None:
     (tmp_path / "nets.net").write_text(GAN_VAE.split("train gan")[0])
     main_file = tmp_path / "main.net"
     main_file.write_text('import "nets.net"\nnetwork Copy {\n input x: f32[B, 64]\n x -> Linear(2) as fc -> y\n'
-                         ' output y\n}\ntrain vae(Vae) {\n    loss: mse(recon, x)\n    optimizer: Adam()\n'
-                         '    epochs: 1\n}\n')
-    module, stderr = compile_to(main_file, tmp_path / "main.py")
-    assert not hasattr(module, "train_vae")
-    assert "train vae: not written out, its network Vae is imported" in stderr
+                         ' output y\n}\ntrain vae(Vae) {\n    data: digits\n    loss: mse(recon, x)\n'
+                         '    optimizer: Adam()\n    epochs: 1\n}\n')
+    module, _ = compile_to(main_file, tmp_path / "main.py")
+    assert hasattr(module, "Vae") and set(module.RECIPES) == {"vae"}
+    log = script(tmp_path / "main.py", tmp_path / "run")
+    assert len(log["history"]) == 1
 
 
 def test_user_names_are_made_safe(tmp_path: Path) -> None:
     net = tmp_path / "names.net"
-    net.write_text("network N {\n input x: f32[B, 64]\n x -> Linear(10) as fc -> loss\n output loss\n}\n"
-                   "train step(N) {\n    data: digits\n    loss: cross_entropy(loss)\n    optimizer: SGD(0.1)\n"
+    net.write_text("network N {\n input x: f32[B, 64]\n x -> Linear(10) as fc -> models\n output models\n}\n"
+                   "train step(N) {\n    data: digits\n    loss: cross_entropy(models)\n    optimizer: SGD(0.1)\n"
                    "    epochs: 1\n}\n")
     module, _ = compile_to(net, tmp_path / "names.py")
-    x, y, xv, yv, _, _ = tensors(net)
-    models = module.train_step(x, y, xv, yv)  # the output `loss` must not clobber the loop's own `loss`
-    assert isinstance(models["N"], torch.nn.Module)
+    assert set(module.RECIPES) == {"step"}
+    log = script(tmp_path / "names.py", tmp_path / "run")  # the output `models` must not clobber the argument
+    assert log["history"][-1]["val_loss"] < 2.3

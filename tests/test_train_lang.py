@@ -82,7 +82,7 @@ def test_sample_section_checks_into_a_full_spec() -> None:
     assert spec.metric_kind == "multiclass" and spec.prediction == "logits"
     assert spec.input_type == TensorType("f32", (sym("B"), 64))
     assert spec.target is not None and spec.target.kind == "class" and spec.target.classes == 10
-    assert spec.checkpoint.args == {"dir": None, "every": 5, "keep": 2, "best": "val_accuracy"}
+    assert spec.checkpoint.args == {"dir": None, "every": 5, "keep": 2, "best": "val_accuracy", "format": "torch"}
     assert spec.early_stopping is not None and spec.early_stopping.args["patience"] == 8
     assert spec.clip_norm == 5.0 and spec.seed == 0
     loss = spec.losses["DigitsMLP"]

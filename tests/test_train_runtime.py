@@ -20,13 +20,12 @@ torch = pytest.importorskip("torch")
 from click.testing import CliRunner  # noqa: E402
 
 from netc.cli import main  # noqa: E402
-from netc.dsl.train import FnCall  # noqa: E402
-from netc.train import load_spec  # noqa: E402
-from netc.train.data import batches, load_digits  # noqa: E402
-from netc.train.losses import kl_normal  # noqa: E402
-from netc.train.metrics import binary_auc, compute  # noqa: E402
-from netc.train.optim import WarmupCosine  # noqa: E402
-from netc.train.trainer import Options, Trainer  # noqa: E402
+from netc.train import prepare  # noqa: E402
+from netc.train.data import load_digits  # noqa: E402
+from netc.train.functional import WarmupCosine, kl_normal  # noqa: E402
+from netc.train.loader import GlobalBatchSampler  # noqa: E402
+from netc.train.loop import Run as Trainer  # noqa: E402
+from netc.train.metrics import compute  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
@@ -46,13 +45,13 @@ def write(tmp_path: Path, text: str, name: str = "t.net") -> Path:
 
 
 def trainer(path: Path, out: Path, name: str | None = None, **options: object) -> Trainer:
-    spec = load_spec(path, name)
-    return Trainer(spec, None, Options(out=out, progress=False, echo=lambda s: None, threads=1, **options))
+    settings: dict[str, object] = {"progress": False, "echo": lambda s: None, "threads": 1, "tensorboard": False}
+    return prepare(path, name, out=out, **{**settings, **options})
 
 
 # -- metrics -------------------------------------------------------------------------------------
-def m(name: str, **args: object) -> FnCall:
-    return FnCall(name, args, None)  # type: ignore[arg-type]
+def m(name: str, **args: object) -> tuple[str, dict[str, object]]:
+    return ("top2" if name == "top_k" else name), args
 
 
 def test_multiclass_metrics_match_hand_computed_values() -> None:
@@ -75,10 +74,10 @@ def test_multiclass_metrics_match_hand_computed_values() -> None:
 def test_binary_auc_counts_ties_as_half() -> None:
     # positives score 0.9, 0.5; negatives 0.5, 0.1. Pairs (pos > neg): (0.9,0.5) 1, (0.9,0.1) 1, (0.5,0.5) 1/2,
     # (0.5,0.1) 1 -> 3.5 of 4.
-    score = torch.tensor([0.9, 0.5, 0.5, 0.1])
-    truth = torch.tensor([1, 1, 0, 0])
-    assert binary_auc(score, truth) == pytest.approx(3.5 / 4)
-    assert math.isnan(binary_auc(score, torch.ones(4)))
+    score = torch.tensor([[0.9], [0.5], [0.5], [0.1]])
+    truth = torch.tensor([[1.0], [1.0], [0.0], [0.0]])
+    assert compute([m("auc")], score, truth, "bce", "binary")["auc"] == pytest.approx(3.5 / 4)
+    assert math.isnan(compute([m("auc")], score, torch.ones(4, 1), "bce", "binary")["auc"])
 
 
 def test_binary_metrics_on_logits() -> None:
@@ -99,6 +98,7 @@ def test_kl_normal_matches_torch_distributions() -> None:
 
     oracle = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(torch.zeros(5, 3), torch.ones(5, 3)))
     torch.testing.assert_close(kl_normal(mu, logvar, "sum"), oracle.sum())
+    torch.testing.assert_close(kl_normal(mu, logvar, "mean"), oracle.mean())
     torch.testing.assert_close(kl_normal(mu, logvar, "batchmean"), oracle.sum() / 5)
 
 
@@ -110,6 +110,10 @@ def test_shipped_digits_are_scikit_learns() -> None:
 
 
 def test_global_batches_split_evenly_over_processes() -> None:
+    def batches(n: int, batch: int, epoch_seed: int, rank: int = 0, world: int = 1) -> list[tuple[np.ndarray, int]]:
+        s = GlobalBatchSampler(n, batch, epoch_seed, rank, world)
+        return [(np.asarray(idx), size) for idx, size in zip(s.shards, s.sizes)]
+
     single = batches(50, 16, epoch_seed=3)
     for world in (2, 4):
         shards = [batches(50, 16, epoch_seed=3, rank=r, world=world) for r in range(world)]
@@ -192,11 +196,30 @@ def test_checkpoints_logs_and_keep_policy(tmp_path: Path) -> None:
     log = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [r["epoch"] for r in log["history"]] == [1, 2, 3] and len(log["steps"]) == report.history[-1]["step"]
     best = max(r["val_accuracy"] for r in log["history"])
-    assert log["best"] == {"monitor": "val_accuracy", "value": best}
+    first_best = next(r["epoch"] for r in log["history"] if r["val_accuracy"] == best)
+    assert log["best"] == {"monitor": "val_accuracy", "value": best, "epoch": first_best}
     csv_lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("epoch,step,train_loss,val_loss,val_accuracy") and len(csv_lines) == 4
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert set(last["optimizers"]["Mlp"]) == {"state", "param_groups"} and last["epoch"] == 3
+
+
+def test_tensorboard_events_and_safetensors_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    path = write(tmp_path, SEC.replace("save(every=1, keep=1, best=val_accuracy)",
+                                       'save(every=1, keep=1, best=val_accuracy, format="safetensors")'))
+    report = trainer(path, tmp_path / "run", tensorboard=True).run()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    val = [e.value for e in events.Scalars("val/val_accuracy")]
+    assert val == pytest.approx([r["val_accuracy"] for r in report.history])
+    assert [e.step for e in events.Scalars("train/train_loss")] == [r["step"] for r in report.history]
+    weights = load_file(str(tmp_path / "run" / "last.safetensors"))
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["models"]["Mlp"]
+    assert set(weights) == {f"Mlp.{k}" for k in last}
+    assert all(torch.equal(weights[f"Mlp.{k}"], v) for k, v in last.items())
 
 
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path: Path) -> None:
@@ -306,7 +329,7 @@ def test_l1_penalty_shrinks_the_weights(tmp_path: Path) -> None:
 
 def test_bfloat16_autocast_on_cpu_trains(tmp_path: Path) -> None:
     path = write(tmp_path, SEC.replace("epochs: 3", "epochs: 1"))
-    report = trainer(path, tmp_path / "o", amp=True).run()
+    report = trainer(path, tmp_path / "o", precision="bf16").run()
     assert all(math.isfinite(v) for v in report.steps) and report.steps[-1] < report.steps[0]
 
 

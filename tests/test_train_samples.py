@@ -9,9 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from netc.train import load_spec  # noqa: E402
+from netc.train import load_spec, prepare  # noqa: E402
 from netc.train.data import load_digits  # noqa: E402
-from netc.train.trainer import Options, Trainer  # noqa: E402
 
 from .conftest import SAMPLES  # noqa: E402
 
@@ -30,8 +29,7 @@ def test_vae_sample_trains_with_reconstruction_plus_kl(tmp_path: Path) -> None:
                    "    batch: 50\n"
                    "    epochs: 3\n"
                    "}\n")
-    spec = load_spec(net)
-    trainer = Trainer(spec, None, Options(out=tmp_path / "run", progress=False, echo=lambda s: None))
+    trainer = prepare(net, out=tmp_path / "run", progress=False, echo=lambda s: None, tensorboard=False)
     assert sum(p.numel() for p in trainer.models["VAE"].parameters()) == 652_824  # the example's VAE
     report = trainer.run()
     first, last = report.history[0]["val_loss"], report.history[-1]["val_loss"]
@@ -59,9 +57,50 @@ def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Pat
     assert result.ok and not result.diagnostics.items  # D ends in sigmoid -> view(-1): bce fits, no lint
     spec = load_spec(net)
     assert str(spec.input_type) == "f32[B, 3, 64, 64]"  # the real images take D's input type
-    trainer = Trainer(spec, None, Options(out=tmp_path / "run", progress=False, echo=lambda s: None))
+    trainer = prepare(net, out=tmp_path / "run", progress=False, echo=lambda s: None, tensorboard=False)
     before = {a: [p.detach().clone() for p in m.parameters()] for a, m in trainer.models.items()}
     report = trainer.run()
     assert len(report.steps) == 2 and {"train_loss_D", "train_loss_G"} <= set(report.history[-1])
     for alias, model in trainer.models.items():
         assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), before[alias])), alias
+
+
+def _with_train_sections() -> list[str]:
+    files = [*SAMPLES.glob("*.net"), *SAMPLES.glob("transfer/*.net")]
+    return sorted(str(p.relative_to(SAMPLES).with_suffix("")) for p in files
+                  if any(line.startswith("train ") for line in p.read_text().splitlines()))
+
+
+def test_every_sample_section_trains_the_same_from_netc_train_and_from_its_script(tmp_path: Path) -> None:
+    """Each sample with a `train` section, two steps of it: `netc train` and the module `netc compile` writes
+    (run as a script) take the same steps, bit for bit. A copy of samples/ beside netc/train/data, so the
+    char GPT finds its text and the transfer sample finds LeNet-5's checkpoint where its `init` says."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from netc.cli import main
+
+    names = _with_train_sections()
+    assert {"digits_mlp", "lenet5", "vae", "dcgan", "char_gpt", "transfer/finetune"} <= set(names)
+    repo = tmp_path / "repo"  # not beside the scripts: its netc/ folder would shadow the package
+    shutil.copytree(SAMPLES, repo / "samples", ignore=shutil.ignore_patterns("errors"))
+    shutil.copytree(SAMPLES.parent / "netc" / "train" / "data", repo / "netc" / "train" / "data")
+    flags = ["--stop-after", "2", "--no-progress", "--no-tensorboard", "--threads", "1"]
+    for name in ["lenet5", *[n for n in names if n != "lenet5"]]:  # transfer starts from lenet5's weights
+        net = repo / "samples" / f"{name}.net"
+        out = repo / "runs" / ("LeNet5" if name == "lenet5" else name)
+        result = CliRunner().invoke(main, ["train", str(net), "--out", str(out), *flags])
+        assert result.exit_code == 0, (name, result.output)
+        script = tmp_path / f"{name.replace('/', '_')}.py"
+        compiled = CliRunner().invoke(main, ["compile", str(net), "-o", str(script)])
+        assert compiled.exit_code == 0, (name, compiled.output)
+        done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "script" / name), *flags],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (name, done.stderr[-3000:])
+        a = json.loads((out / "metrics.json").read_text())
+        b = json.loads((tmp_path / "script" / name / "metrics.json").read_text())
+        assert len(a["steps"]) == 2 and a["steps"] == b["steps"], name

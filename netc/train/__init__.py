@@ -5,8 +5,9 @@
     >>> report.test["test_accuracy"]                       # doctest: +SKIP
     0.97...
 
-torch is imported by the submodules that need it, never by `netc check`; this module imports nothing heavy
-until :func:`train` runs.
+What runs is the code `netc compile --target torch` writes for the section (netc/train/emit.py), executed in
+memory, on the loop of netc/train/loop.py. torch is imported by the submodules that need it, never by
+`netc check`; this module imports nothing heavy until :func:`train` runs.
 """
 from __future__ import annotations
 
@@ -14,14 +15,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..dsl.compiler import compile_file
-from ..dsl.diagnostics import CompileError, Diagnostics, did_you_mean
+from ..dsl.diagnostics import CompileError, did_you_mean
 from .errors import TrainError
 
 if TYPE_CHECKING:
     from ..dsl.train import TrainSpec
-    from .trainer import Report
+    from .loop import Report, Run
 
-__all__ = ["TrainError", "load_spec", "select", "train"]
+# The section the help suggests; tests/test_train_help.py parses it (with a network) so it stays valid.
+EXAMPLE = """train Net {
+    data: digits
+    loss: cross_entropy
+    optimizer: Adam(lr=1e-3)
+    epochs: 10
+}"""
+
+__all__ = ["TrainError", "load_spec", "prepare", "select", "train"]
 
 
 def load_spec(path: str | Path, name: str | None = None, overrides: dict[str, int] | None = None) -> TrainSpec:
@@ -35,9 +44,7 @@ def load_spec(path: str | Path, name: str | None = None, overrides: dict[str, in
 def select(specs: list[TrainSpec], path: str, name: str | None) -> TrainSpec:
     """The only section, or the one called `name`."""
     if not specs:
-        raise TrainError(f"{path} has no `train` section",
-                         help="add one, e.g. `train Net { data: digits  loss: cross_entropy  "
-                              "optimizer: Adam(lr=1e-3)  epochs: 10 }`")
+        raise TrainError(f"{path} has no `train` section", help="add one, e.g.\n" + EXAMPLE)
     if name is None:
         if len(specs) > 1:
             raise TrainError(f"{path} has {len(specs)} train sections: pick one with --name "
@@ -51,18 +58,25 @@ def select(specs: list[TrainSpec], path: str, name: str | None) -> TrainSpec:
                      help=f"did you mean `{guess}`?" if guess else f"its sections: {', '.join(s.name for s in specs)}")
 
 
+def prepare(path: str | Path, name: str | None = None, overrides: dict[str, int] | None = None,
+            **options: Any) -> Run:
+    """The run of a section, set up and ready (`.run()` trains): the generated module's recipe, exactly what
+    `netc train` and the script run. `options` are those of :class:`netc.train.loop.Options`."""
+    from . import build
+    from .loop import Options, Run
+
+    result = compile_file(path, overrides)
+    if not result.ok:
+        raise CompileError(result.diagnostics)
+    spec = select(result.trains, str(path), name)
+    return Run(build.recipe(result, str(path), spec.name), Options(**options))
+
+
 def train(path: str | Path, name: str | None = None, overrides: dict[str, int] | None = None,
-          models: dict[str, Any] | None = None, **options: Any) -> Report:
-    """Train a section of a `.net` file; `options` are those of :class:`netc.train.trainer.Options`.
-    `models` replaces the networks the torch backend would build (alias -> nn.Module)."""
-    from .trainer import Options, Trainer
-
-    spec = load_spec(path, name, overrides)
-    return Trainer(spec, models, Options(**options)).run()
-
-
-def diagnostics_of(error: TrainError) -> Diagnostics:
-    """A TrainError as a diagnostic (E513: the data or a checkpoint), located at its setting when known."""
-    diags = Diagnostics()
-    diags.error("E513", error.message, error.span, help=error.help)
-    return diags
+          **options: Any) -> Report:
+    """Train a section of a `.net` file to the end."""
+    run = prepare(path, name, overrides, **options)
+    try:
+        return run.run()
+    finally:
+        run.engine.close()

@@ -1,7 +1,5 @@
-"""`netc train`: pick the section, run it here or in N processes under torchrun, report problems as diagnostics.
-
-netc/cli.py declares the command's options and calls :func:`run` with the checked front-end result.
-"""
+"""`netc train`: generate the file's training module (the code `netc compile --target torch` writes), then run
+its section here, or in several processes and machines under torchrun, which runs the module as a script."""
 from __future__ import annotations
 
 import os
@@ -10,58 +8,53 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
-
-from ..dsl.diagnostics import render_all
-from . import TrainError, diagnostics_of, select
-
-EXIT_INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
+from . import TrainError, select
+from .script import EXIT_INTERRUPTED, render
 
 
-def run(result: Any, file: str, name: str | None, epochs: int | None, device: str, amp: bool, nproc: int,
-        out: str | None, resume: str | None, threads: int | None, progress: bool, sets: tuple[str, ...],
-        colour: bool) -> int:
+def run(result: Any, file: str, name: str | None, options: dict[str, Any], nproc: int, nnodes: int,
+        node_rank: int, rdzv: str | None, colour: bool) -> int:
     """Train; returns the exit code (0 done, 1 a problem with the data or a checkpoint, 130 interrupted)."""
+    from . import build, script
+
     try:
         spec = select(result.trains, file, name)
-        if nproc > 1:
-            return _launch(file, spec.name, epochs, device, amp, nproc, out, resume, threads, sets)
-        from .trainer import Options, Trainer
-
-        options = Options(epochs=epochs, device=device, amp=amp, out=Path(out) if out else None,
-                          resume=Path(resume) if resume else None, progress=progress, threads=threads,
-                          echo=click.echo)
-        trainer = Trainer(spec, None, options)
-        click.echo(f"train {spec.name}: {len(trainer.splits.train)} training samples, {trainer.total_steps} steps "
-                   f"on {trainer.device}; checkpoints and logs in {trainer.folder}", err=True)
-        report = trainer.run()
-    except KeyboardInterrupt:  # while loading the data or building the network: nothing to save yet
-        click.echo("interrupted before training started", err=True)
-        return EXIT_INTERRUPTED
     except TrainError as exc:
-        if exc.span is None:
-            click.echo(f"error: {exc.message}" + (f"\n  = help: {exc.help}" if exc.help else ""), err=True)
-        else:
-            click.echo(render_all(diagnostics_of(exc), colour), err=True, nl=False)
+        print(render(exc, None, colour), file=sys.stderr, end="")
         return 1
-    if report.interrupted:
-        click.echo(f"resume with: netc train {file} --resume {report.checkpoint}", err=True)
-        return EXIT_INTERRUPTED
-    return 0
+    if nproc > 1 or nnodes > 1:
+        return _launch(result, file, spec, options, nproc, nnodes, node_rank, rdzv)
+    return script.run(build.recipe(result, file, spec.name), options, colour)
 
 
-def _launch(file: str, name: str, epochs: int | None, device: str, amp: bool, nproc: int, out: str | None,
-            resume: str | None, threads: int | None, sets: tuple[str, ...]) -> int:
-    """Run the section in `nproc` processes with torchrun (DistributedDataParallel: gloo on CPU, nccl on GPU)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "netc.train.worker", file, "--name", name, "--device", device]
-    for flag, value in (("--epochs", epochs), ("--out", out), ("--resume", resume), ("--threads", threads)):
-        if value is not None:
+def _launch(result: Any, file: str, spec: Any, options: dict[str, Any], nproc: int, nnodes: int, node_rank: int,
+            rdzv: str | None) -> int:
+    """torchrun starts `nproc` processes on this machine (of `nnodes`); each runs the generated script."""
+    from . import build
+
+    folder = options.get("out") or (spec.resolve(spec.checkpoint.args["dir"]) if spec.checkpoint.args.get("dir")
+                                    else Path("runs") / spec.name)
+    path = build.write_script(result, file, Path(folder))
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
+    if nnodes > 1:
+        if not rdzv:
+            print("error: --nnodes needs --rdzv HOST:PORT, the address every machine meets at (the first "
+                  "machine's)", file=sys.stderr)
+            return 2
+        cmd += [f"--nnodes={nnodes}", f"--node-rank={node_rank}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv}",
+                f"--rdzv-id=netc-{spec.name}"]
+    else:
+        cmd.append("--standalone")
+    cmd += [str(path), "--name", spec.name]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            if key in ("progress", "tensorboard"):
+                cmd += [] if value else [f"--no-{key}"]
+            elif value:
+                cmd.append(flag)
+        elif value is not None:
             cmd += [flag, str(value)]
-    if amp:
-        cmd.append("--amp")
-    for s in sets:
-        cmd += ["--set", s]
     # One thread per process unless told otherwise (torchrun's own default, set here to skip its banner).
     env = {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1"}
     try:

@@ -1,41 +1,66 @@
-"""Training data: the built-in digits, arrays from .npz/.npy files, and synthetic data of the declared types.
+"""Training data: where the samples come from and how they split into train/val/test.
 
-Everything is held in memory as NumPy arrays, split once into train/val/test with the section's seed, and
-batched by :func:`batches`, which also shards each global batch across DDP processes.
+A :class:`Part` is a view of the source's rows (an index), converted batch by batch: a `.npy` file is opened
+as a memory map, so an array larger than memory streams from disk one batch at a time. Batching, shuffling
+and sharding over processes are torch's DataLoader with netc's batch sampler (netc/train/loader.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..dsl.dims import Dim
-from ..dsl.ir import Graph
-from ..dsl.train import TargetNeed, TrainSpec
-from ..dsl.types import DTYPES, FLOAT_DTYPES, TensorType
 from .errors import TrainError
+from .recipe import Section
+
+NP_DTYPES = {"f16": np.float16, "bf16": np.float32, "f32": np.float32, "f64": np.float64, "i8": np.int8,
+             "i16": np.int16, "i32": np.int32, "i64": np.int64, "u8": np.uint8, "bool": np.bool_}
+
+
+def _as_array(batch: Any, rng: np.random.Generator | None) -> np.ndarray:
+    return np.asarray(batch)
 
 
 @dataclass
-class Arrays:
-    x: np.ndarray
+class Part:
+    """Some rows of a data source: `x[index]`, `y[index]`, converted per batch by `convert` (the declared
+    transforms and the cast to the network's dtype). The training part augments: its generator is seeded by
+    the section's seed, the epoch and the batch's position, so a resumed run augments as the first did."""
+
+    x: Any  # an ndarray or memory map, or anything indexable by an array of rows (an image folder)
     y: np.ndarray | None
+    index: np.ndarray
+    convert: Callable[[Any, np.random.Generator | None], np.ndarray] = field(default=_as_array)
+    augment: bool = False
+    seed: int = 0
+    epoch: int = 0
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.index)
 
-    def take(self, idx: np.ndarray) -> Arrays:
-        return Arrays(self.x[idx], None if self.y is None else self.y[idx])
+    def rows(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The samples at positions `which` of this part, as arrays ready for the network."""
+        rows = self.index[which]
+        rng = np.random.default_rng([self.seed, self.epoch, int(which[0]) if len(which) else 0]) \
+            if self.augment else None
+        batch = self.x[rows]
+        x = self.convert(np.asarray(batch) if isinstance(batch, np.ndarray) else batch, rng)
+        return x, (None if self.y is None else self.y[rows])
+
+    def take(self, which: np.ndarray, augment: bool = False) -> Part:
+        return Part(self.x, self.y, self.index[which], self.convert, augment, self.seed, self.epoch)
 
 
 @dataclass
 class Splits:
-    train: Arrays
-    val: Arrays | None
-    test: Arrays | None
-    classes: int | None = None
+    train: Part
+    val: Part | None
+    test: Part | None
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -45,170 +70,84 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
             return z["images"], z["labels"]
 
 
-def load(spec: TrainSpec) -> Splits:
-    """The arrays a section's `data:` names, shaped and typed for its first network, split."""
-    data = spec.data
-    rng = np.random.default_rng(spec.seed)
-    x_type = spec.input_type
-    classes: int | None = None
-    if data.name == "digits":
-        images, labels = load_digits()
-        keep = labels < data.args["classes"]
-        x = images[keep].astype(np.float32) / 16.0
-        y = labels[keep].astype(np.int64)
-        classes = int(data.args["classes"])
-        arrays = Arrays(_shape_like(x, x_type), y)
-    elif data.name in ("npz", "npy"):
-        arrays = _from_files(spec)
-        if spec.target is not None and spec.target.kind == "class":
-            classes = spec.target.classes
-    else:
-        arrays = synthetic(spec, rng)
-        if spec.target is not None and spec.target.kind == "class":
-            classes = spec.target.classes
-    arrays = _fit_target(arrays, spec)
-    return split(arrays, data.args.get("val", 0.0), data.args.get("test", 0.0), rng, classes)
+def resolve(section: Section, path: str) -> Path:
+    """A path written in the section, relative to the .net file's folder."""
+    p = Path(path)
+    return p if p.is_absolute() else Path(section.source).parent / p
 
 
-def split(arrays: Arrays, val: float, test: float, rng: np.random.Generator, classes: int | None = None) -> Splits:
-    n = len(arrays)
+def load(section: Section) -> Splits:
+    """The data a section's `data:` names, shaped and typed for its first network, split with its seed."""
+    from . import sources
+
+    rng = np.random.default_rng(section.seed)
+    part = sources.open_source(section, rng)
+    part.seed = section.seed
+    part = _fit_target(part, section)
+    args = section.data_args
+    return split(part, args.get("val", 0.0), args.get("test", 0.0), rng)
+
+
+def split(part: Part, val: float, test: float, rng: np.random.Generator) -> Splits:
+    n = len(part)
     order = rng.permutation(n)
     n_test = int(round(n * test))
     n_val = int(round(n * val))
     if n - n_test - n_val < 1:
-        raise TrainError(f"the data has only {n} samples: nothing is left to train on after the splits")
-    test_part = arrays.take(order[:n_test]) if n_test else None
-    val_part = arrays.take(order[n_test:n_test + n_val]) if n_val else None
-    return Splits(arrays.take(order[n_test + n_val:]), val_part, test_part, classes)
+        raise TrainError(f"the data has only {n} samples: nothing is left to train on after the splits", key="data")
+    test_part = part.take(order[:n_test]) if n_test else None
+    val_part = part.take(order[n_test:n_test + n_val]) if n_val else None
+    augments = getattr(part.convert, "augments", False)  # only then does a batch need a generator
+    return Splits(part.take(order[n_test + n_val:], augment=augments), val_part, test_part)
 
 
-def _shape_like(x: np.ndarray, x_type: TensorType | None) -> np.ndarray:
-    if x_type is None:
-        return x.reshape(len(x), -1)
-    return x.reshape((len(x), *[int(d) for d in x_type.dims[1:]]))
-
-
-def _np_dtype(dtype: str) -> Any:
-    return np.dtype(DTYPES[dtype])
-
-
-def _from_files(spec: TrainSpec) -> Arrays:
-    args = spec.data.args
+def read_array(path: Path, mmap: bool = True) -> np.ndarray:
+    """A `.npy` file as a memory map (nothing read until a batch needs it); damaged files are user errors."""
     try:
-        if spec.data.name == "npz":
-            path = spec.resolve(args["path"])
-            with np.load(path, allow_pickle=False) as z:
-                if args["x"] not in z.files:
-                    raise TrainError(f"{path} has no array {args['x']!r}; it has {', '.join(z.files)}")
-                x = z[args["x"]]
-                y = z[args["y"]] if args["y"] in z.files else None
-        else:
-            x = np.load(spec.resolve(args["x"]), allow_pickle=False)
-            y = np.load(spec.resolve(args["y"]), allow_pickle=False) if args["y"] else None
-    except (OSError, ValueError) as exc:
-        raise TrainError(f"cannot read the training data: {exc}") from None
-    x_type = spec.input_type
-    if x_type is not None:
-        want = tuple(int(d) for d in x_type.dims[1:])
-        if tuple(x.shape[1:]) != want:
-            raise TrainError(f"the data's x has samples of shape {list(x.shape[1:])}, but the network takes "
-                             f"{list(want)}")
-        x = x.astype(_np_dtype(x_type.dtype), copy=False)
-    if y is not None and len(y) != len(x):
-        raise TrainError(f"the data has {len(x)} inputs but {len(y)} targets")
-    return Arrays(x, y)
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise TrainError(f"no data file at {path}", key="data") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise TrainError(f"cannot read {path}: {exc}", key="data",
+                         help="it is not a NumPy array file, or it was cut short") from None
 
 
-def _fit_target(arrays: Arrays, spec: TrainSpec) -> Arrays:
+def read_npz(path: Path, keys: list[str | None]) -> list[np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys[:1] if k not in z.files]
+            if missing:
+                raise TrainError(f"{path} has no array {missing[0]!r}; it has {', '.join(z.files)}", key="data")
+            return [z[k] if k is not None and k in z.files else None for k in keys]
+    except FileNotFoundError:
+        raise TrainError(f"no data file at {path}", key="data") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise TrainError(f"cannot read {path}: {type(exc).__name__}: {exc}", key="data",
+                         help="it is not a NumPy .npz file, or it was damaged") from None
+
+
+def _fit_target(part: Part, section: Section) -> Part:
     """Cast the targets to what the loss needs: int64 class indices, or floats shaped like the prediction."""
-    need = spec.target
-    if need is None or arrays.y is None:
-        return arrays
-    y = arrays.y
-    if need.kind == "class":
+    kind = section.target_kind
+    if kind is None or part.y is None:
+        return part
+    y = np.asarray(part.y)
+    if kind == "class":
         if y.dtype.kind not in "iub":
-            if y.dtype.kind == "f" and y.ndim == len(need.type.dims) + 1:
-                return Arrays(arrays.x, y.astype(np.float32))  # class probabilities
-            raise TrainError(f"class targets must be integers, but the data's are {y.dtype}")
+            if y.dtype.kind == "f" and section.target_shape is not None and y.ndim == len(section.target_shape) + 2:
+                return Part(part.x, y.astype(np.float32), part.index, part.convert, seed=part.seed)  # class probabilities
+            raise TrainError(f"class targets must be integers, but the data's are {y.dtype}", key="data")
         y = y.astype(np.int64)
-        if need.classes is not None and len(y) and (y.min() < 0 or y.max() >= need.classes):
-            raise TrainError(f"class targets must lie in [0, {need.classes}), but they span [{y.min()}, {y.max()}]")
-        return Arrays(arrays.x, y)
+        classes = section.target_classes
+        used = y[part.index]
+        if classes is not None and len(used) and (used.min() < 0 or used.max() >= classes):
+            raise TrainError(f"class targets must lie in [0, {classes}), but they span [{used.min()}, {used.max()}]",
+                             key="data")
+        return Part(part.x, y, part.index, part.convert, seed=part.seed)
     y = y.astype(np.float32)
-    want = tuple(int(d) if not isinstance(d, Dim) else -1 for d in need.type.dims[1:])
+    want = tuple(section.target_shape or ())
     if -1 not in want and y.shape[1:] != want and int(np.prod(y.shape[1:])) == int(np.prod(want)):
         y = y.reshape((len(y), *want))  # labels [N] for one logit [B, 1]
-    if need.kind == "binary" and len(y) and not np.isin(y, (0.0, 1.0)).all() and not ((0 <= y) & (y <= 1)).all():
-        raise TrainError("binary targets must lie in [0, 1]")
-    return Arrays(arrays.x, y)
-
-
-# -- synthetic data ------------------------------------------------------------------------------
-def synthetic(spec: TrainSpec, rng: np.random.Generator) -> Arrays:
-    """Inputs drawn from the declared type; targets from a fixed random linear teacher of the inputs, so that
-    the targets depend on the inputs and the loss can actually fall."""
-    n = int(spec.data.args["n"])
-    x_type = spec.input_type
-    if x_type is None:
-        raise TrainError("synthetic data needs the type of `x`: use it as a network's input in the loss")
-    graph = spec.models[0].graph if spec.single else None
-    x = _random_input(x_type, n, rng, graph)
-    need = spec.target
-    y = _teacher(x, need, rng) if need is not None else None
-    return Arrays(x, y)
-
-
-def _random_input(t: TensorType, n: int, rng: np.random.Generator, graph: Graph | None) -> np.ndarray:
-    shape = (n, *[int(d) for d in t.dims[1:]])
-    if t.dtype in FLOAT_DTYPES:
-        return rng.standard_normal(shape).astype(_np_dtype(t.dtype))
-    if t.dtype == "bool":
-        return rng.random(shape) < 0.5
-    high = _vocabulary(graph) or 2
-    return rng.integers(0, high, size=shape).astype(_np_dtype(t.dtype))
-
-
-def _vocabulary(graph: Graph | None) -> int | None:
-    """An integer input that feeds an Embedding holds token ids below its num_embeddings."""
-    if graph is None or not graph.inputs:
-        return None
-    first = graph.inputs[0][1]
-    for node in graph.op_nodes():
-        if node.op == "Embedding" and any(v.id == first.id for v in node.inputs):
-            return int(node.attrs["num_embeddings"])
-    return None
-
-
-def _teacher(x: np.ndarray, need: TargetNeed, rng: np.random.Generator) -> np.ndarray:
-    n = len(x)
-    flat = x.reshape(n, -1).astype(np.float64)
-    flat = (flat - flat.mean(0)) / (flat.std(0) + 1e-8)
-    rest = tuple(int(d) for d in need.type.dims[1:])
-    width = int(np.prod(rest)) if rest else 1
-    if need.kind == "class":
-        classes = int(need.classes or 2)
-        w = rng.standard_normal((flat.shape[1], width * classes))
-        scores = (flat @ w).reshape((n, *rest, classes)) if rest else (flat @ w).reshape(n, classes)
-        return scores.argmax(-1).astype(np.int64)
-    w = rng.standard_normal((flat.shape[1], width)) / np.sqrt(flat.shape[1])
-    out = (flat @ w).reshape((n, *rest))
-    if need.kind == "binary":
-        return (out > 0).astype(np.float32)
-    if need.kind == "dist":
-        e = np.exp(out - out.max(-1, keepdims=True))
-        return (e / e.sum(-1, keepdims=True)).astype(np.float32)
-    return out.astype(np.float32)
-
-
-# -- batching ------------------------------------------------------------------------------------
-def batches(n: int, batch: int, epoch_seed: int | None, rank: int = 0, world: int = 1) -> list[tuple[np.ndarray, int]]:
-    """(indices, global batch size) for one epoch. With `world` processes each global batch of `batch` samples
-    is split `idx[rank::world]`, so the union over processes is exactly the single-process batch."""
-    order = np.random.default_rng(epoch_seed).permutation(n) if epoch_seed is not None else np.arange(n)
-    out = []
-    for start in range(0, n, batch):
-        idx = order[start:start + batch]
-        if world > 1 and len(idx) < world:
-            break  # too few samples left to give every process one
-        out.append((idx[rank::world], len(idx)))
-    return out
+    if kind == "binary" and len(y) and not ((0 <= y) & (y <= 1)).all():
+        raise TrainError("binary targets must lie in [0, 1]", key="data")
+    return Part(part.x, y, part.index, part.convert, seed=part.seed)

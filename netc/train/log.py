@@ -1,5 +1,5 @@
-"""What training shows and writes: a progress bar per epoch (tqdm when installed), a metrics table with one
-row per epoch, and the same rows in metrics.csv and metrics.json."""
+"""What training shows and writes: a progress bar per epoch (tqdm), a metrics table with one row per epoch,
+the same rows in metrics.csv and metrics.json, and TensorBoard event files (`tensorboard --logdir runs`)."""
 from __future__ import annotations
 
 import csv
@@ -15,40 +15,25 @@ from ..codegen.base import write_atomic
 
 
 class Progress:
-    """A per-epoch progress bar: tqdm if it is installed, else a plain one redrawn in place on a terminal."""
+    """A per-epoch progress bar with rate and ETA (tqdm), drawn only on a terminal."""
 
-    def __init__(self, total: int, desc: str, enabled: bool, stream: TextIO | None = None) -> None:
-        self.total, self.desc, self.n = total, desc, 0
+    def __init__(self, total: int, desc: str, enabled: bool, stream: TextIO | None = None, done: int = 0) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = enabled and self.stream.isatty()
         self.bar: Any = None
-        if self.enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                pass
-            else:
-                self.bar = tqdm(total=total, desc=desc, leave=False, file=self.stream, dynamic_ncols=True)
+        if enabled and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, desc=desc, leave=False, file=self.stream, dynamic_ncols=True,
+                            unit="batch")
 
     def update(self, loss: float) -> None:
-        self.n += 1
-        if not self.enabled:
-            return
         if self.bar is not None:
             self.bar.set_postfix_str(f"loss {loss:.4g}", refresh=False)
             self.bar.update(1)
-            return
-        width = 24
-        done = int(width * self.n / max(self.total, 1))
-        self.stream.write(f"\r{self.desc} [{'#' * done}{'.' * (width - done)}] {self.n}/{self.total} loss {loss:.4g}")
-        self.stream.flush()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        elif self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
 
 
 def _fmt(value: Any) -> str:
@@ -101,3 +86,28 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+class TensorBoard:
+    """Each epoch's numbers as TensorBoard scalars in `folder/tensorboard`, written by torch's SummaryWriter."""
+
+    def __init__(self, folder: Path, enabled: bool) -> None:
+        self.writer: Any = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(folder / "tensorboard"))
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        step = int(row["step"])
+        for key, value in row.items():
+            if key not in ("epoch", "step") and isinstance(value, (int, float)) and math.isfinite(value):
+                group = "train" if key.startswith("train_") or key == "lr" else key.split("_", 1)[0]
+                self.writer.add_scalar(f"{group}/{key}", value, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

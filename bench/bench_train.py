@@ -1,0 +1,165 @@
+"""Throughput of `netc train` against a minimal hand-written PyTorch loop on the same network and data.
+
+    python bench/bench_train.py [--epochs 3] [--hidden 512] [--repeat 3]
+
+The network is samples/digits_mlp.net's, widened with `--set hidden=...` so that the step, not Python, is
+most of the time; the data are the shipped digits (all 1,797 images, no validation split, batch 64). Three
+settings, each against its own hand-written loop (the one a person would write for it):
+
+- one process: indexing in-memory tensors with a random permutation (the loop of the PyTorch examples);
+- one process with 2 DataLoader workers: a TensorDataset in a DataLoader(shuffle=True, num_workers=2);
+- two processes: torchrun, DistributedDataParallel (gloo) and a DistributedSampler.
+
+Every loop keeps its epoch's training loss (`loss.item()` per step, as the PyTorch tutorials do; netc logs
+each step's loss). Samples per second count training steps only (netc's per-epoch `time_s` has no validation: val=0; the
+hand loops time their epochs). Each figure is the best of `--repeat` runs; the ratio is netc / hand-written
+within one run of this script (the target is at least 0.97).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = """
+import "{sample}"
+
+train bench(DigitsMLP(hidden={hidden})) {{
+    data: digits(val=0.0, test=0.0)
+    batch: 64
+    loss: cross_entropy
+    optimizer: AdamW(lr=1e-3)
+    epochs: {epochs}
+    checkpoint: save(every=1000, keep=1)
+}}
+"""
+
+HAND_DDP = r'''
+import sys, time, json
+import numpy as np, torch, torch.distributed as dist, torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset, DistributedSampler
+import netc
+from netc.train.data import load_digits
+dist.init_process_group("gloo")
+torch.set_num_threads(1)
+hidden, epochs = int(sys.argv[1]), int(sys.argv[2])
+images, labels = load_digits()
+x = torch.as_tensor(images.reshape(len(images), 64) / 16.0, dtype=torch.float32)
+y = torch.as_tensor(labels.astype(np.int64))
+torch.manual_seed(0)
+model = torch.nn.parallel.DistributedDataParallel(netc.build(sys.argv[3], network="DigitsMLP")(hidden=hidden))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+sampler = DistributedSampler(TensorDataset(x, y), shuffle=True)
+loader = DataLoader(TensorDataset(x, y), batch_size=32, sampler=sampler)
+spent = 0.0
+for epoch in range(epochs):
+    sampler.set_epoch(epoch)
+    start = time.perf_counter()
+    running = 0.0
+    for xb, yb in loader:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running += loss.item()
+    spent += time.perf_counter() - start
+if dist.get_rank() == 0:
+    print(json.dumps({"seconds": spent}))
+dist.destroy_process_group()
+'''
+
+
+def hand_loop(hidden: int, epochs: int, workers: int) -> float:
+    """Seconds of training for the hand-written single-process loop."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import netc
+    from netc.train.data import load_digits
+
+    torch.set_num_threads(1)
+    images, labels = load_digits()
+    x = torch.as_tensor(images.reshape(len(images), 64) / 16.0, dtype=torch.float32)
+    y = torch.as_tensor(labels.astype(np.int64))
+    torch.manual_seed(0)
+    model = netc.build(ROOT / "samples" / "digits_mlp.net", network="DigitsMLP")(hidden=hidden)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, num_workers=workers) if workers else None
+    spent = 0.0
+    for _ in range(epochs):
+        start = time.perf_counter()
+        if loader is None:
+            order = torch.randperm(len(x))
+            batches = ((x[order[i:i + 64]], y[order[i:i + 64]]) for i in range(0, len(x), 64))
+        else:
+            batches = iter(loader)
+        running = 0.0
+        for xb, yb in batches:
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            running += loss.item()  # the epoch's training loss, as the PyTorch tutorials keep it
+        spent += time.perf_counter() - start
+    return spent
+
+
+def netc_train(net: Path, out: Path, *flags: str) -> float:
+    cmd = [sys.executable, "-m", "netc.cli", "train", str(net), "--out", str(out), "--no-progress",
+           "--no-tensorboard", "--threads", "1", *flags]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        sys.exit(done.stderr)
+    log = json.loads((out / "metrics.json").read_text())
+    return sum(r["time_s"] for r in log["history"])
+
+
+def hand_ddp(hidden: int, epochs: int, folder: Path) -> float:
+    script = folder / "hand_ddp.py"
+    script.write_text(HAND_DDP)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script),
+           str(hidden), str(epochs), str(ROOT / "samples" / "digits_mlp.net")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", **os.environ})
+    if done.returncode:
+        sys.exit(done.stderr)
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-ddp", action="store_true")
+    args = ap.parse_args()
+    samples = 1797 * args.epochs
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        net = folder / "bench.net"
+        net.write_text(SECTION.format(sample=(ROOT / "samples" / "digits_mlp.net").as_posix(), hidden=args.hidden,
+                                      epochs=args.epochs))
+        settings = [("1 process", lambda: netc_train(net, folder / "a"), lambda: hand_loop(args.hidden, args.epochs, 0)),
+                    ("1 process, 2 workers", lambda: netc_train(net, folder / "b", "--workers", "2"),
+                     lambda: hand_loop(args.hidden, args.epochs, 2))]
+        if not args.skip_ddp:
+            settings.append(("2 processes (DDP)", lambda: netc_train(net, folder / "c", "--nproc", "2"),
+                             lambda: hand_ddp(args.hidden, args.epochs, folder)))
+        print(f"DigitsMLP(hidden={args.hidden}), {args.epochs} epochs of 1797 samples, batch 64, best of "
+              f"{args.repeat}")
+        print(f"{'setting':<24} {'netc samples/s':>15} {'hand samples/s':>15} {'ratio':>7}")
+        for name, ours, theirs in settings:
+            a = min(ours() for _ in range(args.repeat))
+            b = min(theirs() for _ in range(args.repeat))
+            print(f"{name:<24} {samples / a:>15.0f} {samples / b:>15.0f} {b / a:>7.3f}")
+
+
+if __name__ == "__main__":
+    main()
