@@ -1442,7 +1442,8 @@ class Renderer:
                 base = self.mod.path + "." if self.mod.path else ""
                 if not key.startswith(base):
                     raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
-                line += f"\nself.{attr}.{pname} = self.get_parameter({key[len(base):]!r})"
+                tied_key = self.gen.generated_key(self.mod, key[len(base):])
+                line += f"\nself.{attr}.{pname} = self.get_parameter({tied_key!r})"
             self.init.append(Item(self._rel(el.path), self.dinfo.guard_of(el.span), el.name, line,
                                   attr=attr, used=frozenset(ctx.used)))
             self.needs |= ctx.needs
@@ -2242,6 +2243,26 @@ class Generator:
                     out.append(msg)
         return out + self.notes
 
+    def generated_key(self, mod: Module, key: str) -> str:
+        """The state_dict key under `mod`'s generated class for the IR key `key` (relative to `mod`).
+
+        A layer the namespace renamed (`eval` -> `eval_1`: an nn.Module method) changes every key below it;
+        containers (nn.Sequential, nn.ModuleDict) keep the IR's names, block instances use their class's names.
+        """
+        out: list[str] = []
+        here: Module | None = mod
+        names = self.def_names.get(mod.definition or "")
+        for part in key.split("."):
+            child = next((el for el in here.body if el.name == part), None) if here is not None else None
+            attr = names.attrs.get(("mod", part)) if names is not None and child is not None else None
+            out.append(attr or part)
+            if isinstance(child, Module):
+                here = child
+                names = None if child.kind == "sequential" else self.def_names.get(child.definition or "")
+            else:
+                here, names = None, None  # a parameter's own name
+        return ".".join(out)
+
     def network_class(self, network: str | None) -> str:
         g = self.graphs[0] if network is None else self.result.graphs[network]
         return self.class_of[id(g.root)].name
@@ -2283,6 +2304,15 @@ def generate(result: Result, network: str | None = None, *, guards: bool = False
 
         out = append_training(out, result.trains, gen.network_class, set(result.graphs))
     return out
+
+
+def generated_paths(result: Result, network: str) -> Callable[[str], str]:
+    """Maps an IR path (a layer's, or a state_dict key) of `network` to the generated module's, which differ
+    where the namespace renamed a layer; what addresses the module by IR names (verify) uses this."""
+    gen = Generator(result, network, False, None)
+    gen.run()
+    root = result.graphs[network].root
+    return functools.partial(gen.generated_key, root)
 
 
 def build(result: Result, network: str | None = None) -> type:

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import ast
 from .astwalk import walk
+from .confusables import check_identifiers
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .elaborate import Elaborator, check_headers
 from .ir import Graph
@@ -44,6 +45,7 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
         program = parse(src, diags)
         if program is None:
             return False
+        check_identifiers(src, diags)
         if is_main and trains is not None:
             trains.extend(program.trains)
         ok = True

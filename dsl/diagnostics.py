@@ -81,6 +81,7 @@ CODES: dict[str, str] = {
     # Warnings
     "W001": "unused value",
     "W002": "shape equality depends on symbol values",
+    "W003": "confusable identifier",
     "W501": "loss input already normalised",
     "W502": "loss input not normalised",
     "W503": "dropout right before the output",
@@ -143,7 +144,9 @@ class Diagnostics:
         return any(d.severity == "error" for d in self.items)
 
     def sorted(self) -> list[Diagnostic]:
-        return sorted(self.items, key=Diagnostic.sort_key)
+        """Errors first, then warnings, each in source order: the first location printed (the one an editor
+        or a script jumps to) is the first error's, never a warning's."""
+        return sorted(self.items, key=lambda d: (d.severity != "error", *d.sort_key()))
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

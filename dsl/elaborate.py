@@ -45,6 +45,7 @@ class Binding:
     span: Span
     used: bool = False
     kind: str = "value"  # "value", "input" or "param"
+    default: Span | None = None  # a parameter's default, when the value came from it (errors point there too)
 
 
 @dataclass
@@ -129,6 +130,7 @@ class Elaborator:
         self.overrides = dict(overrides or {})
         self.used_overrides: set[str] = set()
         self.stack: list[tuple[str, Span | None, str]] = []  # (definition, call span, instance path)
+        self.frames: list[Frame] = []  # the bodies being run, innermost last
         self.cyclic: set[str] = set()
         self.symbols: list[str] = []
         self.constraints: list[Constraint] = []
@@ -144,9 +146,20 @@ class Elaborator:
                 notes.append(f"in `{path}` ({name}), instantiated at {span.location()}")
         return notes[:3]
 
+    def _default_label(self, span: Span | None) -> list[Label]:
+        """When the span is a parameter's name whose value came from its default (`layers: int = 0`), a label
+        at that default: the mistake is there as much as at the use."""
+        if span is None or not self.frames or not span.text.isidentifier():
+            return []
+        binding = self.frames[-1].env.get(span.text)
+        if binding is None or binding.kind != "param" or binding.default is None:
+            return []
+        return [Label(binding.default, f"`{span.text}` is {binding.default.text} by default")]
+
     def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
         notes = list(kw.pop("notes", [])) + self._context_notes(span)
-        self.diags.error(code, message, span, notes=notes, **kw)
+        secondary = list(kw.pop("secondary", [])) + self._default_label(span)
+        self.diags.error(code, message, span, notes=notes, secondary=secondary, **kw)
         return ERR
 
     def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None:
@@ -182,6 +195,7 @@ class Elaborator:
     def _bind_params(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                      call_span: Span, top_level: bool = False) -> Any:
         env: dict[str, Binding] = {}
+        defaults: dict[str, Span] = {}
         ok = True
         if len(pos) > len(defn.params):
             extra_span = pos[len(defn.params)][1]
@@ -211,6 +225,7 @@ class Elaborator:
                 self.used_overrides.add(p.name)
             elif p.default is not None:
                 value, span = self._eval(p.default, env_frame(env, defn)), p.default.span
+                defaults[p.name] = p.default.span
             else:
                 self.error("E303", f"`{defn.name}` needs a value for its parameter `{p.name}`", call_span,
                            help=f"pass it: `{defn.name}({p.name}=...)`",
@@ -218,7 +233,7 @@ class Elaborator:
                 ok = False
                 continue
             value = self._coerce_param(p, value, span, defn)
-            env[p.name] = Binding(value, p.span, used=True, kind="param")
+            env[p.name] = Binding(value, p.span, used=True, kind="param", default=defaults.get(p.name))
         return env if ok else ERR
 
     def _coerce_param(self, p: ast.Param, value: Any, span: Span, defn: ast.Definition) -> Any:
@@ -242,7 +257,11 @@ class Elaborator:
     # -- statements ------------------------------------------------------------------------------
     def _run_body(self, frame: Frame) -> None:
         defn = frame.definition
-        self._run(defn.body, frame)
+        self.frames.append(frame)
+        try:
+            self._run(defn.body, frame)
+        finally:
+            self.frames.pop()
         if not frame.outputs and not any(isinstance(s, ast.Output) for s in defn.body):
             self.error("E402", f"`{defn.name}` has no `output`", defn.name_span,
                        help="end the body with `output <value>`")

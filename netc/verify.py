@@ -10,7 +10,7 @@ torch is imported by the functions that need it, never at module level.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,9 +247,10 @@ def _walk(graph: Graph) -> Iterator[OpNode | Module]:
     return graph.root.walk()
 
 
-def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: list[np.ndarray],
-                   dtype: str) -> tuple[list[Check], list[Check], list[str]]:
-    """Run both models on `inputs`; the output checks, the per-layer checks, and the layers not compared."""
+def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: list[np.ndarray], dtype: str,
+                   torch_path: Callable[[str], str] = str) -> tuple[list[Check], list[Check], list[str]]:
+    """Run both models on `inputs`; the output checks, the per-layer checks, and the layers not compared.
+    `torch_path` maps an IR path to the torch module's (they differ where a layer was renamed)."""
     import torch
 
     captured: dict[str, list[Any]] = {}
@@ -290,10 +291,10 @@ def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: lis
         path = item.path
         op = item.op if isinstance(item, OpNode) else (item.definition or item.kind)
         location = item.span.location() if getattr(item, "span", None) is not None else ""
-        if path not in captured or path not in trace:
+        if torch_path(path) not in captured or path not in trace:
             unmatched.append(path)
             continue
-        calls = captured[path]
+        calls = captured[torch_path(path)]
         if len(calls) != 1:
             unmatched.append(path)  # a module torch calls more than once has no single output to compare
             continue
@@ -333,6 +334,7 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     import torch
 
     from .codegen import get_backend, numpy_ref
+    from .codegen import torch as torch_backend
 
     if dtype not in TOLERANCES:
         raise VerifyError(f"unknown dtype {dtype!r}; use float32 or float64")
@@ -351,19 +353,22 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     except Exception as exc:  # noqa: BLE001 - reported as the reason verification could not run
         raise VerifyError(f"the torch backend cannot build {network}: {type(exc).__name__}: {exc}") from exc
     numpy_cls = numpy_ref.build(result, network=network, trace=True)
+    torch_path = torch_backend.generated_paths(result, network)  # a renamed layer (`eval` -> `eval_1`)
     torch.manual_seed(seed)
     model = torch_cls()
     model.eval()
     model.to({"float32": torch.float32, "float64": torch.float64}[dtype])
     try:
-        model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+        model.load_state_dict({torch_path(k): torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
+                              strict=True)
     except RuntimeError as exc:
         raise VerifyError(f"the torch module's state_dict does not match the IR's: {exc}") from exc
     numpy_model = numpy_cls(state, dtype=dtype)
     report = Report(network, dtype, seed, sizes,
                     [(name, f"{value.type.dtype}[{', '.join(str(d) for d in value.type.dims)}]")
                      for name, value, _ in concrete.inputs])
-    report.outputs, report.layers, report.unmatched = compare_models(graph, model, numpy_model, inputs, dtype)
+    report.outputs, report.layers, report.unmatched = compare_models(graph, model, numpy_model, inputs, dtype,
+                                                                     torch_path)
     return report
 
 
