@@ -62,7 +62,7 @@ def scripts(name: str) -> list[str]:
 
 def _describe(name: str) -> str:
     odd = [ch for ch in name if not ch.isascii()]
-    return ", ".join(f"`{ch}` is {unicodedata.name(ch, 'U+%04X' % ord(ch)).lower()}" for ch in dict.fromkeys(odd))
+    return ", ".join(f"`{ch}` is {unicodedata.name(ch, f'U+{ord(ch):04X}').lower()}" for ch in dict.fromkeys(odd))
 
 
 def check_identifiers(source: Source, diags: Diagnostics) -> None:

@@ -31,6 +31,7 @@ CODES: dict[str, str] = {
     "E103": "unexpected character",
     "E104": "nesting too deep",
     "E105": "cannot read the source file",
+    "E106": "source file too large",
     # E2xx: shapes and types
     "E200": "shape mismatch",
     "E201": "wrong rank",
@@ -43,6 +44,9 @@ CODES: dict[str, str] = {
     "E208": "dimension index out of range",
     "E209": "constraint violated",
     "E210": "parameter size is not known",
+    "E211": "too many layers",
+    "E212": "too many parameters",
+    "E213": "tensor too large",
     # E3xx: names and attributes
     "E300": "unknown name",
     "E301": "unknown op or block",

@@ -17,6 +17,7 @@ from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
 from .divisibility import add_fact, facts_scope, known_modulus, recording, requirement
 from .ir import INPUT_FILLS, Constraint, Graph, InputDefault, Module, OpNode, Value
+from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
@@ -36,7 +37,6 @@ ERR: Any = _Err()
 PARAM_TYPES = ("int", "float", "bool", "str", "dim")
 # Repetition is unrolled, so `Block * 10**9` would run (and allocate) without end. Real models have a few
 # thousand layers; past this many op nodes and block instances in one network, elaboration stops with E305.
-MAX_LAYERS = 100_000
 
 
 @dataclass
@@ -170,6 +170,7 @@ class Elaborator:
     def network(self, name: str) -> Graph | None:
         defn = self.defs[name]
         self.layers = 0
+        self.max_layers, self.max_elements = LAYERS.value, ELEMENTS.value
         root = Module("network", "", "", name, {}, defn.span, False)
         params = self._bind_params(defn, [], {}, defn.name_span, top_level=True)
         if params is ERR:
@@ -188,8 +189,12 @@ class Elaborator:
         root.inputs = [v for _, v, _ in frame.input_values]
         root.outputs = [v for _, v in outputs]
         root.input_defaults = dict(frame.input_defaults)
-        return Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
-                     list(self.constraints), defn.span.source)
+        graph = Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
+                      list(self.constraints), defn.span.source)
+        if not self.diags.has_errors and _known_params(graph) > PARAMS.value:
+            self.error(PARAMS.code, f"network `{name}` has {_known_params(graph):,} parameters", defn.name_span,
+                       help=PARAMS.hint())
+        return graph
 
     # -- parameters ------------------------------------------------------------------------------
     def _bind_params(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
@@ -402,6 +407,8 @@ class Elaborator:
                 return self.error("E203", f"a dimension cannot be negative ({v})", d.span)
             dims.append(v)
         value = Value(stmt.name, TensorType(stmt.type.dtype, tuple(dims)))
+        if self._too_many_elements(value.type, stmt.type.span, f"input `{stmt.name}`"):
+            return ERR
         violated = [cond for cond in stmt.where if self._constraint(cond, frame) is False]
         # A size that breaks a divisibility `where` (`--set H=100`) would only fail again at every skip.
         return ERR if violated else value
@@ -911,9 +918,9 @@ class Elaborator:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 return self.error("E305", f"a repeat count must be a positive integer, got {describe(n)}",
                                   expr.right.span)
-            if n > MAX_LAYERS:
-                return self.error("E305", f"a repeat count of {n:,} is too large", expr.right.span,
-                                  help=f"repetition is unrolled into layers; a network has at most {MAX_LAYERS:,}")
+            if n > self.max_layers:
+                return self.error(LAYERS.code, f"a repeat count of {n:,} is too large", expr.right.span,
+                                  help=f"repetition is unrolled into layers; {LAYERS.hint()}")
             return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
@@ -1027,6 +1034,8 @@ class Elaborator:
             label = err.label or (f"input here is {types[0]}" if len(types) == 1 else
                                   "inputs here are " + ", ".join(str(t) for t in types) if types else "")
             return self.error(err.code, _op_message(name, err.message), span, label=label, help=err.help)
+        if any(self._too_many_elements(t, span, f"the output of `{name}`") for t in out_types):
+            return ERR
         if undecided:
             self._require_divisibility(undecided, spec, name, span)
         for w in spec.warnings:
@@ -1163,12 +1172,26 @@ class Elaborator:
         return out if ok else ERR
 
     def _count_layer(self, span: Span) -> bool:
-        """Count an op node or block instance; False past MAX_LAYERS (reported once), ending runaway repetition."""
+        """Count an op node or block instance; False past the layer limit (reported once), ending runaway
+        repetition."""
         self.layers = getattr(self, "layers", 0) + 1
-        if self.layers == MAX_LAYERS + 1:
-            self.error("E305", f"the network has more than {MAX_LAYERS:,} layers", span,
-                       help="repetition is unrolled into layers; check the repeat counts")
-        return self.layers <= MAX_LAYERS
+        if self.layers == self.max_layers + 1:
+            self.error(LAYERS.code, f"the network has more than {self.max_layers:,} layers", span,
+                       help=f"repetition is unrolled into layers; check the repeat counts ({LAYERS.hint()})")
+        return self.layers <= self.max_layers
+
+    def _too_many_elements(self, t: TensorType, span: Span, what: str) -> bool:
+        """Report (E213) a tensor whose known size is past the element limit: no machine holds it, and torch
+        sizes overflow at 2**63."""
+        n = 1
+        for d in t.dims:
+            if not isinstance(d, int):
+                return False  # a symbolic size: bounded when the symbol is bound
+            n *= d
+        if n <= self.max_elements:
+            return False
+        self.error(ELEMENTS.code, f"{what} has {n:,} elements", span, label=f"{t}", help=ELEMENTS.hint())
+        return True
 
     def _instantiate(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                      inputs: list[Value], span: Span, alias: tuple[str, Span] | None, forced_name: str | None,
@@ -1209,6 +1232,20 @@ class Elaborator:
             return ERR
         mod.outputs = list(outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _known_params(graph: Graph) -> int:
+    """The parameters whose count is known (symbolic ones are E210 elsewhere)."""
+    total = 0
+    for node in graph.op_nodes():
+        for key, shape in node.params.items():
+            if key in node.tied:
+                continue
+            n = 1
+            for d in shape:
+                n = n * d if isinstance(d, int) else 0
+            total += n
+    return total
 
 
 def env_frame(env: dict[str, Binding], defn: ast.Definition) -> Frame:
