@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .codegen.base import UnwritableOutput
 from .dsl.compiler import Result, compile_source
 from .dsl.diagnostics import Diagnostics, render_all
 from .dsl.source import Source, UnreadableSource, read_source_text
@@ -43,6 +44,8 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
+        except UnwritableOutput as exc:  # a refused or failed write: the command line named a bad path
+            raise click.UsageError(str(exc)) from None
         except RecursionError:
             _internal("the input is nested too deeply for this compiler (recursion limit)")
         except Exception as exc:  # noqa: BLE001 - the whole point is to catch everything

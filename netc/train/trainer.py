@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..codegen.base import make_folder
 from ..dsl.train import LExpr, ModelSpec, TrainSpec, metric_name
 from . import checkpoint as ckpt
 from . import data as data_mod
@@ -279,7 +280,7 @@ class Trainer:
         `self.folder` (the main process only)."""
         spec = self.spec
         if self.dist.main:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_folder(self.folder)
         train = self.splits.train
         x_all = torch.as_tensor(train.x)
         y_all = None if train.y is None else torch.as_tensor(train.y)
