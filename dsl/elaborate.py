@@ -191,7 +191,7 @@ class Elaborator:
         root.input_defaults = dict(frame.input_defaults)
         graph = Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
                       list(self.constraints), defn.span.source)
-        if not self.diags.has_errors and _known_params(graph) > PARAMS.value:
+        if _known_params(graph) > PARAMS.value:
             self.error(PARAMS.code, f"network `{name}` has {_known_params(graph):,} parameters", defn.name_span,
                        help=PARAMS.hint())
         return graph
@@ -1031,9 +1031,11 @@ class Elaborator:
             params = spec.params(attrs, types)
             buffers = spec.buffers(attrs, types)
         except ShapeError as err:
-            label = err.label or (f"input here is {types[0]}" if len(types) == 1 else
-                                  "inputs here are " + ", ".join(str(t) for t in types) if types else "")
-            return self.error(err.code, _op_message(name, err.message), span, label=label, help=err.help)
+            label = err.label if err.label is not None else (
+                f"input here is {types[0]}" if len(types) == 1 else
+                "inputs here are " + ", ".join(str(t) for t in types) if types else "")
+            at = _attr_span(spec_cls, pos, kw, err.attr) if err.attr else None
+            return self.error(err.code, _op_message(name, err.message), at or span, label=label, help=err.help)
         if any(self._too_many_elements(t, span, f"the output of `{name}`") for t in out_types):
             return ERR
         if undecided:
@@ -1252,6 +1254,16 @@ def env_frame(env: dict[str, Binding], defn: ast.Definition) -> Frame:
     """A throwaway frame for evaluating parameter defaults, which may refer to earlier parameters."""
     root = Module("block", "", "", defn.name, {}, defn.span, False)
     return Frame(defn, root, env, [], None, set())
+
+
+def _attr_span(spec: type[OpSpec], pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
+               attr: str) -> Span | None:
+    """Where the call wrote attribute `attr`, positionally or by keyword; None when it was left at its default."""
+    if attr in kw:
+        return kw[attr][1]
+    positional = [a.name for a in spec.attrs if a.positional]
+    i = positional.index(attr) if attr in positional else -1
+    return pos[i][1] if 0 <= i < len(pos) else None
 
 
 def _attr_source(spec: type[OpSpec], pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]]) -> dict[str, str]:

@@ -90,6 +90,8 @@ def read_source_text(path: str | os.PathLike[str]) -> str:
             raise UnreadableSource(f"the file is too large ({st.st_size:,} bytes)", "E106", SOURCE_BYTES.hint())
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise UnreadableSource("no such file") from None
     except OSError as exc:
         raise UnreadableSource(exc.strerror or str(exc)) from None
     except ValueError as exc:  # a NUL character in the path

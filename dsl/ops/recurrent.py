@@ -102,7 +102,8 @@ class _RNNBase(OpSpec):
 
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         if a["num_layers"] > LAYERS.value:  # each stacked layer is a parameter set: bound them before listing
-            raise ShapeError(LAYERS.code, f"num_layers={a['num_layers']:,} stacks too many layers", LAYERS.hint())
+            raise ShapeError(LAYERS.code, f"num_layers={a['num_layers']:,} stacks too many layers", LAYERS.hint(),
+                             label="", attr="num_layers")
         h, p = a["hidden_size"], self.proj(a)
         h_out = p or h
         d = 2 if a["bidirectional"] else 1
