@@ -114,6 +114,10 @@ class Namespace:
     def reserve(self, name: str) -> None:
         self._used.add(name)
 
+    def available(self, name: str) -> bool:
+        """Could `name` be handed out as it is (valid, not taken, not illegal)?"""
+        return sanitize(name) == name and name not in self._used and self._illegal(name) is None
+
     def forbid(self, name: str) -> None:
         """Never hand out `name` from now on (a class created after this namespace)."""
         self._reserved.add(name)
