@@ -151,6 +151,9 @@ class Elaborator:
         at that default: the mistake is there as much as at the use."""
         if span is None or not self.frames or not span.text.isidentifier():
             return []
+        body = self.frames[-1].definition.span
+        if span.source is not body.source or not body.start <= span.start < body.end:
+            return []  # the span is elsewhere (a call of this block), where the name means something else
         binding = self.frames[-1].env.get(span.text)
         if binding is None or binding.kind != "param" or binding.default is None:
             return []
