@@ -2306,13 +2306,15 @@ def generate(result: Result, network: str | None = None, *, guards: bool = False
     return out
 
 
-def generated_paths(result: Result, network: str) -> Callable[[str], str]:
-    """Maps an IR path (a layer's, or a state_dict key) of `network` to the generated module's, which differ
-    where the namespace renamed a layer; what addresses the module by IR names (verify) uses this."""
-    gen = Generator(result, network, False, None)
-    gen.run()
-    root = result.graphs[network].root
-    return functools.partial(gen.generated_key, root)
+# Each built class's map from IR paths to its own (see Generator.generated_key), for what addresses the
+# module by IR names (verify). Kept beside the class, not on it: a class attribute could shadow a layer.
+_PATHS: weakref.WeakKeyDictionary[type, Callable[[str], str]] = weakref.WeakKeyDictionary()
+
+
+def generated_paths(cls: type) -> Callable[[str], str]:
+    """Maps an IR path (a layer's, or a state_dict key) to the path in `cls`, a class from `build`: they differ
+    where the namespace renamed a layer (`eval` -> `eval_1`)."""
+    return _PATHS[cls]
 
 
 def build(result: Result, network: str | None = None) -> type:
@@ -2329,7 +2331,9 @@ def build(result: Result, network: str | None = None) -> type:
     exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated text, never user text
     sys.modules[name] = module
     cls: type = getattr(module, gen.network_class(network))
+    root = (gen.graphs[0] if network is None else result.graphs[network]).root
+    _PATHS[cls] = functools.partial(gen.generated_key, root)
     return cls
 
 
-__all__ = ["EMITTERS", "Emitter", "Expr", "Func", "Layer", "build", "generate", "Hashable"]
+__all__ = ["EMITTERS", "Emitter", "Expr", "Func", "Layer", "build", "generate", "generated_paths", "Hashable"]

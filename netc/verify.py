@@ -376,7 +376,7 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     except Exception as exc:  # noqa: BLE001 - reported as the reason verification could not run
         raise VerifyError(f"the torch backend cannot build {network}: {type(exc).__name__}: {exc}") from exc
     numpy_cls = numpy_ref.build(result, network=network, trace=True)
-    torch_path = torch_backend.generated_paths(result, network)  # a renamed layer (`eval` -> `eval_1`)
+    torch_path = torch_backend.generated_paths(torch_cls)  # a renamed layer (`eval` -> `eval_1`) differs
     torch.manual_seed(seed)
     model = torch_cls()
     model.eval()
