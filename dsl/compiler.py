@@ -31,6 +31,7 @@ class Result:
     definitions: dict[str, ast.Definition] = field(default_factory=dict)
     networks: list[str] = field(default_factory=list)  # the main file's networks, in source order
     unknown_overrides: list[str] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # the `--set` values the graphs were built with
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
     import_paths: tuple[str | Path, ...] = ()  # the extra import folders it was compiled with, to compile again
@@ -200,7 +201,8 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
     if loaded is None:
         return Result(diags, import_paths=tuple(import_paths))
     defs, networks = loaded
-    result = Result(diags, definitions=defs, networks=networks, import_paths=tuple(import_paths))
+    result = Result(diags, definitions=defs, networks=networks, overrides=dict(overrides or {}),
+                    import_paths=tuple(import_paths))
     check_headers(defs, diags)
     cyclic = find_cycles(defs, diags)
     if network is not None:
