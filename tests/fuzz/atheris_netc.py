@@ -1,5 +1,6 @@
 """Coverage-guided fuzzing of netc with atheris (libFuzzer): any bytes in, never a crash out.
 
+    pip install -e ".[fuzz]"
     python tests/fuzz/atheris_netc.py -max_total_time=600 /tmp/netc-corpus
     python tests/fuzz/atheris_netc.py -runs=5000 -max_len=4096 /tmp/netc-corpus
 
