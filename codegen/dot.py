@@ -43,6 +43,10 @@ INSTALL_HINT = ("install Graphviz: `sudo apt-get install graphviz` (Debian/Ubunt
                 "(macOS) or `conda install graphviz` (conda)")
 
 
+# Associative elementwise ops whose chains (`a + b + c + ...`) are drawn as one n-ary node.
+NARY_OPS = frozenset({"add", "mul"})
+
+
 class DotNotFound(RuntimeError):
     """The Graphviz `dot` program is not on PATH, so only DOT text can be produced."""
 
@@ -394,8 +398,16 @@ class _Drawing:
 
     def _plan_body(self, cluster: _Cluster, level: int) -> None:
         mod = cluster.module
-        for run in runs(mod, self.expand):
+        for run in self._nary(runs(mod, self.expand)):
             first = run[0]
+            if isinstance(first, OpNode) and len(run) > 1 and id(run[1]) in self.chained:
+                nid = self.nid("op", run[-1].path)  # an n-ary sum or product: one node for the whole chain
+                for op in run:
+                    self.drawn_as[id(op)] = nid
+                self.context[nid] = mod
+                self.families.add(_family(first.op))
+                cluster.items.append(("nary", run[-1], run))
+                continue
             for other in run[1:]:
                 self._hide(other, first)
             if isinstance(first, OpNode):
@@ -416,6 +428,33 @@ class _Drawing:
                 self.clusters.append(sub)
                 cluster.items.append(sub)
                 self._plan_body(sub, level + 1)
+
+    def _nary(self, body_runs: list[list[OpNode | Module]]) -> list[list[OpNode | Module]]:
+        """Merge chains of one associative op (`a + b + c + ...`, parsed as nested binary adds) into one run,
+        drawn as one node with every term as an input: 80 terms as 79 stacked nodes took Graphviz minutes.
+        A link of the chain is an op whose result only the next link reads."""
+        if not hasattr(self, "use_count"):
+            self.use_count: dict[int, int] = {}
+            for op in self.graph.op_nodes():
+                for v in op.inputs:
+                    self.use_count[v.id] = self.use_count.get(v.id, 0) + 1
+            for _name, v in self.graph.outputs:
+                self.use_count[v.id] = self.use_count.get(v.id, 0) + 2  # an output is seen: never folded
+            self.chained: set[int] = set()
+        out: list[list[OpNode | Module]] = []
+        for run in body_runs:
+            item = run[0]
+            prev = out[-1][-1] if out else None
+            if (len(run) == 1 and isinstance(item, OpNode) and item.op in NARY_OPS and isinstance(prev, OpNode)
+                    and prev.op == item.op and len(prev.outputs) == 1
+                    and any(v.id == prev.outputs[0].id for v in item.inputs)
+                    and self.use_count.get(prev.outputs[0].id) == 1
+                    and (len(out[-1]) == 1 or id(out[-1][1]) in self.chained)):
+                out[-1].append(item)
+                self.chained.add(id(item))
+                continue
+            out.append(run)
+        return out
 
     def _hide(self, other: OpNode | Module, first: OpNode | Module) -> None:
         """Draw `other` (a later identical repeat) as `first`: pair their ops in execution order."""
@@ -515,7 +554,12 @@ def _emit(d: _Drawing, g: graphviz.Digraph, cluster: _Cluster) -> None:
                 _emit(d, c, item)
             continue
         kind, node, run = item
-        if kind == "op":
+        if kind == "nary":
+            fill, border = FAMILY_COLOURS.get(_family(node.op), OTHER_COLOURS)
+            terms = len({v.id for op in run for v in op.inputs} - {op.outputs[0].id for op in run})
+            g.node(d.drawn_as[id(node)], _label([f"<B>{_h(node.op)}</B> of {terms} terms"]),
+                   fillcolor=fill, color=border)
+        elif kind == "op":
             fill, border = FAMILY_COLOURS.get(_family(node.op), OTHER_COLOURS)
             g.node(d.drawn_as[id(node)], _op_label(node, run), fillcolor=fill, color=border)
         else:
@@ -680,6 +724,8 @@ def _legend(families: Iterable[str], skips: bool) -> str:
                      f'{_font(_h(fam), 9)}</TD>')
     if skips:
         cells.append(f'<TD BORDER="0" CELLPADDING="3">{_font(_h("→ skip connection"), 9, SKIP_EDGE)}</TD>')
+    if not cells:
+        return ""
     return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0"><TR>' + "".join(cells)
             + "</TR></TABLE>")
 
@@ -732,7 +778,8 @@ def build(graphs: Graph | Sequence[Graph], *, depth: int | None = None, expand: 
                 any_skip |= _draw(drawing, c)
         families |= drawing.families
     rows = _title(graph_list[0], 18) if single else [_font(f"<B>{_h(title or 'networks')}</B>", 18)]
-    g.attr(label=_table(rows + [_legend(families, any_skip)]))
+    legend = _legend(families, any_skip)
+    g.attr(label=_table(rows + ([legend] if legend else [])))  # no layers: no legend (`<TR></TR>` is invalid)
     return g
 
 

@@ -60,9 +60,12 @@ def sanitize(raw: str) -> str:
         name = "_" + name  # empty, or starts with a digit
     if not name.isidentifier() or unicodedata.normalize("NFKC", name) != name:
         name = "_" + "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in name)
-    if name.startswith("__"):
-        name = "_" + name.lstrip("_")
-    return name
+    return _no_mangling(name)
+
+
+def _no_mangling(name: str) -> str:
+    """`name` without a leading double underscore: inside a class body Python rewrites `__x` to `_Class__x`."""
+    return "_" + name.lstrip("_") if name.startswith("__") else name
 
 
 def _why_sanitized(raw: str) -> str:
@@ -113,6 +116,10 @@ class Namespace:
     def reserve(self, name: str) -> None:
         self._used.add(name)
 
+    def available(self, name: str) -> bool:
+        """Could `name` be handed out as it is (valid, not taken, not illegal)?"""
+        return sanitize(name) == name and name not in self._used and self._illegal(name) is None
+
     def forbid(self, name: str) -> None:
         """Never hand out `name` from now on (a class created after this namespace)."""
         self._reserved.add(name)
@@ -137,7 +144,8 @@ class Namespace:
             base, num = (m.group(1), int(m.group(2))) if m else (candidate, 0)
             while True:
                 num += 1
-                candidate = f"{base}_{num}"
+                # `_` + `_1` would start with `__`, which Python mangles inside a class body
+                candidate = _no_mangling(f"{base}_{num}")
                 if candidate not in self._used and self._illegal(candidate) is None:
                     break
         self._used.add(candidate)

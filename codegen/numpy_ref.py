@@ -17,11 +17,9 @@ import ast
 import builtins
 import inspect
 import json
-import keyword
 import linecache
 import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,31 +28,22 @@ from typing import Any
 from ..dsl.dims import Dim, IntLike, Sym, subs
 from ..dsl.ir import Graph, Module, OpNode, Value
 from ..dsl.types import DTYPES, FLOAT_DTYPES
-from . import numpy_kernels
+from . import naming, numpy_kernels
 from .base import GeneratedCode
 
 TEMPLATES = Path(__file__).parent / "templates" / "numpy"
 
 
 # -- identifiers -------------------------------------------------------------------------------------------------
-class Namespace:
-    """Hands out valid, unique Python identifiers; the one place user names become code names."""
+class Namespace(naming.Namespace):
+    """The NumPy backend's use of the one namespace (codegen/naming.py): here every call names a new value,
+    so each gets a fresh identifier; `reserve` and `available` serve the names reused for dead values."""
 
     def __init__(self, reserved: set[str]) -> None:
-        self.taken = set(reserved)
+        super().__init__("the NumPy module", reserved, "a name the generated code uses")
 
-    def name(self, wanted: str) -> str:
-        base = re.sub(r"\W", "_", wanted, flags=re.ASCII) or "v"
-        if base[0].isdigit():
-            base = "_" + base
-        if keyword.iskeyword(base) or keyword.issoftkeyword(base):
-            base += "_"
-        name, k = base, 1
-        while name in self.taken:
-            k += 1
-            name = f"{base}_{k}"
-        self.taken.add(name)
-        return name
+    def name(self, raw: str, key: Hashable | None = None, what: str = "name") -> str:
+        return super().name(raw, object() if key is None else key, what)
 
 
 def _kernel_names() -> set[str]:
@@ -489,8 +478,8 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
             s = _is_symbol(d)
             if s is not None and s not in f.bindable:
                 f.bindable[s] = (var, axis)
-    chain = next((c for c in ("x", "h", "y", "z") if c not in f.ns.taken), None) or f.ns.name("x")
-    f.ns.taken.add(chain)
+    chain = next((c for c in ("x", "h", "y", "z") if f.ns.available(c)), None) or f.ns.name("x")
+    f.ns.reserve(chain)
 
     ops = list(graph.op_nodes())
     position = {id(n): i for i, n in enumerate(ops)}
@@ -523,15 +512,13 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
     holder: dict[str, int] = {}  # reusable short name -> the value id holding it
 
     def short_name(wanted: str, v: Value, i: int, fallback: str) -> str:
-        name = re.sub(r"\W", "_", wanted, flags=re.ASCII)
-        if not name.isidentifier() or keyword.iskeyword(name):
-            return f.ns.name(fallback)
+        name = naming.sanitize(wanted)
         if name in holder:
             if last_use.get(holder[name], -1) > i:  # still needed later: keep it, take the long name
                 return f.ns.name(fallback)
-        elif name in f.ns.taken:
+        elif not f.ns.available(name):
             return f.ns.name(fallback)
-        f.ns.taken.add(name)
+        f.ns.reserve(name)
         holder[name] = v.id
         return name
 

@@ -1486,7 +1486,8 @@ class Renderer:
                 base = self.mod.path + "." if self.mod.path else ""
                 if not key.startswith(base):
                     raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
-                line += f"\n{ref}.{pname} = self.get_parameter({key[len(base):]!r})"
+                tied_key = self.gen.generated_key(self.mod, key[len(base):])
+                line += f"\n{ref}.{pname} = self.get_parameter({tied_key!r})"
             self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used)))
             self.needs |= ctx.needs
             return ref
@@ -2286,6 +2287,26 @@ class Generator:
                     out.append(msg)
         return out + self.notes
 
+    def generated_key(self, mod: Module, key: str) -> str:
+        """The state_dict key under `mod`'s generated class for the IR key `key` (relative to `mod`).
+
+        A layer the namespace renamed (`eval` -> `eval_1`: an nn.Module method) changes every key below it;
+        containers (nn.Sequential, nn.ModuleDict) keep the IR's names, block instances use their class's names.
+        """
+        out: list[str] = []
+        here: Module | None = mod
+        names = self.def_names.get(mod.definition or "")
+        for part in key.split("."):
+            child = next((el for el in here.body if el.name == part), None) if here is not None else None
+            attr = names.attrs.get(("mod", part)) if names is not None and child is not None else None
+            out.append(attr or part)
+            if isinstance(child, Module):
+                here = child
+                names = None if child.kind == "sequential" else self.def_names.get(child.definition or "")
+            else:
+                here, names = None, None  # a parameter's own name
+        return ".".join(out)
+
     def network_class(self, network: str | None) -> str:
         g = self.graphs[0] if network is None else self.result.graphs[network]
         return self.class_of[id(g.root)].name
@@ -2335,6 +2356,17 @@ def generate(result: Result, network: str | None = None, *, guards: bool = False
     return out
 
 
+# Each built class's map from IR paths to its own (see Generator.generated_key), for what addresses the
+# module by IR names (verify). Kept beside the class, not on it: a class attribute could shadow a layer.
+_PATHS: weakref.WeakKeyDictionary[type, Callable[[str], str]] = weakref.WeakKeyDictionary()
+
+
+def generated_paths(cls: type) -> Callable[[str], str]:
+    """Maps an IR path (a layer's, or a state_dict key) to the path in `cls`, a class from `build`: they differ
+    where the namespace renamed a layer (`eval` -> `eval_1`)."""
+    return _PATHS[cls]
+
+
 def build(result: Result, network: str | None = None) -> type:
     """Compile the generated source in memory and return the network's nn.Module class (no files written)."""
     gen = Generator(result, network, False, None)
@@ -2349,7 +2381,9 @@ def build(result: Result, network: str | None = None) -> type:
     exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated text, never user text
     sys.modules[name] = module
     cls: type = getattr(module, gen.network_class(network))
+    root = (gen.graphs[0] if network is None else result.graphs[network]).root
+    _PATHS[cls] = functools.partial(gen.generated_key, root)
     return cls
 
 
-__all__ = ["EMITTERS", "Emitter", "Expr", "Func", "Layer", "build", "generate", "Hashable"]
+__all__ = ["EMITTERS", "Emitter", "Expr", "Func", "Layer", "build", "generate", "generated_paths", "Hashable"]

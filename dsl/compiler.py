@@ -1,18 +1,25 @@
 """The front end as one call: read a file and its imports, check definitions, elaborate networks."""
 from __future__ import annotations
 
+import errno
 import gc
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import ast
 from .astwalk import walk
+from .confusables import check_identifiers
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .elaborate import Elaborator, check_headers
 from .ir import Graph
 from .parse import parse
-from .source import Source
+from .source import Source, UnreadableSource, read_source_text
+
+IMPORT_PATH_ENV = "NETC_IMPORT_PATH"  # more folders imports may come from, separated by os.pathsep
+OUTSIDE = "it is outside the project"
 
 
 @dataclass
@@ -27,6 +34,7 @@ class Result:
     overrides: dict[str, Any] = field(default_factory=dict)  # the `--set` values the graphs were built with
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
+    import_paths: tuple[str | Path, ...] = ()  # the extra import folders it was compiled with, to compile again
 
     @property
     def ok(self) -> bool:
@@ -34,9 +42,13 @@ class Result:
 
 
 def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainDef] | None = None,
-                     ) -> tuple[dict[str, ast.Definition], list[str]] | None:
+                     import_paths: Sequence[str | Path] = ()) -> tuple[dict[str, ast.Definition], list[str]] | None:
     """Parse `source` and, recursively, its imports. Returns all definitions and the main file's networks;
-    the main file's `train` sections are appended to `trains` when given (imported files' are ignored)."""
+    the main file's `train` sections are appended to `trains` when given (imported files' are ignored).
+
+    Imports stay in bounds: only `.net` files inside the main file's folder tree, or inside `import_paths`
+    and the folders of $NETC_IMPORT_PATH (symlinks resolved first, so a link cannot lead outside). Anything
+    else is refused before it is read, so no other file's text ever reaches a diagnostic."""
     defs: dict[str, ast.Definition] = {}
     visited: set[Path] = set()
     main_networks: list[str] = []
@@ -45,30 +57,35 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
         program = parse(src, diags)
         if program is None:
             return False
+        check_identifiers(src, diags)
         if is_main and trains is not None:
             trains.extend(program.trains)
         ok = True
         base = Path(src.path).resolve().parent
         for imp in program.imports:
             try:
-                target = (base / imp.path).resolve()
-            except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
-                target, error = None, exc
+                target: Path | None = (base / imp.path).resolve()
+                reason = _refuse_import(target, roots)  # type: ignore[arg-type]
+            except (OSError, ValueError, RuntimeError) as exc:  # ValueError: a NUL; RuntimeError: a symlink loop
+                loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+                target, reason = None, "a symlink loop" if loop else (getattr(exc, "strerror", None) or str(exc))
             if target in visited:
                 continue
             if target is not None:
                 visited.add(target)
-            try:
-                if target is None:
-                    raise error
-                if target.exists() and not target.is_file():
-                    # a folder, or /dev/zero and friends, which read_text would read without end
-                    raise OSError("not a regular file")
-                text = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                reason = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
+            text = ""
+            if reason is None:
+                try:
+                    text = read_source_text(target)  # type: ignore[arg-type]
+                except UnreadableSource as exc:
+                    reason = exc.reason
+            if reason is not None:
+                outside = reason == OUTSIDE
                 diags.error("E404", f"cannot import `{imp.path}`: {reason}", imp.span,
-                            help=f"import paths are relative to the importing file's folder, {Path(src.path).parent.as_posix()}/")
+                            help=f"imports come from the main file's folder tree, {shown_roots}; name other "
+                                 f"folders with `--import-path DIR` or {IMPORT_PATH_ENV}" if outside else
+                            f"import paths are relative to the importing file's folder, "
+                            f"{Path(src.path).parent.as_posix()}/")
                 ok = False
                 continue
             ok = load(Source(str(Path(src.path).parent / imp.path), text), False) and ok
@@ -87,10 +104,25 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
                 main_networks.append(d.name)
         return ok
 
-    visited.add(Path(source.path).resolve())
+    main = Path(source.path).resolve()
+    visited.add(main)
+    roots = [main.parent] + [Path(p).resolve() for p in import_paths]
+    env_paths = [p for p in os.environ.get(IMPORT_PATH_ENV, "").split(os.pathsep) if p]
+    roots += [Path(p).resolve() for p in env_paths]
+    shown_roots = ", ".join(f"{Path(p).as_posix()}/" for p in
+                            [Path(source.path).parent, *import_paths, *env_paths])
     if not load(source, True):
         return None
     return defs, main_networks
+
+
+def _refuse_import(target: Path, roots: list[Path]) -> str | None:
+    """Why `target` (resolved) may not be imported, or None."""
+    if target.suffix != ".net":
+        return "only `.net` files can be imported"
+    if not any(target.is_relative_to(r) for r in roots):
+        return OUTSIDE
+    return None
 
 
 def find_cycles(defs: dict[str, ast.Definition], diags: Diagnostics) -> set[str]:
@@ -148,27 +180,29 @@ def _callees(node: object) -> list[ast.Name]:
 
 
 def compile_source(source: Source, overrides: dict[str, int] | None = None,
-                   network: str | None = None) -> Result:
+                   network: str | None = None, import_paths: Sequence[str | Path] = ()) -> Result:
     # The front end allocates many long-lived objects (parse trees, AST, IR) and almost no cyclic garbage;
     # CPython's cycle collector kept rescanning them, which made a 10,000-layer network cost ~1.5x more per
     # layer than a 1,000-layer one (bench/bench_check.py). Without it the cost per layer stays flat.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_source(source, overrides, network)
+        return _compile_source(source, overrides, network, import_paths)
     finally:
         if enabled:
             gc.enable()
 
 
-def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None) -> Result:
+def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None,
+                    import_paths: Sequence[str | Path]) -> Result:
     diags = Diagnostics()
     train_defs: list[ast.TrainDef] = []
-    loaded = load_definitions(source, diags, train_defs)
+    loaded = load_definitions(source, diags, train_defs, import_paths)
     if loaded is None:
-        return Result(diags)
+        return Result(diags, import_paths=tuple(import_paths))
     defs, networks = loaded
-    result = Result(diags, definitions=defs, networks=networks, overrides=dict(overrides or {}))
+    result = Result(diags, definitions=defs, networks=networks, overrides=dict(overrides or {}),
+                    import_paths=tuple(import_paths))
     check_headers(defs, diags)
     cyclic = find_cycles(defs, diags)
     if network is not None:
@@ -201,6 +235,13 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
     return result
 
 
-def compile_file(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
-    text = Path(path).read_text(encoding="utf-8")
-    return compile_source(Source(str(path), text), overrides, network)
+def compile_file(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None,
+                 import_paths: Sequence[str | Path] = ()) -> Result:
+    """Like compile_source, for a file; one that cannot be read is an E105/E106 diagnostic, not an exception."""
+    try:
+        text = read_source_text(path)
+    except UnreadableSource as exc:
+        diags = Diagnostics()
+        diags.error(exc.code, f"cannot read {path}: {exc.reason}", None, help=exc.help)
+        return Result(diags)
+    return compile_source(Source(str(path), text), overrides, network, import_paths)

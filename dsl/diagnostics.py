@@ -31,6 +31,7 @@ CODES: dict[str, str] = {
     "E103": "unexpected character",
     "E104": "nesting too deep",
     "E105": "cannot read the source file",
+    "E106": "source file too large",
     # E2xx: shapes and types
     "E200": "shape mismatch",
     "E201": "wrong rank",
@@ -43,6 +44,9 @@ CODES: dict[str, str] = {
     "E208": "dimension index out of range",
     "E209": "constraint violated",
     "E210": "parameter size is not known",
+    "E211": "too many layers",
+    "E212": "too many parameters",
+    "E213": "tensor too large",
     # E3xx: names and attributes
     "E300": "unknown name",
     "E301": "unknown op or block",
@@ -84,6 +88,7 @@ CODES: dict[str, str] = {
     # Warnings
     "W001": "unused value",
     "W002": "shape equality depends on symbol values",
+    "W003": "confusable identifier",
     "W501": "loss input already normalised",
     "W502": "loss input not normalised",
     "W503": "dropout right before the output",
@@ -146,7 +151,9 @@ class Diagnostics:
         return any(d.severity == "error" for d in self.items)
 
     def sorted(self) -> list[Diagnostic]:
-        return sorted(self.items, key=Diagnostic.sort_key)
+        """Errors first, then warnings, each in source order: the first location printed (the one an editor
+        or a script jumps to) is the first error's, never a warning's."""
+        return sorted(self.items, key=lambda d: (d.severity != "error", *d.sort_key()))
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

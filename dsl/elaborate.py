@@ -17,6 +17,7 @@ from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
 from .divisibility import add_fact, facts_scope, known_modulus, recording, requirement
 from .ir import INPUT_FILLS, Constraint, Graph, InputDefault, Module, OpNode, Value
+from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
@@ -36,7 +37,6 @@ ERR: Any = _Err()
 PARAM_TYPES = ("int", "float", "bool", "str", "dim")
 # Repetition is unrolled, so `Block * 10**9` would run (and allocate) without end. Real models have a few
 # thousand layers; past this many op nodes and block instances in one network, elaboration stops with E305.
-MAX_LAYERS = 100_000
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Binding:
     span: Span
     used: bool = False
     kind: str = "value"  # "value", "input" or "param"
+    default: Span | None = None  # a parameter's default, when the value came from it (errors point there too)
     chain_end: bool = False  # bound by the last bare name of a chain statement (`x -> relu -> y`)
 
 
@@ -130,6 +131,7 @@ class Elaborator:
         self.overrides = dict(overrides or {})
         self.used_overrides: set[str] = set()
         self.stack: list[tuple[str, Span | None, str]] = []  # (definition, call span, instance path)
+        self.frames: list[Frame] = []  # the bodies being run, innermost last
         self.cyclic: set[str] = set()
         self.symbols: list[str] = []
         self.constraints: list[Constraint] = []
@@ -145,9 +147,23 @@ class Elaborator:
                 notes.append(f"in `{path}` ({name}), instantiated at {span.location()}")
         return notes[:3]
 
+    def _default_label(self, span: Span | None) -> list[Label]:
+        """When the span is a parameter's name whose value came from its default (`layers: int = 0`), a label
+        at that default: the mistake is there as much as at the use."""
+        if span is None or not self.frames or not span.text.isidentifier():
+            return []
+        body = self.frames[-1].definition.span
+        if span.source is not body.source or not body.start <= span.start < body.end:
+            return []  # the span is elsewhere (a call of this block), where the name means something else
+        binding = self.frames[-1].env.get(span.text)
+        if binding is None or binding.kind != "param" or binding.default is None:
+            return []
+        return [Label(binding.default, f"`{span.text}` is {binding.default.text} by default")]
+
     def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any:
         notes = list(kw.pop("notes", [])) + self._context_notes(span)
-        self.diags.error(code, message, span, notes=notes, **kw)
+        secondary = list(kw.pop("secondary", [])) + self._default_label(span)
+        self.diags.error(code, message, span, notes=notes, secondary=secondary, **kw)
         return ERR
 
     def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None:
@@ -158,6 +174,7 @@ class Elaborator:
     def network(self, name: str) -> Graph | None:
         defn = self.defs[name]
         self.layers = 0
+        self.max_layers, self.max_elements = LAYERS.value, ELEMENTS.value
         root = Module("network", "", "", name, {}, defn.span, False)
         params = self._bind_params(defn, [], {}, defn.name_span, top_level=True)
         if params is ERR:
@@ -176,13 +193,18 @@ class Elaborator:
         root.inputs = [v for _, v, _ in frame.input_values]
         root.outputs = [v for _, v in outputs]
         root.input_defaults = dict(frame.input_defaults)
-        return Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
-                     list(self.constraints), defn.span.source)
+        graph = Graph(name, root, frame.input_values, outputs, root.args, list(self.symbols),
+                      list(self.constraints), defn.span.source)
+        if _known_params(graph) > PARAMS.value:
+            self.error(PARAMS.code, f"network `{name}` has {_known_params(graph):,} parameters", defn.name_span,
+                       help=PARAMS.hint())
+        return graph
 
     # -- parameters ------------------------------------------------------------------------------
     def _bind_params(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                      call_span: Span, top_level: bool = False) -> Any:
         env: dict[str, Binding] = {}
+        defaults: dict[str, Span] = {}
         ok = True
         if len(pos) > len(defn.params):
             extra_span = pos[len(defn.params)][1]
@@ -212,6 +234,7 @@ class Elaborator:
                 self.used_overrides.add(p.name)
             elif p.default is not None:
                 value, span = self._eval(p.default, env_frame(env, defn)), p.default.span
+                defaults[p.name] = p.default.span
             else:
                 self.error("E303", f"`{defn.name}` needs a value for its parameter `{p.name}`", call_span,
                            help=f"pass it: `{defn.name}({p.name}=...)`",
@@ -219,7 +242,7 @@ class Elaborator:
                 ok = False
                 continue
             value = self._coerce_param(p, value, span, defn)
-            env[p.name] = Binding(value, p.span, used=True, kind="param")
+            env[p.name] = Binding(value, p.span, used=True, kind="param", default=defaults.get(p.name))
         return env if ok else ERR
 
     def _coerce_param(self, p: ast.Param, value: Any, span: Span, defn: ast.Definition) -> Any:
@@ -243,7 +266,11 @@ class Elaborator:
     # -- statements ------------------------------------------------------------------------------
     def _run_body(self, frame: Frame) -> None:
         defn = frame.definition
-        self._run(defn.body, frame)
+        self.frames.append(frame)
+        try:
+            self._run(defn.body, frame)
+        finally:
+            self.frames.pop()
         if not frame.outputs and not any(isinstance(s, ast.Output) for s in defn.body):
             self.error("E402", f"`{defn.name}` has no `output`", defn.name_span,
                        help="end the body with `output <value>`")
@@ -392,6 +419,8 @@ class Elaborator:
                 return self.error("E203", f"a dimension cannot be negative ({v})", d.span)
             dims.append(v)
         value = Value(stmt.name, TensorType(stmt.type.dtype, tuple(dims)))
+        if self._too_many_elements(value.type, stmt.type.span, f"input `{stmt.name}`"):
+            return ERR
         violated = [cond for cond in stmt.where if self._constraint(cond, frame) is False]
         # A size that breaks a divisibility `where` (`--set H=100`) would only fail again at every skip.
         return ERR if violated else value
@@ -909,9 +938,9 @@ class Elaborator:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 return self.error("E305", f"a repeat count must be a positive integer, got {describe(n)}",
                                   expr.right.span)
-            if n > MAX_LAYERS:
-                return self.error("E305", f"a repeat count of {n:,} is too large", expr.right.span,
-                                  help=f"repetition is unrolled into layers; a network has at most {MAX_LAYERS:,}")
+            if n > self.max_layers:
+                return self.error(LAYERS.code, f"a repeat count of {n:,} is too large", expr.right.span,
+                                  help=f"repetition is unrolled into layers; {LAYERS.hint()}")
             return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame, pattern)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
@@ -1054,9 +1083,13 @@ class Elaborator:
             params = spec.params(attrs, types)
             buffers = spec.buffers(attrs, types)
         except ShapeError as err:
-            label = err.label or (f"input here is {types[0]}" if len(types) == 1 else
-                                  "inputs here are " + ", ".join(str(t) for t in types) if types else "")
-            return self.error(err.code, _op_message(name, err.message), span, label=label, help=err.help)
+            label = err.label if err.label is not None else (
+                f"input here is {types[0]}" if len(types) == 1 else
+                "inputs here are " + ", ".join(str(t) for t in types) if types else "")
+            at = _attr_span(spec_cls, pos, kw, err.attr) if err.attr else None
+            return self.error(err.code, _op_message(name, err.message), at or span, label=label, help=err.help)
+        if any(self._too_many_elements(t, span, f"the output of `{name}`") for t in out_types):
+            return ERR
         if undecided:
             self._require_divisibility(undecided, spec, name, span)
         for w in spec.warnings:
@@ -1198,12 +1231,26 @@ class Elaborator:
         return out if ok else ERR
 
     def _count_layer(self, span: Span) -> bool:
-        """Count an op node or block instance; False past MAX_LAYERS (reported once), ending runaway repetition."""
+        """Count an op node or block instance; False past the layer limit (reported once), ending runaway
+        repetition."""
         self.layers = getattr(self, "layers", 0) + 1
-        if self.layers == MAX_LAYERS + 1:
-            self.error("E305", f"the network has more than {MAX_LAYERS:,} layers", span,
-                       help="repetition is unrolled into layers; check the repeat counts")
-        return self.layers <= MAX_LAYERS
+        if self.layers == self.max_layers + 1:
+            self.error(LAYERS.code, f"the network has more than {self.max_layers:,} layers", span,
+                       help=f"repetition is unrolled into layers; check the repeat counts ({LAYERS.hint()})")
+        return self.layers <= self.max_layers
+
+    def _too_many_elements(self, t: TensorType, span: Span, what: str) -> bool:
+        """Report (E213) a tensor whose known size is past the element limit: no machine holds it, and torch
+        sizes overflow at 2**63."""
+        n = 1
+        for d in t.dims:
+            if not isinstance(d, int):
+                return False  # a symbolic size: bounded when the symbol is bound
+            n *= d
+        if n <= self.max_elements:
+            return False
+        self.error(ELEMENTS.code, f"{what} has {n:,} elements", span, label=f"{t}", help=ELEMENTS.hint())
+        return True
 
     def _instantiate(self, defn: ast.Definition, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                      inputs: list[Value], span: Span, alias: tuple[str, Span] | None, forced_name: str | None,
@@ -1246,10 +1293,34 @@ class Elaborator:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+def _known_params(graph: Graph) -> int:
+    """The parameters whose count is known (symbolic ones are E210 elsewhere)."""
+    total = 0
+    for node in graph.op_nodes():
+        for key, shape in node.params.items():
+            if key in node.tied:
+                continue
+            n = 1
+            for d in shape:
+                n = n * d if isinstance(d, int) else 0
+            total += n
+    return total
+
+
 def env_frame(env: dict[str, Binding], defn: ast.Definition) -> Frame:
     """A throwaway frame for evaluating parameter defaults, which may refer to earlier parameters."""
     root = Module("block", "", "", defn.name, {}, defn.span, False)
     return Frame(defn, root, env, [], None, set())
+
+
+def _attr_span(spec: type[OpSpec], pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
+               attr: str) -> Span | None:
+    """Where the call wrote attribute `attr`, positionally or by keyword; None when it was left at its default."""
+    if attr in kw:
+        return kw[attr][1]
+    positional = [a.name for a in spec.attrs if a.positional]
+    i = positional.index(attr) if attr in positional else -1
+    return pos[i][1] if 0 <= i < len(pos) else None
 
 
 def _attr_source(spec: type[OpSpec], pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]]) -> dict[str, str]:

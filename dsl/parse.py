@@ -491,6 +491,8 @@ def parse(source: Source, diags: Diagnostics) -> ast.Program | None:
     """Parse a whole file; on syntax errors, report one per top-level definition and return None."""
     parser = get_parser()
     text = source.text
+    if text.startswith("\ufeff"):  # a UTF-8 byte-order mark, left by some editors: a space keeps the offsets
+        text = " " + text[1:]
     failed = False
     for _attempt in range(20):
         try:

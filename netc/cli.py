@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
+from .codegen.base import UnwritableOutput
 from .dsl.compiler import Result, compile_source
 from .dsl.diagnostics import Diagnostics, render_all
-from .dsl.source import Source
+from .dsl.source import Source, UnreadableSource, read_source_text
 from .train.cli_options import run_options, train_options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +45,8 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
+        except UnwritableOutput as exc:  # a refused or failed write: the command line named a bad path
+            raise click.UsageError(str(exc)) from None
         except RecursionError:
             _internal("the input is nested too deeply for this compiler (recursion limit)")
         except Exception as exc:  # noqa: BLE001 - the whole point is to catch everything
@@ -84,17 +87,22 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, int]:
 
 def read_source(path: str) -> Source:
     try:
-        return Source(path, Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        return Source(path, read_source_text(path))
+    except UnreadableSource as exc:
         diags = Diagnostics()
-        diags.error("E105", f"cannot read {path}: {exc}", None)
+        diags.error(exc.code, f"cannot read {path}: {exc.reason}", None, help=exc.help)
         raise UserError(render_all(diags, _colour())) from None
+
+
+def import_paths() -> tuple[str, ...]:
+    ctx = click.get_current_context(silent=True)
+    return tuple(ctx.find_root().params.get("import_paths") or ()) if ctx else ()
 
 
 def front_end(path: str, sets: tuple[str, ...], network: str | None) -> Result:
     """Run the front end, print diagnostics, and stop with exit 1 on errors (exit 2 on a bad --set)."""
     overrides = parse_sets(sets)
-    result = compile_source(read_source(path), overrides, network)
+    result = compile_source(read_source(path), overrides, network, import_paths())
     if result.ok and result.unknown_overrides:
         from .dsl.diagnostics import did_you_mean
 
@@ -121,7 +129,9 @@ network_option = click.option("--network", metavar="NAME", help="Only this netwo
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="netc", prog_name="netc")
 @click.option("--traceback", "show_traceback", is_flag=True, help="Show Python tracebacks of internal errors.")
-def main(show_traceback: bool) -> None:
+@click.option("--import-path", "import_paths", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="A folder `import` may read from besides the main file's folder tree (also $NETC_IMPORT_PATH).")
+def main(show_traceback: bool, import_paths: tuple[str, ...]) -> None:
     """netc: describe a neural network in a .net file; check its shapes, generate code, draw it."""
 
 
@@ -225,6 +235,7 @@ def viz(file: str, output: str | None, network: str | None, depth: int | None, e
 def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, seed: int, target: str,
            weights: str | None) -> None:
     """Run the PyTorch and NumPy backends (or torch and the ONNX export) on the same weights and inputs; compare."""
+    result = front_end(file, sets, network)  # first: a bad input is rejected without importing torch
     try:
         import torch  # noqa: F401  (the only command that needs it)
     except ImportError:
@@ -232,7 +243,6 @@ def verify(file: str, dtype: str, sets: tuple[str, ...], network: str | None, se
                         "  = help: install the extra: pip install -e '.[torch]'\n") from None
     from .verify import VerifyError, format_report, verify_network
 
-    result = front_end(file, sets, network)
     if target == "onnx":
         from .export_command import verify_onnx_command
 

@@ -10,8 +10,9 @@ torch is imported by the functions that need it, never at module level.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from .dsl.compiler import Result, compile_source
 from .dsl.dims import Dim
 from .dsl.ir import Graph, Module, OpNode
+from .dsl.limits import VERIFY_ELEMENTS
 from .dsl.source import Source
 
 # ../shared/reference/README.md: torch.testing's defaults for float32, 1e-7 both ways for float64.
@@ -86,13 +88,13 @@ def _batch_symbols(graph: Graph) -> set[str]:
 
 
 def resolve_sizes(source: Source, overrides: dict[str, int], network: str,
-                  graph: Graph) -> tuple[dict[str, int], Graph]:
+                  graph: Graph, import_paths: tuple[str | Path, ...] = ()) -> tuple[dict[str, int], Graph]:
     """Bind every symbol still open in `graph`: the batch to 2, the rest to the smallest size that checks."""
     open_symbols = [s for s in graph.symbols if s not in overrides]
     if not graph.symbols:
         return dict(overrides), graph
     if not open_symbols:  # every symbol is bound by the overrides, which `graph` was not built with
-        result = compile_source(source, overrides, network)
+        result = compile_source(source, overrides, network, import_paths)
         if result.ok and network in result.graphs:
             return dict(overrides), result.graphs[network]
         raise VerifyError(f"the sizes {overrides} do not pass the shape checks of {network}")
@@ -100,11 +102,28 @@ def resolve_sizes(source: Source, overrides: dict[str, int], network: str,
     others = [s for s in open_symbols if s not in batch]
     for size in SIZE_CANDIDATES if others else (None,):
         sizes = {**overrides, **batch, **{s: size for s in others if size is not None}}
-        result = compile_source(source, sizes, network)
+        result = compile_source(source, sizes, network, import_paths)
         if result.ok and network in result.graphs:
             return sizes, result.graphs[network]
     raise VerifyError(f"could not find sizes for {', '.join(others)} that pass the shape checks; "
                       f"bind them with --set, e.g. --set {others[0]}=64")
+
+
+def _elements(graph: Graph) -> int:
+    """What running `graph` materialises, in elements: every parameter and buffer, every input and output of
+    every layer. Counted before allocating anything, so that a huge size is an error, not a MemoryError."""
+    total = 0
+
+    def numel(dims: Any) -> int:
+        n = 1
+        for d in dims:
+            n *= d if isinstance(d, int) else 1
+        return n
+
+    for node in graph.op_nodes():
+        total += sum(numel(s) for s in node.params.values()) + sum(numel(s) for s, _ in node.buffers.values())
+        total += sum(numel(v.type.dims) for v in node.outputs)
+    return total + sum(numel(v.type.dims) for _, v, _ in graph.inputs)
 
 
 def _node_of_key(graph: Graph) -> dict[str, tuple[OpNode, str]]:
@@ -253,9 +272,10 @@ def _walk(graph: Graph) -> Iterator[OpNode | Module]:
     return graph.root.walk()
 
 
-def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: list[np.ndarray],
-                   dtype: str) -> tuple[list[Check], list[Check], list[str]]:
-    """Run both models on `inputs`; the output checks, the per-layer checks, and the layers not compared."""
+def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: list[np.ndarray], dtype: str,
+                   torch_path: Callable[[str], str] = str) -> tuple[list[Check], list[Check], list[str]]:
+    """Run both models on `inputs`; the output checks, the per-layer checks, and the layers not compared.
+    `torch_path` maps an IR path to the torch module's (they differ where a layer was renamed)."""
     import torch
 
     captured: dict[str, list[Any]] = {}
@@ -296,10 +316,10 @@ def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: lis
         path = item.path
         op = item.op if isinstance(item, OpNode) else (item.definition or item.kind)
         location = item.span.location() if getattr(item, "span", None) is not None else ""
-        if path not in captured or path not in trace:
+        if torch_path(path) not in captured or path not in trace:
             unmatched.append(path)
             continue
-        calls = captured[path]
+        calls = captured[torch_path(path)]
         if len(calls) != 1:
             unmatched.append(path)  # a module torch calls more than once has no single output to compare
             continue
@@ -339,6 +359,7 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     import torch
 
     from .codegen import get_backend, numpy_ref
+    from .codegen import torch as torch_backend
 
     if dtype not in TOLERANCES:
         raise VerifyError(f"unknown dtype {dtype!r}; use float32 or float64")
@@ -348,7 +369,11 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
         raise VerifyError(f"{', '.join(inner)} draw{'s' if len(inner) == 1 else ''} noise inside the network, "
                           "where the two backends use different random generators; declare it as an input of "
                           f"`{network}` (`input eps: ... = randn`) and pass it down, so a fixed value reaches both")
-    sizes, concrete = resolve_sizes(source, overrides, network, graph)
+    sizes, concrete = resolve_sizes(source, overrides, network, graph, result.import_paths)
+    need = _elements(concrete)
+    if need > VERIFY_ELEMENTS.value:
+        raise VerifyError(f"{network} with sizes {sizes} needs {need:,} elements of weights and activations; "
+                          f"bind smaller sizes with --set ({VERIFY_ELEMENTS.hint()})")
     rng = np.random.default_rng(seed)
     state = random_state(graph, rng)
     inputs = random_inputs(concrete, rng, dtype)
@@ -357,19 +382,22 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     except Exception as exc:  # noqa: BLE001 - reported as the reason verification could not run
         raise VerifyError(f"the torch backend cannot build {network}: {type(exc).__name__}: {exc}") from exc
     numpy_cls = numpy_ref.build(result, network=network, trace=True)
+    torch_path = torch_backend.generated_paths(torch_cls)  # a renamed layer (`eval` -> `eval_1`) differs
     torch.manual_seed(seed)
     model = torch_cls()
     model.eval()
     model.to({"float32": torch.float32, "float64": torch.float64}[dtype])
     try:
-        model.load_state_dict({k: torch.from_numpy(_contiguous(v)) for k, v in state.items()}, strict=True)
+        model.load_state_dict({torch_path(k): torch.from_numpy(_contiguous(v)) for k, v in state.items()},
+                              strict=True)
     except RuntimeError as exc:
         raise VerifyError(f"the torch module's state_dict does not match the IR's: {exc}") from exc
     numpy_model = numpy_cls(state, dtype=dtype)
     report = Report(network, dtype, seed, sizes,
                     [(name, f"{value.type.dtype}[{', '.join(str(d) for d in value.type.dims)}]")
                      for name, value, _ in concrete.inputs])
-    report.outputs, report.layers, report.unmatched = compare_models(graph, model, numpy_model, inputs, dtype)
+    report.outputs, report.layers, report.unmatched = compare_models(graph, model, numpy_model, inputs, dtype,
+                                                                     torch_path)
     return report
 
 

@@ -1,7 +1,9 @@
 """Shared test helpers."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,18 @@ def pytest_configure(config: pytest.Config) -> None:
 # the session `netc verify`'s comparison (torch vs the NumPy reference, float64, random weights and inputs)
 # runs on every network of it. A mismatch fails the session, naming the program. NETC_VERIFY_ALL=0 turns it off.
 _COMPILED: dict[tuple[str, str | None], object] = {}
+_RECORDING = [True]
+
+
+@contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """Compile without recording: for tests that verify every program they compile themselves
+    (tests/test_fuzz_deep.py), so thousands of programs are not verified twice."""
+    _RECORDING[0] = False
+    try:
+        yield
+    finally:
+        _RECORDING[0] = True
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -50,6 +64,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     def recording_run(self: torch_backend.Generator):  # type: ignore[no-untyped-def]
         out = run(self)
+        if not _RECORDING[0]:
+            return out
         graphs = self.result.graphs
         key = ("\n".join(f"{g.source.path}\n{g.source.text}" for g in graphs.values()), repr(sorted(
             (name, tuple(map(str, g.params.items()))) for name, g in graphs.items())))

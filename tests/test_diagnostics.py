@@ -89,7 +89,7 @@ def test_every_code_is_produced_by_some_input(in_repo_root: Path, tmp_path: Path
     seen: set[str] = set()
     for path in ERROR_SAMPLES:
         seen |= _codes_in(run_check(path)[1])
-    # The two codes that no .net sample can show: deep nesting and an unreadable file.
+    # The codes that no .net sample can show: deep nesting, an unreadable file, a file too large.
     deep = "network D {\n  input x: f32[B, 4]\n  y = " + "relu(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH + \
         "\n  output y\n}\n"
     seen |= _codes_in(render_all(compile_source(Source("deep.net", deep)).diagnostics))
@@ -98,6 +98,10 @@ def test_every_code_is_produced_by_some_input(in_repo_root: Path, tmp_path: Path
     seen |= _codes_in(CliRunner().invoke(main, ["check", str(bad)]).stderr)
     for path in EXPORT_ERROR_SAMPLES:  # E6xx: files that check but cannot be exported
         seen |= _codes_in(run_export(path)[1])
+    # A source past the size limit (8 MiB by default: a file that large does not belong in the repository).
+    big = tmp_path / "big.net"
+    big.write_text("# padding\n" * 200)
+    seen |= _codes_in(CliRunner().invoke(main, ["check", str(big)], env={"NETC_MAX_SOURCE_BYTES": "1000"}).stderr)
     assert seen == set(CODES), f"never produced: {sorted(set(CODES) - seen)}"
 
 

@@ -101,13 +101,12 @@ def test_loss_term_without_its_tensor_argument(tmp_path: Path) -> None:
 def test_huge_repeat_count_is_reported_not_unrolled(tmp_path: Path) -> None:
     # was: a hang (the mutation fuzzer's `* 1000000` junk after a block repeat); repetition is unrolled
     r = check(tmp_path, net("y = x -> relu * 1000000000"))
-    assert r.exit_code == 1 and "error[E305]" in r.stderr and "repeat count of 1,000,000,000" in r.stderr
+    assert r.exit_code == 1 and "error[E211]" in r.stderr and "repeat count of 1,000,000,000" in r.stderr
+    assert "NETC_MAX_LAYERS" in r.stderr  # the hint says how to raise the limit
 
 
 def test_nested_repetition_stops_at_the_layer_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netc.dsl import elaborate
-
-    monkeypatch.setattr(elaborate, "MAX_LAYERS", 50)  # the real budget (100,000) takes seconds to reach
+    monkeypatch.setenv("NETC_MAX_LAYERS", "50")  # the real budget (100,000) takes seconds to reach
     text = ("block B {\n    input x: f32[N, 4]\n    x -> relu * 10 -> y\n    output y\n}\n"
             "network Net {\n    input x: f32[N, 4]\n    x -> B * 10 -> y\n    output y\n}\n")
     r = check(tmp_path, text)
@@ -116,9 +115,7 @@ def test_nested_repetition_stops_at_the_layer_budget(tmp_path: Path, monkeypatch
 
 
 def test_layer_budget_counts_per_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netc.dsl import elaborate
-
-    monkeypatch.setattr(elaborate, "MAX_LAYERS", 30)
+    monkeypatch.setenv("NETC_MAX_LAYERS", "30")
     text = "".join(f"network N{i} {{\n    input x: f32[N, 4]\n    x -> relu * 20 -> y\n    output y\n}}\n"
                    for i in range(3))
     r = check(tmp_path, text)
@@ -128,9 +125,11 @@ def test_layer_budget_counts_per_network(tmp_path: Path, monkeypatch: pytest.Mon
 # -- imports ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path, reason", [
     ("lib\x00.net", "embedded null byte"),  # was: ValueError from Path.resolve() (the fuzzer's "\x00" junk)
-    ("/dev/zero", "not a regular file"),  # would be read without end
-    (".", "not a regular file"),
+    ("/dev/zero", "only `.net` files can be imported"),  # would be read without end
+    (".", "only `.net` files can be imported"),
+    ("folder.net", "a folder"),
 ])
 def test_unreadable_imports_are_e404(tmp_path: Path, path: str, reason: str) -> None:
+    (tmp_path / "folder.net").mkdir()
     r = check(tmp_path, f'import "{path}"\n' + net("y = x"))
     assert r.exit_code == 1 and "error[E404]" in r.stderr and reason in r.stderr, r.output

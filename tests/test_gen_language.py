@@ -112,14 +112,6 @@ error[E205]: `rand` makes floating-point noise, but input `e3` is i64
   |
   = help: declare it f32, or fill it with `zeros`
 
-warning[W001]: input `e4` is never used
- --> case.net:6:11
-  |
-6 |     input e4: i64[B, 4] = zeros
-  |           ^^
-  |
-  = help: prefix the name with `_` to silence this
-
 error[E204]: required input `y` comes after the optional input `e4`
  --> case.net:7:11
   |
@@ -127,6 +119,14 @@ error[E204]: required input `y` comes after the optional input `e4`
   |           ^
   |
   = help: declare optional inputs (`= randn`) after the required ones, as `forward` takes them last
+
+warning[W001]: input `e4` is never used
+ --> case.net:6:11
+  |
+6 |     input e4: i64[B, 4] = zeros
+  |           ^^
+  |
+  = help: prefix the name with `_` to silence this
 
 4 errors and 1 warning found
 """

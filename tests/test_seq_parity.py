@@ -254,11 +254,14 @@ def test_scaled_dot_product_attention_with_padding_and_causal_mask() -> None:
 
 # -- Transformer layers and nn.Transformer (samples/transformer.net) ---------------------------------------------
 def transformer_wrapper(body: str, tmp_path: Path) -> Result:
-    """A network around one block of samples/transformer.net, imported by absolute path."""
+    """A network around one block of samples/transformer.net, imported by absolute path (from outside the
+    wrapper's folder, so the samples folder is named as an import path)."""
     text = f'import "{(SAMPLES / "transformer.net").resolve()}"\n\n{body}'
     path = tmp_path / "wrap.net"
     path.write_text(text)
-    return front(text, None, str(path))
+    result = compile_source(Source(str(path), text), None, import_paths=[SAMPLES])
+    assert result.ok, [f"{d.code}: {d.message}" for d in result.diagnostics.items]
+    return result
 
 
 def test_encoder_layer_matches_nn_transformer_encoder_layer(tmp_path: Path) -> None:

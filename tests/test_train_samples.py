@@ -15,7 +15,8 @@ from netc.train.data import load_digits  # noqa: E402
 from .conftest import SAMPLES  # noqa: E402
 
 
-def test_vae_sample_trains_with_reconstruction_plus_kl(tmp_path: Path) -> None:
+def test_vae_sample_trains_with_reconstruction_plus_kl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETC_IMPORT_PATH", str(SAMPLES))  # the sample is imported from tmp_path
     images, _ = load_digits()
     # 8x8 -> 28x28: each of the first 7x7 pixels becomes a 4x4 block (the last row and column are blank).
     big = np.kron(images[:400, :7, :7], np.ones((4, 4))).astype(np.float32)[:, None] / 16.0
@@ -36,7 +37,8 @@ def test_vae_sample_trains_with_reconstruction_plus_kl(tmp_path: Path) -> None:
     assert last < 0.9 * first, (first, last)
 
 
-def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Path) -> None:
+def test_dcgan_sample_alternates_discriminator_and_generator_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETC_IMPORT_PATH", str(SAMPLES))  # the sample is imported from tmp_path
     # The sample's networks, narrowed through their parameters (ngf, ndf) to keep a CPU test quick; the
     # losses are the example's: BCE of D's probability against 1 for real and 0 for generated images.
     net = tmp_path / "dcgan_train.net"

@@ -25,13 +25,14 @@ class ShapeError(Exception):
     """Raised by a shape rule; the elaborator turns it into a located diagnostic."""
 
     def __init__(self, code: str, message: str, help: str | None = None, label: str | None = None,
-                 warning: bool = False) -> None:
+                 warning: bool = False, attr: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.help = help
         self.label = label
         self.warning = warning
+        self.attr = attr  # the attribute at fault: the error points at its argument when one was written
 
 
 class AttrError(Exception):

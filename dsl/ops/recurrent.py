@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..dims import IntLike, dims_equal
+from ..limits import LAYERS
 from ..types import TensorType
 from .base import (
     Attr,
@@ -102,6 +103,9 @@ class _RNNBase(OpSpec):
                     self.warnings.append(Warn("W002", f"`{self.name}` assumes {name} dim {i} ({p}) equals {q}"))
 
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
+        if a["num_layers"] > LAYERS.value:  # each stacked layer is a parameter set: bound them before listing
+            raise ShapeError(LAYERS.code, f"num_layers={a['num_layers']:,} stacks too many layers", LAYERS.hint(),
+                             label="", attr="num_layers")
         h, p = a["hidden_size"], self.proj(a)
         h_out = p or h
         d = 2 if a["bidirectional"] else 1

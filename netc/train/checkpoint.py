@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..codegen.base import UnwritableOutput, make_folder
 from .errors import TrainError
 
 FORMAT = "netc-train-1"
@@ -17,10 +18,13 @@ FORMAT = "netc-train-1"
 
 def save(path: Path, state: dict[str, Any]) -> None:
     """Write atomically: a crash or Ctrl-C while saving never leaves a truncated checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"format": FORMAT, **state}, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a folder made read-only while training
+        raise UnwritableOutput(path, exc.strerror or str(exc)) from None
 
 
 def save_safetensors(path: Path, models: dict[str, dict[str, torch.Tensor]], metadata: dict[str, str]) -> None:
