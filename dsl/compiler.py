@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from .diagnostics import Diagnostics, Label, did_you_mean
 from .elaborate import Elaborator, check_headers
 from .ir import Graph
 from .parse import parse
-from .source import Source
+from .source import Source, Span
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Result:
     unknown_overrides: list[str] = field(default_factory=list)
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
+    program: ast.Program | None = None  # the main file's syntax tree, when it parsed
 
     @property
     def ok(self) -> bool:
@@ -33,17 +35,20 @@ class Result:
 
 
 def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainDef] | None = None,
-                     ) -> tuple[dict[str, ast.Definition], list[str]] | None:
+                     program_out: list[ast.Program] | None = None) -> tuple[dict[str, ast.Definition], list[str]] | None:
     """Parse `source` and, recursively, its imports. Returns all definitions and the main file's networks;
     the main file's `train` sections are appended to `trains` when given (imported files' are ignored)."""
     defs: dict[str, ast.Definition] = {}
     visited: set[Path] = set()
     main_networks: list[str] = []
+    programs: list[ast.Program] = []
 
     def load(src: Source, is_main: bool) -> bool:
         program = parse(src, diags)
         if program is None:
             return False
+        if is_main:
+            programs.append(program)
         if is_main and trains is not None:
             trains.extend(program.trains)
         ok = True
@@ -89,6 +94,8 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
     visited.add(Path(source.path).resolve())
     if not load(source, True):
         return None
+    if program_out is not None:
+        program_out.extend(programs)
     return defs, main_networks
 
 
@@ -147,27 +154,31 @@ def _callees(node: object) -> list[ast.Name]:
 
 
 def compile_source(source: Source, overrides: dict[str, int] | None = None,
-                   network: str | None = None) -> Result:
+                   network: str | None = None, observe: Callable[[Span, Any], None] | None = None) -> Result:
+    """Check `source` and its imports. `observe`, when given, is called with the span and value of every
+    bound name, name use, parameter and chain step (the language server's hovers and inlay hints)."""
     # The front end allocates many long-lived objects (parse trees, AST, IR) and almost no cyclic garbage;
     # CPython's cycle collector kept rescanning them, which made a 10,000-layer network cost ~1.5x more per
     # layer than a 1,000-layer one (bench/bench_check.py). Without it the cost per layer stays flat.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_source(source, overrides, network)
+        return _compile_source(source, overrides, network, observe)
     finally:
         if enabled:
             gc.enable()
 
 
-def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None) -> Result:
+def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None,
+                    observe: Callable[[Span, Any], None] | None) -> Result:
     diags = Diagnostics()
     train_defs: list[ast.TrainDef] = []
-    loaded = load_definitions(source, diags, train_defs)
+    programs: list[ast.Program] = []
+    loaded = load_definitions(source, diags, train_defs, programs)
     if loaded is None:
-        return Result(diags)
+        return Result(diags, program=programs[0] if programs else None)
     defs, networks = loaded
-    result = Result(diags, definitions=defs, networks=networks)
+    result = Result(diags, definitions=defs, networks=networks, program=programs[0])
     check_headers(defs, diags)
     cyclic = find_cycles(defs, diags)
     if network is not None:
@@ -185,6 +196,7 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
                         help="add `network Name { input ...; output ... }`; blocks are only checked when used")
             return result
     elab = Elaborator(defs, diags, overrides)
+    elab.observe = observe
     elab.cyclic = cyclic
     for name in targets:
         elab.symbols = []

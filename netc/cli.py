@@ -296,5 +296,25 @@ def ops(name: str | None) -> None:
         click.echo(f"  {at.name:<24} {default:<20} {kind:<8} {at.doc}".rstrip())
 
 
+@main.command("fmt")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 and show the diff if a file is not formatted.")
+@click.option("--diff", is_flag=True, help="Print the changes as a unified diff instead of writing them.")
+@guarded
+def fmt_cmd(files: tuple[str, ...], check: bool, diff: bool) -> None:
+    """Format FILES in netc's one canonical layout, in place (comments kept)."""
+    from .fmt.command import run_fmt
+
+    sys.exit(run_fmt(files, check, diff, _colour()))
+
+
+@main.command()
+def lsp() -> None:
+    """Run the language server over stdio (editors start this; see editors/vscode)."""
+    from .lsp import run_server
+
+    run_server()
+
+
 if __name__ == "__main__":
     main()
