@@ -36,8 +36,7 @@ class NetcServer(LanguageServer):
 
     def check(self, uri: str) -> Analysis:
         doc = self.workspace.get_text_document(uri)
-        path = to_fs_path(uri) or uri
-        a = analyze(path, doc.source)
+        a = analyze(_display_path(uri), doc.source)
         self.analyses[uri] = a
         if a.program is not None:
             self.parsed[uri] = a
@@ -52,6 +51,15 @@ class NetcServer(LanguageServer):
 
 
 server = NetcServer()
+
+
+def _display_path(uri: str) -> str:
+    """The document's path as the CLI would print it when run from the server's folder (the workspace)."""
+    path = to_fs_path(uri) or uri
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
 
 
 def _range(lines: LineMap, start: int, end: int) -> lsp.Range:
