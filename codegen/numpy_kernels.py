@@ -396,6 +396,13 @@ def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     return e / e.sum(axis=dim, keepdims=True)
 
 
+def safe_softmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the keys, with 0 for a query whose keys are all masked: torch's SDPA (`_safe_softmax`)."""
+    masked = np.isneginf(scores).all(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        return np.where(masked, 0.0, softmax(scores, -1)).astype(scores.dtype, copy=False)
+
+
 def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """x - max - log(sum(exp(x - max))): never takes the log of a rounded-to-zero probability."""
     z = x - x.max(axis=dim, keepdims=True)
@@ -409,7 +416,7 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, attn_mask: np.ndarray
     """F.scaled_dot_product_attention: softmax(q k^T * scale + mask) v over (..., L, E), (..., S, E), (..., S, Ev).
 
     attn_mask: bool (true = may attend) or float (added); key_padding_mask: bool (N, S), true = a padding key
-    nobody attends to; causal: query i sees keys 0..i. A fully masked row is NaN, as in torch.
+    nobody attends to; causal: query i sees keys 0..i. A query whose keys are all masked gets 0, as in torch.
     """
     scale = q.shape[-1] ** -0.5 if scale is None else scale  # a Python float keeps float32 float32
     scores = (q @ np.swapaxes(k, -1, -2)) * scale
@@ -422,7 +429,7 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, attn_mask: np.ndarray
             key_padding_mask = key_padding_mask.reshape(
                 key_padding_mask.shape[:1] + (1,) * (scores.ndim - 2) + key_padding_mask.shape[1:])
         scores = np.where(key_padding_mask, -np.inf, scores)
-    return softmax(scores, -1) @ v
+    return safe_softmax(scores) @ v
 
 
 def multihead_attention(query: np.ndarray, key: np.ndarray, value: np.ndarray, num_heads: int,
@@ -469,7 +476,9 @@ def multihead_attention(query: np.ndarray, key: np.ndarray, value: np.ndarray, n
     if key_padding_mask is not None:
         pad = key_padding_mask[:, None, None, :]
         scores = np.where(pad, -np.inf, scores) if pad.dtype == bool else scores + pad
-    weights = softmax(scores, -1)
+    # torch returns the weights through a plain softmax (NaN for a fully masked query), and attends through
+    # SDPA (0 for it) when they are not asked for.
+    weights = softmax(scores, -1) if need_weights else safe_softmax(scores)
     out = (weights @ v).transpose(2, 0, 1, 3).reshape(length, batch, embed)
     out = linear(out, out_proj_weight, out_proj_bias)
     if unbatched:

@@ -91,6 +91,8 @@ class Lit(Node):
         v = self.value
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             return PREC_UNARY
+        if isinstance(v, Dim) and not _ATOMIC_TEXT.fullmatch(str(v)):
+            return PREC_ADD  # `H - 1`, `2*H`, `(H)//16`: the loosest a printed dim can bind
         return PREC_ATOM
 
     def render(self, ctx: Ctx) -> str:
@@ -151,6 +153,19 @@ class Tup(Node):
 
     def has_leaf(self) -> bool:
         return any(i.has_leaf() for i in self.items)
+
+
+@dataclass(frozen=True)
+class Var(Node):
+    """A local variable of the generated forward (`x`, `h1`): an atom."""
+
+    name: str
+
+    def render(self, ctx: Ctx) -> str:
+        return self.name
+
+
+_ATOMIC_TEXT = re.compile(r"[\w.]+")  # a name, a number or an attribute read: binds tighter than any operator
 
 
 def _paren(node: Node, need: int, ctx: Ctx) -> str:
@@ -831,6 +846,13 @@ class Attrs:
                 return parts[0]
         return literal(value, self.ctx)
 
+    def tree(self, name: str) -> Node:
+        """The attribute as an expression tree, for operator contexts where precedence decides parentheses."""
+        g = self.info.given.get(name)
+        if isinstance(g, Val):
+            return g.tree
+        return Lit(self.value(name))
+
     def items(self, name: str) -> list[str]:
         """The elements of a variadic attribute (view's shape), as written."""
         g = self.info.given.get(name)
@@ -984,9 +1006,10 @@ class Expr(Emitter):
 
 
 def _binary(symbol: str) -> Expr:
+    """`x + y`, `x * (2 * k - 1)`: built as an expression tree, so precedence decides the parentheses."""
     def fn(xs: list[str], a: Attrs) -> str:
-        other = xs[1] if len(xs) == 2 else a.text("other")
-        return f"{xs[0]} {symbol} {other}"
+        other = Var(xs[1]) if len(xs) == 2 else a.tree("other")
+        return Bin(symbol, Var(xs[0]), other).render(a.ctx)
     return Expr(fn)
 
 
@@ -1236,7 +1259,7 @@ EMITTERS: dict[str, Emitter] = {
     "chunk": Expr(lambda xs, a: _call("torch.chunk", [xs[0], a["chunks"], _dim_kw(a)])),
     # arithmetic
     "add": _binary("+"), "sub": _binary("-"), "mul": _binary("*"), "div": _binary("/"),
-    "matmul": Expr(lambda xs, a: f"{xs[0]} @ {xs[1]}"),
+    "matmul": Expr(lambda xs, a: Bin("@", Var(xs[0]), Var(xs[1])).render(a.ctx)),
     # activations
     "relu": ReLU("F.relu", module="nn.ReLU"),
     "leaky_relu": Func("F.leaky_relu", (), {"negative_slope": 0.01}, module="nn.LeakyReLU"),

@@ -25,6 +25,7 @@ class Result:
     definitions: dict[str, ast.Definition] = field(default_factory=dict)
     networks: list[str] = field(default_factory=list)  # the main file's networks, in source order
     unknown_overrides: list[str] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # the `--set` values the graphs were built with
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
     program: ast.Program | None = None  # the main file's syntax tree, when it parsed
@@ -178,7 +179,8 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
     if loaded is None:
         return Result(diags, program=programs[0] if programs else None)
     defs, networks = loaded
-    result = Result(diags, definitions=defs, networks=networks, program=programs[0])
+    result = Result(diags, definitions=defs, networks=networks, overrides=dict(overrides or {}),
+                    program=programs[0])
     check_headers(defs, diags)
     cyclic = find_cycles(defs, diags)
     if network is not None:

@@ -54,6 +54,7 @@ CODES: dict[str, str] = {
     "E307": "duplicate layer name",
     "E308": "wrong number of inputs",
     "E309": "cannot unpack",
+    "E310": "a chain ends in a misspelt op",
     # E4xx: definitions and files
     "E400": "duplicate definition",
     "E401": "recursive block",
@@ -152,11 +153,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     for c in cands:
         if c.lower() == name.lower() and c != name:
             return c
-    close = difflib.get_close_matches(name, cands, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in cands}
-        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
-    return close[0] if close else None
+    # Case matters less than letters (`Relu6` is nearer `relu` than `elu`): rank by the case-folded
+    # similarity, then by the exact one.
+    best: tuple[float, float, str] | None = None
+    folded = name.lower()
+    for c in cands:
+        score = (difflib.SequenceMatcher(None, folded, c.lower()).ratio(),
+                 difflib.SequenceMatcher(None, name, c).ratio(), c)
+        if score[0] >= 0.6 and (best is None or score > best):  # ties: the last name, as difflib
+            best = score
+    return best[2] if best else None
 
 
 # -- rendering -----------------------------------------------------------------------------------

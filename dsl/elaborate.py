@@ -46,6 +46,7 @@ class Binding:
     span: Span
     used: bool = False
     kind: str = "value"  # "value", "input" or "param"
+    chain_end: bool = False  # bound by the last bare name of a chain statement (`x -> relu -> y`)
 
 
 @dataclass
@@ -294,16 +295,18 @@ class Elaborator:
         e = stmt.expr
         binds = (isinstance(e, ast.Chain) and isinstance(e.steps[-1].expr, ast.Name)
                  and not self._is_callable(e.steps[-1].expr.id, frame))
+        self._binding_chain = e  # only a chain statement may end by naming its result
         value = self._eval(e, frame)
         if not binds and _has_tensor(value):
             self.warn("W001", "the result of this expression is never used", e.span,
                       help="bind it with `-> name` at the end of the chain, or `name = ...`")
 
-    def _bind(self, name: str, value: Any, span: Span, frame: Frame, kind: str = "value") -> None:
+    def _bind(self, name: str, value: Any, span: Span, frame: Frame, kind: str = "value",
+              chain_end: bool = False) -> None:
         old = frame.env.get(name)
         if old is not None and not old.used and old.kind != "param" and _has_tensor(old.value):
             self._unused(name, old)
-        frame.env[name] = Binding(value, span, kind=kind)
+        frame.env[name] = Binding(value, span, kind=kind, chain_end=chain_end)
         if self.observe is not None:
             self.observe(span, value)
 
@@ -312,6 +315,12 @@ class Elaborator:
             return
         guess = did_you_mean(name, list(OPS) + list(ALIASES)) if b.kind == "value" and not lookup(name) else None
         what = "input" if b.kind == "input" else "value"
+        if guess and b.chain_end:
+            # `x -> Linear(10) -> relu6`: a misspelt op at the end of a chain would silently bind a value.
+            self.error("E310", f"`{name}` is not an op or block, so this chain binds a value `{name}` that is "
+                       "never used", b.span, label="binds a value",
+                       help=f"did you mean the op `{guess}`? To name the result, write `{name} = ...` or use it")
+            return
         self.warn("W001", f"{what} `{name}` is never used", b.span,
                   help=f"did you mean the op `{guess}`?" if guess else "prefix the name with `_` to silence this")
 
@@ -859,9 +868,10 @@ class Elaborator:
         return self._instantiate(self.defs[name], attrs_pos, kw, inputs, span, alias, forced_name, frame)
 
     def _chain(self, e: ast.Chain, frame: Frame) -> Any:
+        may_bind = e is getattr(self, "_binding_chain", None)
         value = self._eval(e.head, frame)
         for i, step in enumerate(e.steps):
-            last = i == len(e.steps) - 1
+            last = i == len(e.steps) - 1 and may_bind
             if value is ERR:
                 # Keep checking names and attributes in later steps so independent typos are still reported.
                 if last and isinstance(step.expr, ast.Name) and not self._is_callable(step.expr.id, frame):
@@ -884,7 +894,7 @@ class Elaborator:
             if last and forced_name is None:
                 if alias:
                     self.error("E204", f"`as {alias[0]}` names a layer, but `{name}` binds a value", alias[1])
-                self._bind(name, value, expr.span, frame)
+                self._bind(name, value, expr.span, frame, chain_end=True)
                 return value
             guess = did_you_mean(name, list(OPS) + list(ALIASES) + list(self.defs))
             if name in frame.env:
@@ -1148,7 +1158,12 @@ class Elaborator:
                 else:
                     out[at.name] = at.coerce(out[at.name])
             except AttrError as err:
-                self.error("E305", f"invalid `{at.name}` for `{name}`: {err}", given_span.get(at.name, span))
+                at_span = given_span.get(at.name, span)
+                help_ = None
+                if "expected an integer" in str(err) and re.search(r"[^/]/[^/]", at_span.text):
+                    help_ = "`/` divides exactly and gives a float when the division is not even; " \
+                            "use `//` for floor division"
+                self.error("E305", f"invalid `{at.name}` for `{name}`: {err}", at_span, help=help_)
                 ok = False
         if variadic is not None and variadic.default is REQUIRED and not out.get(variadic.name) and ok:
             self.error("E303", f"`{name}` needs at least one value for `{variadic.name}`", span)
@@ -1332,6 +1347,12 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         if isinstance(a, Dim):
             return a - b * floordiv(a, b)  # H % 16 == H - 16*(H//16): a dim expression, decided when H is
         return a % b
+    if op == "//":
+        if isinstance(a, float) or isinstance(b, float):
+            if b == 0:
+                raise ZeroDivisionError
+            return a // b
+        return floordiv(a, b)  # ints as Python's `//`; dims as the floor-division atom `(H - 1)//2`
     if op == "/":
         if isinstance(a, float) or isinstance(b, float):
             return a / b

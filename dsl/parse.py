@@ -26,9 +26,10 @@ _GLYPH = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RB
 
 # Newlines are dropped after these tokens (the expression obviously continues) ...
 _CONTINUES_AFTER = {"_NL", "LBRACE", "COMMA", "EQUAL", "COLON", "ADD_OP", "MUL_OP", "COMPARE",
-                    "_ARROW", "__ANON_0", "AND", "OR", "NOT", "AS", "WHERE", "IMPORT", "IF", "ELIF"}
-# ... and before these (a line starting with `->` continues the chain; `}` closes the block).
-_CONTINUES_BEFORE = {"RBRACE", "_ARROW", "ELSE", "ELIF"}
+                    "_ARROW", "_POW", "AND", "OR", "NOT", "AS", "WHERE", "IMPORT", "IF", "ELIF"}
+# ... and before these: a line starting with `->` continues the chain, one starting with a binary operator
+# continues the expression (`+ bias`, `* scale`, `and ...`); `}` closes the block.
+_CONTINUES_BEFORE = {"RBRACE", "_ARROW", "ELSE", "ELIF", "ADD_OP", "MUL_OP", "_POW", "COMPARE", "AND", "OR"}
 
 
 class NewlineFilter:
@@ -324,7 +325,7 @@ def _unescape(text: str) -> str:
 _WORDS = {
     "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_NL": "a new line",
     "_ARROW": "`->`", "ADD_OP": "`+` or `-`", "MUL_OP": "an operator", "COMPARE": "a comparison",
-    "$END": "the end of the file", "__ANON_0": "`**`",
+    "$END": "the end of the file", "_POW": "`**`",
 }
 
 
@@ -347,7 +348,7 @@ def _expected_words(expected: set[str]) -> str:
         exp -= {"NAME", "NUMBER", "STRING", "LPAR", "LSQB", "ADD_OP", "NOT", "TRUE", "FALSE", "NONE"}
     if {"ADD_OP", "MUL_OP", "COMPARE"} <= exp:
         words.append("an operator")
-        exp -= {"ADD_OP", "MUL_OP", "COMPARE", "__ANON_0", "AND", "OR"}
+        exp -= {"ADD_OP", "MUL_OP", "COMPARE", "_POW", "AND", "OR"}
     words += sorted(_describe(t) for t in exp)
     if len(words) > 6:
         words = words[:6] + ["..."]
@@ -392,6 +393,7 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
         help_ = None
         if ch == "'":
             help_ = 'strings use double quotes: "like this"'
+        help_ = _slash_comment_hint(source, pos) or help_
         diags.error("E103", f"unexpected character `{ch}`", span, label="not part of the language", help=help_)
         return pos
     if isinstance(err, UnexpectedToken):
@@ -445,7 +447,7 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
         span = Span(source, pos, tok.end_pos if tok.end_pos is not None else pos + 1)
         if tok.type == "_NL":
             span = Span(source, pos, pos + 1)
-        help_ = _syntax_hint(tok, expected)
+        help_ = _slash_comment_hint(source, pos) or _syntax_hint(tok, expected)
         diags.error("E100", f"unexpected {_found(tok)}", span,
                     label=f"expected {_expected_words(expected)}", help=help_)
         return pos
@@ -458,6 +460,20 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
 
 def _describe_scope(opener: Token) -> str:
     return {"LBRACE": "block", "LPAR": "argument list", "LSQB": "list"}.get(opener.type, "group")
+
+
+_SLASH_COMMENT = re.compile(r"(^|[ \t])//[ \t]")
+
+
+def _slash_comment_hint(source: Source, pos: int) -> str | None:
+    """`// text` on the line of a syntax error is most likely a comment written as in C or Java."""
+    line_start = source.text.rfind("\n", 0, pos) + 1
+    line_end = source.text.find("\n", pos)
+    matches = [m for m in _SLASH_COMMENT.finditer(source.text, line_start, len(source.text) if line_end < 0 else line_end)
+               if m.start() <= pos]
+    if not matches:
+        return None  # the error is not in what follows a `//`
+    return "`//` is floor division in netc; comments start with `#` (or are enclosed in `/* ... */`)"
 
 
 def _syntax_hint(tok: Token, expected: set[str]) -> str | None:

@@ -31,3 +31,62 @@ def pytest_configure(config: pytest.Config) -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+# -- every program the torch backend compiles during the run is also verified ---------------------------------
+# A miscompilation (dropped parentheses) once passed every test that only looked at the generated text or
+# shapes. So each distinct program that any test compiles with the torch backend is recorded, and at the end of
+# the session `netc verify`'s comparison (torch vs the NumPy reference, float64, random weights and inputs)
+# runs on every network of it. A mismatch fails the session, naming the program. NETC_VERIFY_ALL=0 turns it off.
+_COMPILED: dict[tuple[str, str | None], object] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("NETC_VERIFY_ALL", "1") == "0":
+        return
+    from netc.codegen import torch as torch_backend
+
+    run = torch_backend.Generator.run
+
+    def recording_run(self: torch_backend.Generator):  # type: ignore[no-untyped-def]
+        out = run(self)
+        graphs = self.result.graphs
+        key = ("\n".join(f"{g.source.path}\n{g.source.text}" for g in graphs.values()), repr(sorted(
+            (name, tuple(map(str, g.params.items()))) for name, g in graphs.items())))
+        _COMPILED.setdefault(key, self.result)
+        return out
+
+    torch_backend.Generator.run = recording_run  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _COMPILED or exitstatus != 0:
+        return
+    from netc.verify import VerifyError, verify_network
+
+    failures: list[str] = []
+    verified = skipped = 0
+    for result in list(_COMPILED.values()):
+        for name, graph in result.graphs.items():  # type: ignore[attr-defined]
+            try:
+                report = verify_network(result, graph.source, result.overrides, name)  # type: ignore[attr-defined]
+            except VerifyError as exc:
+                if "draw" in str(exc) and "noise" in str(exc):
+                    skipped += 1  # noise drawn inside the network: the two backends' generators differ
+                    continue
+                failures.append(f"{graph.source.path} {name}: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - any failure to verify is reported with its program
+                failures.append(f"{graph.source.path} {name}: {type(exc).__name__}: {exc}")
+                continue
+            verified += 1
+            if not report.ok:
+                failures.append(f"{graph.source.path} {name}: torch and NumPy disagree\n{graph.source.text}")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"netc verify: {verified} networks of {len(_COMPILED)} compiled programs agree"
+                            f" ({skipped} draw noise inside and were not compared)")
+        for f in failures:
+            reporter.write_line(f"netc verify FAILED: {f}", red=True)
+    if failures:
+        session.exitstatus = 1

@@ -115,7 +115,7 @@ def grammar_strategy(start: str = "start") -> st.SearchStrategy[str]:
         "STRING": padded(st.sampled_from(STRINGS)),
         "_NL": st.sampled_from(["\n", "\n    ", "\r\n"]),
         "WS": st.just(" "),
-        "COMMENT": st.just(" "),  # a real `// ...` would swallow the tokens drawn after it on the line
+        "COMMENT": st.just(" "),  # a real `# ...` would swallow the tokens drawn after it on the line
         "BLOCK_COMMENT": st.sampled_from(["/* c */", "/* multi\nline */"]),
         "LINE_CONT": st.just("\\\n"),
     }
@@ -154,9 +154,9 @@ def test_generated_statements_in_a_network_never_crash(text: str) -> None:
 # -- mutations of the samples -----------------------------------------------------------------------------
 SAMPLE_TEXTS = {p.name: p.read_text(encoding="utf-8")
                 for p in sorted(SAMPLES.glob("*.net")) + sorted((SAMPLES / "errors").glob("*.net"))}
-TOKEN = re.compile(r"\w+|->|\*\*|[=!<>]=|//[^\n]*|\S|\n")
+TOKEN = re.compile(r"\w+|->|\*\*|//|[=!<>]=|#[^\n]*|\S|\n")
 JUNK = ["(", ")", "[", "]", "{", "}", "->", ",", "=", "==", "*", "**", "/", "@", "\n", " as ", "Linear(", " x ",
-        "0", "-1", '"', "/*", "*/", "\\\n", "'", "#", ":", "..", " if ", " else ", " network ", " block ",
+        "0", "-1", '"', "/*", "*/", "\\\n", "'", "#", "//", ":", "..", " if ", " else ", " network ", " block ",
         " input ", " output ", "f32[", "B", " * 1000000", " ** 64", "(x)", "[relu, relu]", "1e309", "é", "\t",
         "\x00", "\u2192", "-> split(2)", " where ", " not ", "-> view(-1)", "-> index(0)", "x[0]", "= randn",
         "\ntrain t(Net) {\n", " loss: ", "mse()", "abs()", "bce(", "kl_normal(", " optimizer: ", "Adam(lr=0)",

@@ -42,8 +42,8 @@ network Reparam(latent: int = 4) {
 }
 network Outer {
     input x: f32[B, 8]
-    a = x -> Noisy() as left                // eps left out: drawn inside
-    b = (x, a) -> Noisy() as right          // eps passed
+    a = x -> Noisy() as left                # eps left out: drawn inside
+    b = (x, a) -> Noisy() as right          # eps passed
     z, mu, logvar = x -> Reparam() as reparam
     output a, b, z
 }

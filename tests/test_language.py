@@ -127,7 +127,7 @@ def test_imports_bring_blocks(tmp_path: Path) -> None:
 def test_comments_and_line_continuations() -> None:
     g = check("""
 # a comment
-network N {   // another
+network N {   # another
     /* a block
        comment */
     input x: f32[B, 4]

@@ -456,3 +456,29 @@ def test_nearest_indices_follow_torchs_arithmetic_at_exact_multiples(dtype: type
         size = (1,) * (rank - 3) + (n_out,)
         theirs = F.interpolate(torch.from_numpy(x), size=size, mode="nearest")
         close(K.interpolate(x, size), theirs, dtype)
+
+
+def test_attention_to_fully_masked_keys_is_zero_as_in_torch() -> None:
+    """torch's SDPA gives 0 for a query whose keys are all masked (its `_safe_softmax`), not NaN; MHA does too
+    unless the weights are asked for. Found by verifying every program the tests compile."""
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(2, 3, 5, 4)), rng.normal(size=(2, 3, 6, 4)), rng.normal(size=(2, 3, 6, 7))
+    pad = np.array([[False] * 6, [True] * 6])
+    ours = K.attention(q, k, v, key_padding_mask=pad, causal=True)
+    theirs = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.from_numpy(t) for t in (q, k, v)),
+        attn_mask=torch.from_numpy(np.tril(np.ones((5, 6), bool)) & ~pad[:, None, None, :]))
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    assert not np.isnan(ours).any() and (ours[1] == 0).all()
+
+    mha = torch.nn.MultiheadAttention(4, 2, batch_first=True).double().eval()
+    x = rng.normal(size=(2, 3, 4))
+    keys = np.array([[False, False, True], [True, True, True]])
+    w = {k_: t.detach().numpy() for k_, t in mha.state_dict().items()}
+    for need in (False, True):
+        out = K.multihead_attention(x, x, x, 2, w["in_proj_weight"], w["in_proj_bias"],
+                                                w["out_proj.weight"], w["out_proj.bias"], key_padding_mask=keys,
+                                                batch_first=True, need_weights=need)
+        ref = mha(*(torch.from_numpy(x),) * 3, key_padding_mask=torch.from_numpy(keys), need_weights=need)
+        ours_out = out[0] if need else out
+        np.testing.assert_allclose(ours_out, ref[0].detach().numpy(), rtol=1e-10, atol=1e-12, equal_nan=True)
