@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lark import Token
 
-from .layout import BLANK_LINES, INDENT, Line
+from .layout import BLANK_LINES, INDENT, WIDTH, Line
 
 
 @dataclass
@@ -80,8 +80,8 @@ def merge(text: str, lines: list[Line], tokens: list[Token]) -> str:
 
 
 def _aligned_columns(lines: list[Line], after: dict[int, list[_Comment]]) -> dict[int, int]:
-    """Trailing comments of consecutive lines line up (as gofmt does): each line's code is padded to
-    the longest code of its run."""
+    """Trailing comments of consecutive lines line up (as gofmt does): each line's code is padded to the
+    longest code of its run, unless that would push the line past WIDTH (then two spaces, as alone)."""
     widths: dict[int, int] = {}
     run: list[int] = []
     for i in range(len(lines) + 1):
@@ -89,7 +89,10 @@ def _aligned_columns(lines: list[Line], after: dict[int, list[_Comment]]) -> dic
             run.append(i)
             continue
         longest = max((len(lines[j].indent + lines[j].text) for j in run), default=0)
-        widths.update({j: longest for j in run})
+        for j in run:
+            comment = sum(2 + len(c.text.split("\n")[0]) for c in after[j])
+            if longest + comment <= WIDTH:
+                widths[j] = longest
         run = []
     return widths
 

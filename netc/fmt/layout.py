@@ -188,30 +188,24 @@ class Printer:
         self.emit(indent, "}", s.span.end - 1, s.span.end, closer=True)
 
     def chain_statement(self, indent: str, prefix: str, value: ast.Expr, span: object) -> None:
+        """A statement whose value may run over several lines (chains, lists, argument lists)."""
         start, end = span.start, span.end  # type: ignore[attr-defined]
-        if not isinstance(value, ast.Chain):
-            self.emit(indent, prefix + expr(value), start, end)
-            return
-        head = prefix + expr(value.head, 1)
-        column = " " * (len(indent) + len(head) + 1)  # continuation lines start with `->` under the first one
-        groups: list[list[ast.Step]] = [[]]
-        prev_end = value.head.span.end
-        for s in value.steps:
-            if "\n" in self.text[prev_end:s.span.start] and groups[-1]:
-                groups.append([])
-            elif "\n" in self.text[prev_end:s.span.start] and s is value.steps[0]:
-                groups = [[], []]  # the author put the first step on its own line too
-            groups[-1].append(s)
-            prev_end = s.span.end
-        rows: list[tuple[str, list[ast.Step]]] = []
-        for g, group in enumerate(groups):
-            lead = indent + head if g == 0 else column + "->"
-            rows.extend(_fill(lead, group, first_row=g == 0))
-        for r, (text, steps_) in enumerate(rows):
-            first = start if r == 0 else steps_[0].span.start
-            last = end if r == len(rows) - 1 else (steps_[-1].span.end if steps_ else value.head.span.end)
-            lead_indent = indent if r == 0 else column
-            self.emit(lead_indent, text[len(lead_indent):], first, last)
+        r = Renderer(self.text)
+        text = prefix + r.render(value, len(indent) + len(prefix), 0)
+        self.emit_broken(indent, text, start, end, r.breaks)
+
+    def emit_broken(self, indent: str, text: str, start: int, end: int, breaks: list[tuple[int, int]]) -> None:
+        """One Line per physical line; `breaks` holds (end of the code before, start of the code after) of
+        each line break, in order, so comments find their line."""
+        rows = text.split("\n")
+        for k, row in enumerate(rows):
+            first = start if k == 0 else breaks[k - 1][1]
+            last = end if k == len(rows) - 1 else breaks[k][0]
+            if k == 0:
+                self.emit(indent, row, first, last)
+            else:
+                stripped = row.lstrip(" ")
+                self.emit(row[:len(row) - len(stripped)], stripped, first, last)
 
     def train(self, t: ast.TrainDef) -> None:
         head = f"train {t.name}"
@@ -226,21 +220,94 @@ class Printer:
         self.emit("", "}", t.span.end - 1, t.span.end, closer=True)
 
 
-def _fill(lead: str, steps_: list[ast.Step], first_row: bool) -> list[tuple[str, list[ast.Step]]]:
-    """Lines of `lead -> step -> step`, broken before a step wherever the line would pass WIDTH."""
-    column = " " * (len(lead) - 2 if not first_row else len(lead) + 1)
-    rows: list[tuple[str, list[ast.Step]]] = []
-    text, taken = lead, []
-    for s in steps_:
-        piece = step(s)
-        sep = " " if text.endswith("->") else " -> "
-        if taken and len(text) + len(sep) + len(piece) > WIDTH:
-            rows.append((text, taken))
-            text, taken, sep = column + "->", [], " "
-        text += sep + piece
-        taken.append(s)
-    rows.append((text, taken))
-    return rows
+class Renderer:
+    """Expressions laid out from a starting column, keeping the author's line breaks where the layout
+    allows one (before a chain's `->`, after a comma in brackets) and adding breaks there when a line would
+    pass WIDTH. Continuation lines align: `->` under the chain's first `->` (or two columns right of its
+    head when the first step starts a line), items under the first item after the bracket."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.breaks: list[tuple[int, int]] = []
+
+    def broken(self, before: int, after: int) -> bool:
+        return "\n" in self.text[before:after]
+
+    def newline(self, out: str, column: int, before: int, after: int) -> str:
+        self.breaks.append((before, after))
+        return out + "\n" + " " * column
+
+    def render(self, e: object, col: int, min_prec: int, reserve: int = 0) -> str:
+        """`e` starting at column `col`; `reserve` columns must stay free after it (`as name`, `)`)."""
+        if precedence(e) < min_prec:
+            return "(" + self.render(e, col + 1, 0, reserve + 1) + ")"
+        if isinstance(e, ast.Chain):
+            return self.chain(e, col)
+        if isinstance(e, ast.ListExpr):
+            return self.items("[", [(i, None) for i in e.items], "]", col, reserve)
+        if isinstance(e, ast.TupleExpr) and len(e.items) > 1:
+            return self.items("(", [(i, None) for i in e.items], ")", col, reserve)
+        if isinstance(e, ast.Call) and e.args:
+            head = expr(e.func, _POSTFIX) + "("
+            return head + self.items("", [(a.value, a) for a in e.args], ")", col + len(head), reserve)
+        if isinstance(e, ast.BinOp) and e.op not in _COMPARE and e.op != "**":
+            p = precedence(e)
+            left = self.render(e.left, col, p)
+            right_col = _column(left, col) + len(e.op) + 2
+            return f"{left} {e.op} " + self.render(e.right, right_col, p + 1)
+        return expr(e)
+
+    def chain(self, e: ast.Chain, col: int) -> str:
+        out = self.render(e.head, col, 1)
+        arrow: int | None = None  # the column of continuation `->`s
+        prev_end = e.head.span.end
+        for i, s in enumerate(e.steps):
+            flat = step(s)
+            here = _column(out, col)
+            overflow = here + 4 + len(flat.split("\n")[0]) > WIDTH and i > 0
+            if self.broken(prev_end, s.span.start) or overflow:
+                if arrow is None:
+                    arrow = col + 2
+                out = self.newline(out, arrow, prev_end, s.span.start) + "-> "
+            else:
+                if arrow is None:
+                    arrow = here + 1
+                out += " -> "
+            out += self.step(s, _column(out, col))
+            prev_end = s.span.end
+        return out
+
+    def step(self, s: ast.Step, col: int) -> str:
+        alias = f" as {s.alias}" if s.alias else ""
+        return self.render(s.expr, col, 1, len(alias)) + alias
+
+    def items(self, open_: str, items: list[tuple[object, ast.Arg | None]], close: str, col: int,
+              reserve: int = 0) -> str:
+        out = open_
+        pad = col + len(open_)
+        prev_end = None
+        for i, (value, arg) in enumerate(items):
+            node = arg if arg is not None else value
+            start, end = node.span.start, node.span.end  # type: ignore[attr-defined]
+            name = f"{arg.name}=" if arg is not None and arg.name is not None else ""
+            if i:
+                out += ","
+                flat = name + expr(value) + (close + " " * reserve if i == len(items) - 1 else ",")
+                here = _column(out, col)
+                if self.broken(prev_end, start) or here + 1 + len(flat) > WIDTH:  # type: ignore[arg-type]
+                    out = self.newline(out, pad, prev_end, start)  # type: ignore[arg-type]
+                else:
+                    out += " "
+            out += name
+            out += self.render(value, _column(out, col), 0)
+            prev_end = end
+        return out + close
+
+
+def _column(text: str, start_col: int) -> int:
+    """The column after `text`, which started at `start_col` and may span lines."""
+    nl = text.rfind("\n")
+    return start_col + len(text) if nl < 0 else len(text) - nl - 1
 
 
 def _param(p: ast.Param) -> str:
