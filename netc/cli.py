@@ -271,11 +271,18 @@ def train(file: str, name: str | None, epochs: int | None, device: str, amp: boo
 
 @main.command()
 @click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+              help="markdown: the op reference of the documentation, every op with its attributes.")
 @guarded
-def ops(name: str | None) -> None:
+def ops(name: str | None, fmt: str) -> None:
     """List the ops, or describe one op's attributes."""
     from .dsl.ops import OPS, REQUIRED, lookup
 
+    if fmt == "markdown" and name is None:
+        from .docgen import ops_markdown
+
+        click.echo(ops_markdown(), nl=False)
+        return
     if name is None:
         width = max(len(n) for n in OPS)
         for op_name in sorted(OPS, key=str.lower):
