@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .dsl.compiler import Result, compile_source
-from .dsl.diagnostics import Diagnostics, render_all
-from .dsl.source import Source
+# The front end (even its diagnostics, which pull in dataclasses) loads when a command needs it, so that
+# `netc --help` starts in little more than the interpreter's own time (bench/bench_startup.py).
+if TYPE_CHECKING:
+    from .dsl.compiler import Result
+    from .dsl.source import Source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +55,8 @@ def _internal(message: str) -> None:
     ctx = click.get_current_context(silent=True)
     show = bool(ctx and ctx.find_root().params.get("show_traceback"))
     if show:
+        import traceback
+
         traceback.print_exc()
     click.echo(f"internal error: {message}", err=True)
     if not show:
@@ -82,6 +84,11 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, int]:
 
 
 def read_source(path: str) -> Source:
+    from pathlib import Path
+
+    from .dsl.diagnostics import Diagnostics, render_all
+    from .dsl.source import Source
+
     try:
         return Source(path, Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -92,6 +99,9 @@ def read_source(path: str) -> Source:
 
 def front_end(path: str, sets: tuple[str, ...], network: str | None) -> Result:
     """Run the front end, print diagnostics, and stop with exit 1 on errors (exit 2 on a bad --set)."""
+    from .dsl.compiler import compile_source
+    from .dsl.diagnostics import render_all
+
     overrides = parse_sets(sets)
     result = compile_source(read_source(path), overrides, network)
     if result.ok and result.unknown_overrides:
@@ -184,6 +194,8 @@ def compile_cmd(file: str, target: str, output: str | None, network: str | None,
 def viz(file: str, output: str | None, network: str | None, depth: int | None, expand: bool, rankdir: str,
         sets: tuple[str, ...]) -> None:
     """Draw the networks in FILE with Graphviz: layers, shapes, parameters, blocks."""
+    from pathlib import Path
+
     from .codegen import dot as diagram
     from .codegen.base import write_atomic
 
