@@ -76,6 +76,18 @@ def test_every_sample_is_formatted(path: Path) -> None:
     assert format_text(text, str(path)) == text, f"run `netc fmt {path.relative_to(ROOT)}`"
 
 
+@pytest.mark.parametrize("path", sorted((SAMPLES / "errors").glob("*.net")), ids=lambda p: p.stem)
+def test_error_samples_are_formatted_unless_they_are_syntax_errors(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    try:
+        formatted = format_text(text, str(path))
+    except FormatError:
+        first = path.with_suffix(".expected").read_text().splitlines()[1]
+        assert first.startswith("error[E1"), f"{path.name} does not parse but is not a syntax-error sample"
+        return
+    assert formatted == text, f"run `netc fmt {path.relative_to(ROOT)}`"
+
+
 def respaced(text: str, seed: int) -> str:
     """`text` with random spacing between the tokens of each line and random indentation, the line
     breaks and comments unchanged: the canonical layout must come back exactly."""
