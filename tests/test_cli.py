@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netc import cli
 from netc.cli import main
 
 from .conftest import ROOT, SAMPLES

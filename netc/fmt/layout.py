@@ -141,7 +141,7 @@ class Printer:
         line, first = opener, start
         for i, item in enumerate(items):
             piece = item + (", " if i < len(items) - 1 else closer)
-            if line not in (opener,) and len(indent) + len(line) + len(piece.rstrip()) > WIDTH:
+            if line != opener and len(indent) + len(line) + len(piece.rstrip()) > WIDTH:
                 self.emit(indent, line.rstrip(), first, spans[i - 1][1])
                 indent, line, first = pad, "", spans[i][0]
             line += piece

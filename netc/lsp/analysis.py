@@ -4,7 +4,6 @@ the server run the same code.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ from ..dsl import ast
 from ..dsl.astwalk import walk
 from ..dsl.compiler import Result, compile_source
 from ..dsl.diagnostics import Diagnostic
+from ..dsl.dims import Dim
 from ..dsl.ir import Module, OpNode, Value
 from ..dsl.ops import REQUIRED, OpSpec, lookup
 from ..dsl.source import Source, Span
@@ -71,7 +71,7 @@ def type_text(value: Any) -> str | None:
         return repr(value)
     if value is None:
         return "none"
-    if type(value).__name__ == "Dim" or hasattr(value, "free_symbols"):
+    if isinstance(value, Dim):
         return str(value)
     return None
 
@@ -257,10 +257,6 @@ def inlay_hints(a: Analysis, start: int = 0, end: int | None = None) -> list[tup
     return sorted(out)
 
 
-def _walk_defs(program: ast.Program) -> Iterator[ast.Definition]:
-    yield from program.definitions
-
-
 @dataclass
 class Outline:
     name: str
@@ -276,7 +272,7 @@ def outline(a: Analysis) -> list[Outline]:
     if program is None:
         return []
     items: list[Outline] = [Outline(i.path, "import", i.span, i.span) for i in program.imports]
-    for d in _walk_defs(program):
+    for d in program.definitions:
         item = Outline(d.name, d.kind, d.span, d.name_span, signature(d))
         for node in walk(*d.body):
             if isinstance(node, ast.Input):

@@ -9,7 +9,8 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from .analysis import Analysis, analyze, hover, inlay_hints, outline, problems
+from ..dsl.source import Span
+from .analysis import Analysis, Outline, Problem, analyze, hover, inlay_hints, outline, problems
 from .complete import completions
 from .positions import LineMap
 
@@ -68,23 +69,23 @@ def _range(lines: LineMap, start: int, end: int) -> lsp.Range:
     return lsp.Range(lsp.Position(sl, sc), lsp.Position(el, ec))
 
 
-def _location(a: Analysis, span: object) -> lsp.Location:
-    source = span.source  # type: ignore[attr-defined]
+def _location(a: Analysis, span: Span) -> lsp.Location:
+    source = span.source
     lines = a.lines if source is a.source else LineMap(source.text)
     uri = from_fs_path(str(Path(source.path).resolve())) or source.path
-    return lsp.Location(uri, _range(lines, span.start, span.end))  # type: ignore[attr-defined]
+    return lsp.Location(uri, _range(lines, span.start, span.end))
 
 
-def _diagnostic(a: Analysis, p: object) -> lsp.Diagnostic:
-    d = p.diagnostic  # type: ignore[attr-defined]
+def _diagnostic(a: Analysis, p: Problem) -> lsp.Diagnostic:
+    d = p.diagnostic
     return lsp.Diagnostic(
-        range=_range(a.lines, p.start, p.end),  # type: ignore[attr-defined]
-        message=p.message,  # type: ignore[attr-defined]
+        range=_range(a.lines, p.start, p.end),
+        message=p.message,
         severity=lsp.DiagnosticSeverity.Error if d.severity == "error" else lsp.DiagnosticSeverity.Warning,
         code=d.code,
         source="netc",
         related_information=[lsp.DiagnosticRelatedInformation(_location(a, span), msg or d.message)
-                             for span, msg in p.related] or None,  # type: ignore[attr-defined]
+                             for span, msg in p.related] or None,
     )
 
 
@@ -196,13 +197,13 @@ def on_completion(ls: NetcServer, params: lsp.CompletionParams) -> lsp.Completio
 def on_document_symbol(ls: NetcServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
     a = ls.analysis(params.text_document.uri)
 
-    def convert(o: object) -> lsp.DocumentSymbol:
+    def convert(o: Outline) -> lsp.DocumentSymbol:
         return lsp.DocumentSymbol(
-            name=o.name, kind=_SYMBOL_KINDS.get(o.kind, lsp.SymbolKind.Variable),  # type: ignore[attr-defined]
-            range=_range(a.lines, o.span.start, o.span.end),  # type: ignore[attr-defined]
-            selection_range=_range(a.lines, o.selection.start, o.selection.end),  # type: ignore[attr-defined]
-            detail=o.detail or None,  # type: ignore[attr-defined]
-            children=[convert(c) for c in o.children] or None)  # type: ignore[attr-defined]
+            name=o.name, kind=_SYMBOL_KINDS.get(o.kind, lsp.SymbolKind.Variable),
+            range=_range(a.lines, o.span.start, o.span.end),
+            selection_range=_range(a.lines, o.selection.start, o.selection.end),
+            detail=o.detail or None,
+            children=[convert(c) for c in o.children] or None)
 
     return [convert(o) for o in outline(a)]
 
