@@ -46,6 +46,13 @@ def merge(text: str, lines: list[Line], tokens: list[Token]) -> str:
         else:
             after.setdefault(nxt - 1, []).append(c)
 
+    # A `#` comment runs to the end of its line: of several that end up after the same code, only the last
+    # can stay there; the others move above the line.
+    for i, found in after.items():
+        hashes = [c for c in found if c.text.startswith("#")]
+        for c in hashes[:-1]:
+            found.remove(c)
+            above.setdefault(i, []).append(c)
     out: list[str] = []
     code_width = _aligned_columns(lines, after)
     prev_end: int | None = None  # source end of the previous thing written (None at the start of the file)

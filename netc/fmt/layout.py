@@ -136,12 +136,14 @@ class Printer:
 
     def wrapped(self, indent: str, opener: str, items: list[str], closer: str, spans: list[tuple[int, int]],
                 start: int) -> None:
-        """`opener item, item, ...closer`, filled up to WIDTH with continuation lines under the opener's end."""
+        """`opener item, item, ...closer`: a new line under the opener's end where the author broke the list
+        or where the line would pass WIDTH."""
         pad = " " * (len(indent) + len(opener))
         line, first = opener, start
         for i, item in enumerate(items):
             piece = item + (", " if i < len(items) - 1 else closer)
-            if line != opener and len(indent) + len(line) + len(piece.rstrip()) > WIDTH:
+            authored = i > 0 and "\n" in self.text[spans[i - 1][1]:spans[i][0]]
+            if line != opener and (authored or len(indent) + len(line) + len(piece.rstrip()) > WIDTH):
                 self.emit(indent, line.rstrip(), first, spans[i - 1][1])
                 indent, line, first = pad, "", spans[i][0]
             line += piece
