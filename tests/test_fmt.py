@@ -191,3 +191,23 @@ def test_fmt_refuses_syntax_errors(tmp_path: Path) -> None:
     assert bad.read_text() == "network N {\n    input x: f32[B\n}\n"
     with pytest.raises(FormatError):
         format_text(bad.read_text())
+
+
+def test_comments_in_joined_code() -> None:
+    """Code the layout joins onto one line: `#` comments that were inside it move above the line (only the
+    last can stay at its end); block comments stay in order at its end."""
+    text = ("network N {\n    input x: f32[B,  # batch\n                 4]  # four\n"
+            "    x -> relu(/* inline */ ) -> y\n    output y\n}\n")
+    assert assert_formats_faithfully(text) == (
+        "network N {\n    # batch\n    input x: f32[B, 4]  # four\n"
+        "    x -> relu() -> y    /* inline */\n    output y\n}\n")  # aligned with the line above
+
+
+def test_blank_lines_and_indentation() -> None:
+    text = ("import \"a.net\"\nimport \"b.net\"\nblock A {\n\n\n  input x: f32[B]\n\n\n\n  output x\n\n}\n"
+            "# about B\nnetwork B {\n input x: f32[B]\n if true {\n x = x -> relu\n } else {\n # nothing\n }\n"
+            " output x\n}\n")
+    assert assert_formats_faithfully(text) == (
+        "import \"a.net\"\nimport \"b.net\"\n\nblock A {\n    input x: f32[B]\n\n    output x\n}\n\n"
+        "# about B\nnetwork B {\n    input x: f32[B]\n    if true {\n        x = x -> relu\n    } else {\n"
+        "        # nothing\n    }\n    output x\n}\n")
