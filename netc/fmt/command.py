@@ -19,7 +19,7 @@ def run_fmt(files: tuple[str, ...], check: bool, diff: bool, colour: bool) -> in
     """Exit status: 0 when done (or, with --check, nothing to change), 1 on syntax errors or, with --check,
     when some file would change."""
     status = 0
-    changed = 0
+    changed = failed = 0
     for path in files:
         try:
             before = Path(path).read_text(encoding="utf-8")
@@ -27,13 +27,13 @@ def run_fmt(files: tuple[str, ...], check: bool, diff: bool, colour: bool) -> in
             diags = Diagnostics()
             diags.error("E105", f"cannot read {path}: {exc}", None)
             click.echo(render_all(diags, colour), err=True, nl=False)
-            status = 1
+            status, failed = 1, failed + 1
             continue
         try:
             after = format_text(before, path)
         except FormatError as exc:
             click.echo(render_all(exc.diagnostics, colour), err=True, nl=False)
-            status = 1
+            status, failed = 1, failed + 1
             continue
         if after == before:
             continue
@@ -48,5 +48,6 @@ def run_fmt(files: tuple[str, ...], check: bool, diff: bool, colour: bool) -> in
             click.echo(f"reformatted {path}", err=True)
     if not check and not diff:
         click.echo(f"{changed} file{'s' if changed != 1 else ''} reformatted, "
-                   f"{len(files) - changed} left unchanged", err=True)
+                   f"{len(files) - changed - failed} left unchanged"
+                   + (f", {failed} not formatted (errors above)" if failed else ""), err=True)
     return status
