@@ -211,3 +211,10 @@ def test_blank_lines_and_indentation() -> None:
         "import \"a.net\"\nimport \"b.net\"\n\nblock A {\n    input x: f32[B]\n\n    output x\n}\n\n"
         "# about B\nnetwork B {\n    input x: f32[B]\n    if true {\n        x = x -> relu\n    } else {\n"
         "        # nothing\n    }\n    output x\n}\n")
+
+
+def test_lines_starting_with_an_operator_stay_broken() -> None:
+    text = "network N {\n    input x: f32[B, 4]\n    y = x * 2  # double\n  + x\n     - 1\n    output y\n}\n"
+    assert assert_formats_faithfully(text) == (
+        "network N {\n    input x: f32[B, 4]\n    y = x * 2  # double\n        + x\n        - 1\n    output y\n}\n")
+    assert ir_of(format_text(text)) == ir_of(text)

@@ -2,10 +2,9 @@
 
 Expressions print with one space around binary operators and `->`, none inside brackets, and parentheses
 only where precedence needs them (the tree has none). Statements get 4 spaces of indentation per level.
-A chain keeps the line breaks its author put before `->` steps, with continuation lines aligned under the
-first `->`, and is broken further before steps wherever a line would pass WIDTH columns. A definition
-header whose parameters pass WIDTH wraps them under its `(`. Comments are added by comments.py, which
-places them by the source offsets each line carries.
+Line breaks are kept where the author put them at the places the layout allows one (see Renderer) and
+added where a line would pass WIDTH columns; a definition header's parameters wrap under its `(` the same
+way. Comments are added by comments.py, which places them by the source offsets each line carries.
 """
 from __future__ import annotations
 
@@ -224,9 +223,10 @@ class Printer:
 
 class Renderer:
     """Expressions laid out from a starting column, keeping the author's line breaks where the layout
-    allows one (before a chain's `->`, after a comma in brackets) and adding breaks there when a line would
-    pass WIDTH. Continuation lines align: `->` under the chain's first `->` (or two columns right of its
-    head when the first step starts a line), items under the first item after the bracket."""
+    allows one (before a chain's `->`, after a comma in brackets, before a binary operator) and adding
+    breaks at the first two where a line would pass WIDTH. Continuation lines align: `->` under the chain's
+    first `->` (or two columns right of its head when the first step starts a line), items under the first
+    item after the bracket, an operator under its left operand."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -255,8 +255,11 @@ class Renderer:
         if isinstance(e, ast.BinOp) and e.op not in _COMPARE and e.op != "**":
             p = precedence(e)
             left = self.render(e.left, col, p)
+            if self.broken(e.left.span.end, e.right.span.start):  # the author started a line with the operator
+                out = self.newline(left, col, e.left.span.end, e.right.span.start) + f"{e.op} "
+                return out + self.render(e.right, col + len(e.op) + 1, p + 1, reserve)
             right_col = _column(left, col) + len(e.op) + 2
-            return f"{left} {e.op} " + self.render(e.right, right_col, p + 1)
+            return f"{left} {e.op} " + self.render(e.right, right_col, p + 1, reserve)
         return expr(e)
 
     def chain(self, e: ast.Chain, col: int) -> str:
