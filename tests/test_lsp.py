@@ -235,3 +235,27 @@ async def test_formatting(client: LanguageClient, tmp_path: Path) -> None:
     assert edits is not None and len(edits) == 1
     assert edits[0].new_text == ("network N {\n    input x: f32[B, 4]  # the input\n"
                                  "    x -> Linear(2) as fc -> y\n    output y\n}\n")
+
+
+@pytest.mark.asyncio
+async def test_definition_across_imports(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "lib.net").write_text("block Head(n: int) {\n    input x: f32[B, C]\n"
+                                      "    x -> Linear(n) as fc -> y\n    output y\n}\n")
+    text = ('import "lib.net"\n\nnetwork Net {\n    input x: f32[B, 8]\n'
+            "    x -> Head(3) as head -> y\n    output y\n}\n")
+    path = tmp_path / "main.net"
+    path.write_text(text)
+    uri = await open_doc(client, path, text)
+    assert list(client.diagnostics[uri]) == []
+    doc = lsp.TextDocumentIdentifier(uri)
+    lib_uri = (tmp_path / "lib.net").resolve().as_uri()
+    loc = await client.text_document_definition_async(lsp.DefinitionParams(doc, position_of(text, "Head(3)")))
+    assert isinstance(loc, lsp.Location) and loc.uri == lib_uri
+    assert (loc.range.start.line, loc.range.start.character) == (0, len("block "))
+    loc = await client.text_document_definition_async(lsp.DefinitionParams(doc, position_of(text, "lib.net")))
+    assert isinstance(loc, lsp.Location) and loc.uri == lib_uri
+    hover = await client.text_document_hover_async(lsp.HoverParams(doc, position_of(text, "Head(3)")))
+    assert hover is not None
+    value = hover.contents.value  # type: ignore[union-attr]
+    # Linear(3) on 8 features: 8 * 3 weights + 3 biases = 27, the block's whole count.
+    assert "block Head(n: int)" in value and "27 parameters" in value and "f32[B, 8] -> f32[B, 3]" in value
