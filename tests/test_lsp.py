@@ -259,3 +259,24 @@ async def test_definition_across_imports(client: LanguageClient, tmp_path: Path)
     value = hover.contents.value  # type: ignore[union-attr]
     # Linear(3) on 8 features: 8 * 3 weights + 3 biases = 27, the block's whole count.
     assert "block Head(n: int)" in value and "27 parameters" in value and "f32[B, 8] -> f32[B, 3]" in value
+
+
+def test_every_position_of_every_sample_answers_without_crashing() -> None:
+    """In process (the server runs the same functions): hover, definition lookup and completion at every
+    position of every sample, broken ones included, and of every prefix-truncated sample."""
+    from netc.lsp.analysis import analyze, hover, inlay_hints, outline, problems
+    from netc.lsp.complete import completions
+
+    paths = sorted(SAMPLES.glob("*.net")) + sorted((SAMPLES / "errors").glob("*.net"))
+    for path in paths:
+        text = path.read_text()
+        a = analyze(str(path), text)
+        problems(a), inlay_hints(a), outline(a)
+        for offset in range(0, len(text) + 1, 3):
+            hover(a, offset)
+            if a.index is not None and (occ := a.index.at(offset)) is not None:
+                a.index.definition(occ)
+        for cut in range(0, len(text), max(1, len(text) // 40)):
+            partial = analyze(str(path), text[:cut])
+            problems(partial)
+            assert isinstance(completions(a, text[:cut], cut), list)
