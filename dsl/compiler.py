@@ -4,7 +4,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from .diagnostics import Diagnostics, Label, did_you_mean
 from .elaborate import Elaborator, check_headers
 from .ir import Graph
 from .parse import parse
-from .source import Source, UnreadableSource, read_source_text
+from .source import Source, Span, UnreadableSource, read_source_text
 
 IMPORT_PATH_ENV = "NETC_IMPORT_PATH"  # more folders imports may come from, separated by os.pathsep
 OUTSIDE = "it is outside the project"
@@ -35,6 +35,7 @@ class Result:
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
     import_paths: tuple[str | Path, ...] = ()  # the extra import folders it was compiled with, to compile again
+    program: ast.Program | None = None  # the main file's syntax tree, when it parsed
 
     @property
     def ok(self) -> bool:
@@ -42,7 +43,8 @@ class Result:
 
 
 def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainDef] | None = None,
-                     import_paths: Sequence[str | Path] = ()) -> tuple[dict[str, ast.Definition], list[str]] | None:
+                     import_paths: Sequence[str | Path] = (),
+                     program_out: list[ast.Program] | None = None) -> tuple[dict[str, ast.Definition], list[str]] | None:
     """Parse `source` and, recursively, its imports. Returns all definitions and the main file's networks;
     the main file's `train` sections are appended to `trains` when given (imported files' are ignored).
 
@@ -52,12 +54,15 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
     defs: dict[str, ast.Definition] = {}
     visited: set[Path] = set()
     main_networks: list[str] = []
+    programs: list[ast.Program] = []
 
     def load(src: Source, is_main: bool) -> bool:
         program = parse(src, diags)
         if program is None:
             return False
         check_identifiers(src, diags)
+        if is_main:
+            programs.append(program)
         if is_main and trains is not None:
             trains.extend(program.trains)
         ok = True
@@ -113,6 +118,8 @@ def load_definitions(source: Source, diags: Diagnostics, trains: list[ast.TrainD
                             [Path(source.path).parent, *import_paths, *env_paths])
     if not load(source, True):
         return None
+    if program_out is not None:
+        program_out.extend(programs)
     return defs, main_networks
 
 
@@ -180,29 +187,33 @@ def _callees(node: object) -> list[ast.Name]:
 
 
 def compile_source(source: Source, overrides: dict[str, int] | None = None,
-                   network: str | None = None, import_paths: Sequence[str | Path] = ()) -> Result:
+                   network: str | None = None, import_paths: Sequence[str | Path] = (),
+                   observe: Callable[[Span, Any], None] | None = None) -> Result:
+    """Check `source` and its imports. `observe`, when given, is called with the span and value of every
+    bound name, name use, parameter and chain step (the language server's hovers and inlay hints)."""
     # The front end allocates many long-lived objects (parse trees, AST, IR) and almost no cyclic garbage;
     # CPython's cycle collector kept rescanning them, which made a 10,000-layer network cost ~1.5x more per
     # layer than a 1,000-layer one (bench/bench_check.py). Without it the cost per layer stays flat.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_source(source, overrides, network, import_paths)
+        return _compile_source(source, overrides, network, import_paths, observe)
     finally:
         if enabled:
             gc.enable()
 
 
 def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None,
-                    import_paths: Sequence[str | Path]) -> Result:
+                    import_paths: Sequence[str | Path], observe: Callable[[Span, Any], None] | None) -> Result:
     diags = Diagnostics()
     train_defs: list[ast.TrainDef] = []
-    loaded = load_definitions(source, diags, train_defs, import_paths)
+    programs: list[ast.Program] = []
+    loaded = load_definitions(source, diags, train_defs, import_paths, programs)
     if loaded is None:
-        return Result(diags, import_paths=tuple(import_paths))
+        return Result(diags, import_paths=tuple(import_paths), program=programs[0] if programs else None)
     defs, networks = loaded
     result = Result(diags, definitions=defs, networks=networks, overrides=dict(overrides or {}),
-                    import_paths=tuple(import_paths))
+                    import_paths=tuple(import_paths), program=programs[0])
     check_headers(defs, diags)
     cyclic = find_cycles(defs, diags)
     if network is not None:
@@ -220,6 +231,7 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
                         help="add `network Name { input ...; output ... }`; blocks are only checked when used")
             return result
     elab = Elaborator(defs, diags, overrides)
+    elab.observe = observe
     elab.cyclic = cyclic
     for name in targets:
         elab.symbols = []

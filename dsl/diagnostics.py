@@ -12,7 +12,6 @@ Every stage reports into a :class:`Diagnostics`; the renderer prints them the wa
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -158,6 +157,8 @@ class Diagnostics:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate, for hints; case-insensitive matches first (`linear` -> `Linear`)."""
+    import difflib  # only when there is a mistake to suggest for (difflib costs start-up time)
+
     cands = sorted(set(candidates))
     for c in cands:
         if c.lower() == name.lower() and c != name:

@@ -9,6 +9,7 @@ once, not at every use.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,9 @@ class Elaborator:
         # Each symbol's first appearance in a network input type (its dim, the input's name), where
         # divisibility requirements are reported.
         self.symbol_sites: dict[str, tuple[Span, str]] = {}
+        # Tools that read source (the language server) see every bound name and chain step with its value;
+        # None when compiling, so the compiler pays one attribute test per binding.
+        self.observe: Callable[[Span, Any], None] | None = None
 
     # -- diagnostics helpers ---------------------------------------------------------------------
     def _context_notes(self, at: Span | None) -> list[str]:
@@ -243,6 +247,8 @@ class Elaborator:
                 continue
             value = self._coerce_param(p, value, span, defn)
             env[p.name] = Binding(value, p.span, used=True, kind="param", default=defaults.get(p.name))
+            if self.observe is not None:
+                self.observe(p.span, value)
         return env if ok else ERR
 
     def _coerce_param(self, p: ast.Param, value: Any, span: Span, defn: ast.Definition) -> Any:
@@ -328,6 +334,8 @@ class Elaborator:
         if old is not None and not old.used and old.kind != "param" and _has_tensor(old.value):
             self._unused(name, old)
         frame.env[name] = Binding(value, span, kind=kind, chain_end=chain_end)
+        if self.observe is not None:
+            self.observe(span, value)
 
     def _unused(self, name: str, b: Binding) -> None:
         if name.startswith("_"):
@@ -645,6 +653,8 @@ class Elaborator:
         b = frame.env.get(e.id)
         if b is not None:
             b.used = True
+            if self.observe is not None:
+                self.observe(e.span, b.value)
             return b.value
         if lookup(e.id) is not None or e.id in self.defs:
             return self.error("E204", f"`{e.id}` is {'an op' if lookup(e.id) else 'a block'}, not a value",
@@ -901,6 +911,8 @@ class Elaborator:
             pattern = (step.children, step.children_span) if step.children is not None else None
             value = self._step(step.expr, value, frame, (step.alias, step.alias_span) if step.alias is not None else None,
                                None, last, pattern)
+            if self.observe is not None:
+                self.observe(step.span, value)
         return value
 
     def _step(self, expr: ast.Expr, value: Any, frame: Frame, alias: tuple[str, Span] | None,

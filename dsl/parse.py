@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -59,6 +60,10 @@ class NewlineFilter:
 
 @lru_cache(maxsize=1)
 def get_parser() -> Lark:
+    return _build_parser()
+
+
+def _build_parser(**options: Any) -> Lark:
     return Lark(
         GRAMMAR_PATH.read_text(encoding="utf-8"),
         parser="lalr",
@@ -67,7 +72,33 @@ def get_parser() -> Lark:
         maybe_placeholders=False,
         lexer="basic",  # a contextual lexer would lex past the newlines our post-lexer holds back
         cache=True,
+        **options,
     )
+
+
+# -- comments (for the formatter) -----------------------------------------------------------------
+# The parser drops comments (`%ignore`); the formatter needs them back. Lark calls a lexer callback for
+# every token of a terminal, ignored ones included, so a second parser built from the same grammar with
+# callbacks on the comment terminals hands them over without a second scan of the text.
+_comment_sink: list[Token] = []
+
+
+@lru_cache(maxsize=1)
+def _comment_parser() -> Lark:
+    text = GRAMMAR_PATH.read_text(encoding="utf-8")
+    names = re.findall(r"^%ignore\s+(\w*COMMENT\w*)", text, flags=re.M)
+    return _build_parser(lexer_callbacks={name: _comment_sink.append for name in names})
+
+
+def parse_with_comments(source: Source, diags: Diagnostics) -> tuple[ast.Program | None, list[Token]]:
+    """Parse like :func:`parse`, and return the comment tokens too, in source order."""
+    _comment_sink.clear()
+    try:
+        program = parse(source, diags, _comment_parser())
+        comments = sorted(_comment_sink, key=lambda t: t.start_pos or 0)
+    finally:
+        _comment_sink.clear()
+    return program, comments
 
 
 # -- tree -> AST ---------------------------------------------------------------------------------
@@ -487,9 +518,9 @@ def _depth_ok(tree: Tree, source: Source, diags: Diagnostics) -> bool:
     return True
 
 
-def parse(source: Source, diags: Diagnostics) -> ast.Program | None:
+def parse(source: Source, diags: Diagnostics, parser: Lark | None = None) -> ast.Program | None:
     """Parse a whole file; on syntax errors, report one per top-level definition and return None."""
-    parser = get_parser()
+    parser = parser or get_parser()
     text = source.text
     if text.startswith("\ufeff"):  # a UTF-8 byte-order mark, left by some editors: a space keeps the offsets
         text = " " + text[1:]

@@ -9,18 +9,37 @@ The public API. Heavy pieces (torch, graphviz, jinja2) are imported only by the 
 """
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .dsl.compiler import Result, compile_file, compile_source
-from .dsl.diagnostics import CompileError, Diagnostics
-from .dsl.source import Source
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .dsl.compiler import Result
+    from .dsl.diagnostics import CompileError, Diagnostics
+    from .dsl.source import Source
 
 __version__ = "0.1.0"
 __all__ = ["CompileError", "Diagnostics", "Result", "Source", "__version__", "build", "check", "check_source"]
 
+# `import netc` (and so every `netc` command, `netc --help` included) must not pay for the front end
+# (Lark, the op registry, the elaborator) before a command needs it: these names load on first use.
+_LAZY = {"Result": "dsl.compiler", "CompileError": "dsl.diagnostics", "Diagnostics": "dsl.diagnostics",
+         "Source": "dsl.source"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'netc' has no attribute {name!r}")
+
 
 def check(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
     """Parse, elaborate and shape-check a `.net` file. Raises CompileError when it has errors."""
+    from .dsl.compiler import compile_file
+    from .dsl.diagnostics import CompileError
+
     result = compile_file(path, overrides, network)
     if not result.ok:
         raise CompileError(result.diagnostics)
@@ -29,6 +48,10 @@ def check(path: str | Path, overrides: dict[str, int] | None = None, network: st
 
 def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | None = None) -> Result:
     """Like :func:`check`, for source text held in memory."""
+    from .dsl.compiler import compile_source
+    from .dsl.diagnostics import CompileError
+    from .dsl.source import Source
+
     result = compile_source(Source(path, text), overrides)
     if not result.ok:
         raise CompileError(result.diagnostics)

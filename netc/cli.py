@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .codegen.base import UnwritableOutput
-from .dsl.compiler import Result, compile_source
-from .dsl.diagnostics import Diagnostics, render_all
-from .dsl.source import Source, UnreadableSource, read_source_text
 from .train.cli_options import run_options, train_options
+
+# The front end (even its diagnostics, which pull in dataclasses) loads when a command needs it, so that
+# `netc --help` starts in little more than the interpreter's own time (bench/bench_startup.py).
+if TYPE_CHECKING:
+    from .dsl.compiler import Result
+    from .dsl.source import Source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,8 @@ def _internal(message: str) -> None:
     ctx = click.get_current_context(silent=True)
     show = bool(ctx and ctx.find_root().params.get("show_traceback"))
     if show:
+        import traceback
+
         traceback.print_exc()
     click.echo(f"internal error: {message}", err=True)
     if not show:
@@ -86,6 +89,9 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, int]:
 
 
 def read_source(path: str) -> Source:
+    from .dsl.diagnostics import Diagnostics, render_all
+    from .dsl.source import Source, UnreadableSource, read_source_text
+
     try:
         return Source(path, read_source_text(path))
     except UnreadableSource as exc:
@@ -101,6 +107,9 @@ def import_paths() -> tuple[str, ...]:
 
 def front_end(path: str, sets: tuple[str, ...], network: str | None) -> Result:
     """Run the front end, print diagnostics, and stop with exit 1 on errors (exit 2 on a bad --set)."""
+    from .dsl.compiler import compile_source
+    from .dsl.diagnostics import render_all
+
     overrides = parse_sets(sets)
     result = compile_source(read_source(path), overrides, network, import_paths())
     if result.ok and result.unknown_overrides:
@@ -195,6 +204,8 @@ def compile_cmd(file: str, target: str, output: str | None, network: str | None,
 def viz(file: str, output: str | None, network: str | None, depth: int | None, expand: bool, rankdir: str,
         sets: tuple[str, ...]) -> None:
     """Draw the networks in FILE with Graphviz: layers, shapes, parameters, blocks."""
+    from pathlib import Path
+
     from .codegen import dot as diagram
     from .codegen.base import write_atomic
 
@@ -322,11 +333,18 @@ def summary(file: str, sets: tuple[str, ...], network: str | None, fmt: str, opt
 
 @main.command()
 @click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+              help="markdown: the op reference of the documentation, every op with its attributes.")
 @guarded
-def ops(name: str | None) -> None:
+def ops(name: str | None, fmt: str) -> None:
     """List the ops, or describe one op's attributes."""
     from .dsl.ops import OPS, REQUIRED, lookup
 
+    if fmt == "markdown" and name is None:
+        from .docgen import ops_markdown
+
+        click.echo(ops_markdown(), nl=False)
+        return
     if name is None:
         width = max(len(n) for n in OPS)
         for op_name in sorted(OPS, key=str.lower):
@@ -345,6 +363,26 @@ def ops(name: str | None) -> None:
         default = "required" if at.default is REQUIRED else f"default {at.default!r}"
         kind = "..." if at.variadic else ("keyword" if not at.positional else "")
         click.echo(f"  {at.name:<24} {default:<20} {kind:<8} {at.doc}".rstrip())
+
+
+@main.command("fmt")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 and show the diff if a file is not formatted.")
+@click.option("--diff", is_flag=True, help="Print the changes as a unified diff instead of writing them.")
+@guarded
+def fmt_cmd(files: tuple[str, ...], check: bool, diff: bool) -> None:
+    """Format FILES in netc's one canonical layout, in place (comments kept)."""
+    from .fmt.command import run_fmt
+
+    sys.exit(run_fmt(files, check, diff, _colour()))
+
+
+@main.command()
+def lsp() -> None:
+    """Run the language server over stdio (editors start this; see editors/vscode)."""
+    from .lsp import run_server
+
+    run_server()
 
 
 if __name__ == "__main__":

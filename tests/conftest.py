@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 # A copy of ../shared/reference (torchvision state_dict layouts), vendored so a clean clone can run the tests.
 REFERENCE = ROOT / "tests" / "reference"
+GRAMMAR = ROOT / "grammar" / "netc.lark"
 
 
 @pytest.fixture

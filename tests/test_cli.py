@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netc import cli
 from netc.cli import main
 
 from .conftest import ROOT, SAMPLES
@@ -66,7 +65,9 @@ def test_internal_errors_exit_3_without_traceback(monkeypatch: pytest.MonkeyPatc
     def boom(*args: object, **kwargs: object) -> None:
         raise ValueError("simulated bug")
 
-    monkeypatch.setattr(cli, "compile_source", boom)
+    from netc.dsl import compiler
+
+    monkeypatch.setattr(compiler, "compile_source", boom)  # the CLI imports it when a command runs
     r = invoke("check", MLP)
     assert r.exit_code == 3
     assert "internal error: ValueError: simulated bug" in r.stderr

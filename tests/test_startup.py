@@ -104,3 +104,22 @@ def test_failing_check_imports_no_heavy_module(tmp_path: Path) -> None:
                        capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120)
     assert r.returncode == 1 and "error[E200]" in r.stderr, r.stderr[-2000:]
     assert not heavy(imported_modules(r.stderr))
+
+
+# -- `netc --help` and `netc fmt` load neither Lark's parser nor the compiler before they need it ----------
+FRONT_END = ("lark", "netc.dsl.compiler", "netc.dsl.elaborate", "netc.dsl.ops", "netc.dsl.parse")
+LIGHT = [(["--help"], FRONT_END), (["fmt", "--help"], FRONT_END), (["lsp", "--help"], FRONT_END),
+         (["fmt", "--check", MLP], ("netc.dsl.compiler", "netc.dsl.elaborate", "netc.dsl.ops"))]
+
+
+@pytest.mark.parametrize("args, unwanted", LIGHT, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_light_commands_load_no_front_end(args: list[str], unwanted: tuple[str, ...]) -> None:
+    r = subprocess.run([sys.executable, "-X", "importtime", str(_netc_script()), *args], capture_output=True,
+                       text=True, env=_env(), cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = imported_modules(r.stderr)
+    assert "netc.cli" in names, "the importtime log was not captured"
+    loaded = sorted(n for n in names if any(n == u or n.startswith(u + ".") for u in unwanted))
+    assert not loaded, f"`netc {' '.join(args)}` imports {loaded}"
+    if args[0] == "fmt" and "--check" in args:
+        assert "netc.dsl.parse" in names  # formatting does parse, with the compiler's own parser
