@@ -5,7 +5,7 @@ from typing import Any
 
 from ..dims import Dim, IntLike, ceildiv, floordiv
 from ..types import TensorType
-from .base import Attr, Bool, Int, OpSpec, Optional, ShapeError, Tuple, Warn, expect_rank, positive, register
+from .base import Attr, Bool, Float, Int, OpSpec, Optional, ShapeError, Tuple, Warn, expect_rank, positive, register
 from .conv import _LAYOUT, _axis_names
 
 
@@ -75,6 +75,26 @@ MaxPool1d = _make_pool("MaxPool1d", 1, "max")
 MaxPool2d = _make_pool("MaxPool2d", 2, "max")
 AvgPool1d = _make_pool("AvgPool1d", 1, "avg")
 AvgPool2d = _make_pool("AvgPool2d", 2, "avg")
+MaxPool3d = _make_pool("MaxPool3d", 3, "max")
+AvgPool3d = _make_pool("AvgPool3d", 3, "avg")
+
+
+class _LPPoolNd(_PoolNd):
+    """(sum of x^p over each window)^(1/p); no padding, windows as in average pooling."""
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        a["padding"] = (0,) * self.n
+        return super().infer(a, xs)
+
+
+def _make_lp(n: int) -> type[OpSpec]:
+    attrs = (Attr("norm_type", Float()), Attr("kernel_size", Tuple(n)),
+             Attr("stride", Optional(Tuple(n)), None, doc="defaults to kernel_size"), Attr("ceil_mode", Bool, False))
+    doc = f"Power-average pooling over ({_LAYOUT[n]}): (sum x^p)^(1/p) per window."
+    return register(type(f"LPPool{n}d", (_LPPoolNd,), {"name": f"LPPool{n}d", "n": n, "attrs": attrs, "doc": doc}))
+
+
+LPPool1d, LPPool2d, LPPool3d = (_make_lp(n) for n in (1, 2, 3))
 
 
 def _adaptive_size(n: int):  # type: ignore[no-untyped-def]
@@ -112,3 +132,5 @@ AdaptiveAvgPool1d = _make_adaptive("AdaptiveAvgPool1d", 1, "average")
 AdaptiveAvgPool2d = _make_adaptive("AdaptiveAvgPool2d", 2, "average")
 AdaptiveMaxPool1d = _make_adaptive("AdaptiveMaxPool1d", 1, "max")
 AdaptiveMaxPool2d = _make_adaptive("AdaptiveMaxPool2d", 2, "max")
+AdaptiveAvgPool3d = _make_adaptive("AdaptiveAvgPool3d", 3, "average")
+AdaptiveMaxPool3d = _make_adaptive("AdaptiveMaxPool3d", 3, "max")
