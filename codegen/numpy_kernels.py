@@ -733,3 +733,8 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "Upsample": interpolate,
     "interpolate": interpolate,
 }
+
+# The later op families' kernels (numpy_kernels_more builds on the functions above).
+from .numpy_kernels_more import KERNELS as _MORE_KERNELS  # noqa: E402
+
+KERNELS.update(_MORE_KERNELS)

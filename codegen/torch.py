@@ -1292,6 +1292,13 @@ EMITTERS: dict[str, Emitter] = {
 }
 HELPER_NAMES = ("SinusoidalPositionalEncoding", "LearnedPositionalEncoding")
 
+# The later op families' emitters (codegen/torch_ops.py builds on the emitter classes above).
+from .torch_ops import EMITTERS as _MORE_EMITTERS  # noqa: E402
+from .torch_ops import HELPER_NAMES as _MORE_HELPERS  # noqa: E402
+
+EMITTERS.update(_MORE_EMITTERS)
+HELPER_NAMES += _MORE_HELPERS
+
 
 # =====================================================================================================
 # Rendering one instance: its __init__ and forward lines, in its class's terms

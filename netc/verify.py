@@ -177,7 +177,7 @@ def _fan_in_of(node: OpNode) -> int:
 def _index_range(graph: Graph, value_id: int) -> int:
     """Integer inputs are indices: keep them below the smallest table (or length) they index."""
     highs = [n.attrs["num_embeddings"] for n in graph.op_nodes()
-             if n.op == "Embedding" and any(v.id == value_id for v in n.inputs)]
+             if n.op in ("Embedding", "EmbeddingBag") and any(v.id == value_id for v in n.inputs)]
     return min(highs) if highs else 10
 
 

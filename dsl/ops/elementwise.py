@@ -114,6 +114,7 @@ class pow(OpSpec):  # noqa: N801,A001 - the op is called pow
 class where(OpSpec):  # noqa: N801
     name = "where"
     family = "math"
+    aliases = ("where_",)  # `where` is a keyword of input statements: `where_(cond, x, y)` reaches the op
     min_inputs = 2
     max_inputs = 3
     doc = "x where cond is true, else y (a tensor, or the number `other`); all three broadcast"
