@@ -33,6 +33,19 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x)
 
 
+def _pad_layer(kind: str, n: int, args: tuple[float, ...]) -> Case:
+    layer = getattr(torch.nn, f"{kind}{n}d")(*args)
+    text = ", ".join(map(str, args))
+    return Case(f"{kind}{n}d", f"x -> {kind}{n}d({text}) -> out\noutput out", lambda i, s: layer(i["x"]),
+                inputs={1: SEQ, 2: IMG, 3: VOL}[n])
+
+
+def _cross_map(size: int) -> Case:
+    layer = torch.nn.CrossMapLRN2d(size, alpha=0.1)
+    return Case("CrossMapLRN2d", f"x -> CrossMapLRN2d({size}, alpha=0.1) as lrn -> out\noutput out",
+                lambda i, s: layer(i["x"]), inputs=IMG)
+
+
 MORE_CASES: list[Case] = [
     # element-wise math
     *[_unary(op, getattr(torch, op)) for op in ("sin", "cos", "tan", "atan", "sinh", "cosh", "asinh", "expm1",
@@ -116,11 +129,9 @@ MORE_CASES: list[Case] = [
     Case("pad", "out = x -> pad((-1, 2))\noutput out", lambda i, s: F.pad(i["x"], (-1, 2))),
     Case("pad", "out = x -> pad((2, 1, 1, 1), mode=\"reflect\")\noutput out",
          lambda i, s: F.pad(i["x"], (2, 1, 1, 1), mode="reflect"), inputs=IMG),
-    *[Case(f"{kind}{n}d", f"x -> {kind}{n}d({args}) -> out\noutput out",
-           (lambda kind, n, args: lambda i, s: getattr(torch.nn, f"{kind}{n}d")(*eval(f"({args},)"))(i["x"]))(
-               kind, n, args), inputs={1: SEQ, 2: IMG, 3: VOL}[n])
-      for kind, args in (("ConstantPad", "2, 3.5"), ("ZeroPad", "1"), ("ReflectionPad", "1"),
-                         ("ReplicationPad", "2"), ("CircularPad", "1")) for n in (1, 2, 3)],
+    *[_pad_layer(kind, n, args) for kind, args in (("ConstantPad", (2, 3.5)), ("ZeroPad", (1,)),
+                                                    ("ReflectionPad", (1,)), ("ReplicationPad", (2,)),
+                                                    ("CircularPad", (1,))) for n in (1, 2, 3)],
     Case("ReflectionPad2d", "x -> ReflectionPad2d((1, 0, 2, 3)) -> out\noutput out",
          lambda i, s: F.pad(i["x"], (1, 0, 2, 3), mode="reflect"), inputs=IMG),
     # pixels
@@ -151,8 +162,7 @@ MORE_CASES: list[Case] = [
          inputs=VOL),
     Case("LocalResponseNorm", "x -> LocalResponseNorm(3, alpha=0.1) -> out\noutput out",
          lambda i, s: F.local_response_norm(i["x"], 3, alpha=0.1), inputs=IMG),
-    *[Case("CrossMapLRN2d", f"x -> CrossMapLRN2d({n}, alpha=0.1) as lrn -> out\noutput out",
-           (lambda n: lambda i, s: torch.nn.CrossMapLRN2d(n, alpha=0.1)(i["x"]))(n), inputs=IMG) for n in (2, 3, 6)],
+    *[_cross_map(n) for n in (2, 3, 6)],
     Case("RMSNorm", "x -> RMSNorm as n -> out\noutput out", lambda i, s: F.rms_norm(i["x"], (8,), s["n.weight"])),
     Case("RMSNorm", "x -> RMSNorm((3, 8), eps=0.001, elementwise_affine=false) -> out\noutput out",
          lambda i, s: F.rms_norm(i["x"], (3, 8), eps=1e-3)),
