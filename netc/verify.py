@@ -196,6 +196,11 @@ def random_inputs(graph: Graph, rng: np.random.Generator, dtype: str) -> list[np
 
 
 # -- running both backends ---------------------------------------------------------------------------------------
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """`a` in C order for torch.from_numpy; unlike np.ascontiguousarray, a 0-d array stays 0-d."""
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 def _flatten(out: Any) -> list[Any]:
     """Tensors of a (nested) tuple, list or dict output, in order; None (torch's absent weights) dropped."""
     if out is None:
@@ -264,7 +269,7 @@ def compare_models(graph: Graph, torch_model: Any, numpy_model: Any, inputs: lis
     handles = [m.register_forward_hook(hook(name)) for name, m in torch_model.named_modules() if name]
     try:
         with torch.no_grad():
-            torch_out = torch_model(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+            torch_out = torch_model(*[torch.from_numpy(_contiguous(x)) for x in inputs])
     finally:
         for h in handles:
             h.remove()
@@ -356,7 +361,7 @@ def verify_network(result: Result, source: Source, overrides: dict[str, int], ne
     model.eval()
     model.to({"float32": torch.float32, "float64": torch.float64}[dtype])
     try:
-        model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+        model.load_state_dict({k: torch.from_numpy(_contiguous(v)) for k, v in state.items()}, strict=True)
     except RuntimeError as exc:
         raise VerifyError(f"the torch module's state_dict does not match the IR's: {exc}") from exc
     numpy_model = numpy_cls(state, dtype=dtype)
