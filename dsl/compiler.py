@@ -24,6 +24,7 @@ class Result:
     definitions: dict[str, ast.Definition] = field(default_factory=dict)
     networks: list[str] = field(default_factory=list)  # the main file's networks, in source order
     unknown_overrides: list[str] = field(default_factory=list)
+    bad_overrides: list[str] = field(default_factory=list)  # `--set` values of the wrong type
     overrides: dict[str, Any] = field(default_factory=dict)  # the `--set` values the graphs were built with
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
@@ -147,7 +148,7 @@ def _callees(node: object) -> list[ast.Name]:
     return out
 
 
-def compile_source(source: Source, overrides: dict[str, int] | None = None,
+def compile_source(source: Source, overrides: dict[str, Any] | None = None,
                    network: str | None = None) -> Result:
     # The front end allocates many long-lived objects (parse trees, AST, IR) and almost no cyclic garbage;
     # CPython's cycle collector kept rescanning them, which made a 10,000-layer network cost ~1.5x more per
@@ -161,7 +162,7 @@ def compile_source(source: Source, overrides: dict[str, int] | None = None,
             gc.enable()
 
 
-def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None) -> Result:
+def _compile_source(source: Source, overrides: dict[str, Any] | None, network: str | None) -> Result:
     diags = Diagnostics()
     train_defs: list[ast.TrainDef] = []
     loaded = load_definitions(source, diags, train_defs)
@@ -194,6 +195,7 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
         if graph is not None:
             result.graphs[name] = graph
     result.unknown_overrides = sorted(set(overrides or {}) - elab.used_overrides)
+    result.bad_overrides = elab.bad_overrides
     if train_defs and network is None:
         from .train import check_trains  # only files with `train` sections pay for it
 
@@ -201,6 +203,6 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
     return result
 
 
-def compile_file(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
+def compile_file(path: str | Path, overrides: dict[str, Any] | None = None, network: str | None = None) -> Result:
     text = Path(path).read_text(encoding="utf-8")
     return compile_source(Source(str(path), text), overrides, network)

@@ -129,6 +129,7 @@ class Elaborator:
         self.diags = diags
         self.overrides = dict(overrides or {})
         self.used_overrides: set[str] = set()
+        self.bad_overrides: list[str] = []  # `--set` values of the wrong type (the CLI makes them usage errors)
         self.stack: list[tuple[str, Span | None, str]] = []  # (definition, call span, instance path)
         self.cyclic: set[str] = set()
         self.symbols: list[str] = []
@@ -210,6 +211,9 @@ class Elaborator:
             elif top_level and p.name in self.overrides:
                 value, span = self.overrides[p.name], p.span
                 self.used_overrides.add(p.name)
+                if not _fits(p.type_name, value):
+                    self.bad_overrides.append(f"`{p.name}` of `{defn.name}` is {p.type_name}, but got "
+                                              f"{describe(value)}")
             elif p.default is not None:
                 value, span = self._eval(p.default, env_frame(env, defn)), p.default.span
             else:
@@ -228,14 +232,7 @@ class Elaborator:
         t = p.type_name
         if t not in PARAM_TYPES:
             return value  # reported once by check_headers
-        ok = {
-            "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
-            "dim": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
-            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            "bool": lambda v: isinstance(v, bool),
-            "str": lambda v: isinstance(v, str),
-        }[t]
-        if not ok(value):
+        if not _fits(t, value):
             return self.error("E204", f"parameter `{p.name}` of `{defn.name}` is {t}, but got {describe(value)}",
                               span, secondary=[Label(p.type_span, f"declared {t} here")])
         return float(value) if t == "float" else value
@@ -372,6 +369,11 @@ class Elaborator:
             if isinstance(d, ast.Name) and d.id not in frame.env:
                 if d.id in self.overrides:
                     self.used_overrides.add(d.id)
+                    v = self.overrides[d.id]
+                    if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+                        message = f"`{d.id}` is a dimension, so it needs a positive integer, but got {describe(v)}"
+                        self.bad_overrides.append(message)
+                        return self.error("E204", message, d.span, label="set on the command line")
                     dims.append(self.overrides[d.id])
                     frame.env[d.id] = Binding(self.overrides[d.id], d.span, used=True, kind="param")
                     continue
@@ -1292,6 +1294,21 @@ def _has_tensor(v: Any) -> bool:
     if isinstance(v, tuple):
         return any(_has_tensor(x) for x in v)
     return False
+
+
+_PARAM_CHECKS = {
+    "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
+    "dim": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+}
+
+
+def _fits(type_name: str, value: Any) -> bool:
+    """Does a value have a parameter type (an unknown type is reported elsewhere, so anything fits it)?"""
+    check = _PARAM_CHECKS.get(type_name)
+    return check is None or value is ERR or bool(check(value))
 
 
 def _compare(op: str, a: Any, b: Any) -> bool | None:

@@ -10,6 +10,7 @@ The public API. Heavy pieces (torch, graphviz, jinja2) are imported only by the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .dsl.compiler import Result, compile_file, compile_source
 from .dsl.diagnostics import CompileError, Diagnostics
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 __all__ = ["CompileError", "Diagnostics", "Result", "Source", "__version__", "build", "check", "check_source"]
 
 
-def check(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
+def check(path: str | Path, overrides: dict[str, Any] | None = None, network: str | None = None) -> Result:
     """Parse, elaborate and shape-check a `.net` file. Raises CompileError when it has errors."""
     result = compile_file(path, overrides, network)
     if not result.ok:
@@ -27,7 +28,7 @@ def check(path: str | Path, overrides: dict[str, int] | None = None, network: st
     return result
 
 
-def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | None = None) -> Result:
+def check_source(text: str, path: str = "<string>", overrides: dict[str, Any] | None = None) -> Result:
     """Like :func:`check`, for source text held in memory."""
     result = compile_source(Source(path, text), overrides)
     if not result.ok:
@@ -36,7 +37,7 @@ def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | 
 
 
 def build(path: str | Path, target: str = "torch", network: str | None = None,
-          overrides: dict[str, int] | None = None) -> type:
+          overrides: dict[str, Any] | None = None) -> type:
     """Compile a `.net` file in memory and return the generated class (no files are written).
 
     `target` is "torch" (an `nn.Module` subclass) or "numpy". With several networks in the file, pass
