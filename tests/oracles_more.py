@@ -117,7 +117,7 @@ ORACLES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
                                                          "max": st.sampled_from([None, 0.5, 2])}),
     "pow": lambda: op_case("pow", fn(torch.pow, "exponent"), {"exponent": st.sampled_from([2, 3, 0.5, -1, -2.0])},
                            required=("exponent",), ints=("i64", "i32")),
-    "where": lambda: op_case("where", fn(torch.where),
+    "where": lambda: op_case("where_", fn(torch.where),
                              {}, inputs=lambda d: [("bool", (s := _shape(d, 1, 3))), ("f32", broadcastable(d, s)),
                                                    ("f32", broadcastable(d, s))]),
     "masked_fill": lambda: op_case("masked_fill", fn(torch.Tensor.masked_fill, "value"), {"value": FLOAT},
@@ -143,7 +143,7 @@ ORACLES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
                                  {"threshold": FLOAT, "value": FLOAT}, required=("threshold", "value")),
     "softmin": lambda: op_case("softmin", fn(lambda x, dim=-1: F.softmin(x, dim)), {"dim": DIM}),
     "Softmax2d": lambda: op_case("Softmax2d", layer(nn.Softmax2d), {}, ranks=(2, 5)),
-    "glu": lambda: op_case("glu", fn(F.glu), {"dim": DIM}, ranks=(1, 3), ints=("i64",)),
+    "glu": lambda: op_case("glu", fn(F.glu), {"dim": DIM}, ranks=(1, 3), ints=("i64",), sym=lambda s: []),
     "PReLU": lambda: op_case("PReLU", layer(nn.PReLU), {"num_parameters": st.sampled_from([1, 2, 3]),
                                                         "init": st.sampled_from([0.25, 0.1])},
                              inputs=nc(1), sym=batch_only),
@@ -163,7 +163,7 @@ ORACLES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
                                          {"repeats": st.integers(0, 3), "dim": st.one_of(st.none(), DIM)},
                                          required=("repeats",)),
     "stack": lambda: op_case("stack", fn(lambda *xs, dim=0: torch.stack(xs, dim)), {"dim": DIM},
-                             inputs=two(0, 3)),
+                             inputs=two(0, 3), sym=lambda s: []),
     "roll": lambda: op_case("roll", fn(torch.roll, "shifts"),
                             {"shifts": st.integers(-3, 3), "dims": DIM}, required=("shifts",)),
     "Unflatten": lambda: op_case("Unflatten", layer(nn.Unflatten, "dim", "unflattened_size"),
@@ -200,13 +200,13 @@ ORACLES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
     # pixels
     "PixelShuffle": lambda: op_case("PixelShuffle", layer(nn.PixelShuffle, "upscale_factor"),
                                     {"upscale_factor": st.integers(1, 2)}, required=("upscale_factor",),
-                                    ranks=(2, 4), sym=batch_only),
+                                    ranks=(2, 4), sym=lambda s: list(range(len(s) - 3))),
     "PixelUnshuffle": lambda: op_case("PixelUnshuffle", layer(nn.PixelUnshuffle, "downscale_factor"),
                                       {"downscale_factor": st.integers(1, 2)}, required=("downscale_factor",),
-                                      ranks=(2, 4), sym=batch_only),
+                                      ranks=(2, 4), sym=lambda s: list(range(len(s) - 3))),
     "ChannelShuffle": lambda: op_case("ChannelShuffle", layer(nn.ChannelShuffle, "groups"),
                                       {"groups": st.integers(1, 3)}, required=("groups",), ranks=(2, 4),
-                                      sym=batch_only),
+                                      sym=lambda s: list(range(len(s) - 3))),
     "Unfold": lambda: op_case("Unfold", layer(nn.Unfold, "kernel_size"),
                               {"kernel_size": st.integers(1, 3), "padding": st.integers(0, 1),
                                "stride": st.integers(1, 2), "dilation": st.integers(1, 2)},
@@ -229,7 +229,7 @@ ORACLES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
         {"num_groups": st.integers(1, 3), "affine": st.booleans()}, required=("num_groups",), inputs=nc(2),
         sym=batch_only),
     **{f"InstanceNorm{n}d": (lambda n=n: op_case(f"InstanceNorm{n}d", layer(
-        getattr(nn, f"InstanceNorm{n}d"), infer=lambda xs: {"num_features": xs[0].shape[-n - 1]}),
+        getattr(nn, f"InstanceNorm{n}d"), infer=lambda xs: {"num_features": xs[0].shape[-n - 1] if xs[0].dim() > n else 1}),
         {"affine": st.booleans(), "track_running_stats": st.booleans()}, inputs=nc(n), sym=lambda s: []))
        for n in (1, 2, 3)},
     "LocalResponseNorm": lambda: op_case("LocalResponseNorm", layer(nn.LocalResponseNorm, "size"),
@@ -309,18 +309,23 @@ def stricter(case: Case, expected: Outcome) -> str | None:
     name = case.spec.name
     dtypes = [dt for dt, _ in case.inputs]
     shapes = [shp for _, shp in case.inputs]
-    if name in FLOAT_UNARY or name in ("hardswish", "hardsigmoid", "mish", "selu", "celu", "rrelu", "logsigmoid",
+    if name in FLOAT_UNARY or name in ("LocalResponseNorm", "PairwiseDistance", "CosineSimilarity", "LPPool1d",
+                                       "LPPool2d", "LPPool3d", "hardswish", "hardsigmoid", "mish", "selu", "celu", "rrelu", "logsigmoid",
                                        "softsign", "softshrink", "hardshrink", "tanhshrink", "softmin", "glu"):
         if dtypes[0] not in FLOATS:
             return "torch computes float functions of integer tensors in float32; netc asks for a float input"
     if name in ("sign", "square", "round", "trunc", "ceil") and dtypes[0] == "bool":
         return "netc asks for a numeric input where torch also takes bool"
-    if name.startswith("Dropout") and len(shapes[0]) not in {"Dropout1d": (2, 3), "Dropout2d": (3, 4),
-                                                               "Dropout3d": (4, 5)}[name]:
-        return "torch only warns for other ranks; netc asks for the layout the layer is made for"
-    if name.startswith("InstanceNorm") and case.attrs.get("num_features") not in (None, shapes[0][-int(name[-2]) - 1]):
+    if name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "StochasticDepth"):
+        want = {"Dropout1d": (2, 3), "Dropout2d": (3, 4), "Dropout3d": (4, 5)}.get(name)
+        if dtypes[0] not in FLOATS or (want and len(shapes[0]) not in want) or (
+                name == "FeatureAlphaDropout" and len(shapes[0]) < 2):
+            return ("torch skips its checks for p = 0 or 1, warns for other ranks and passes integers through; "
+                    "netc asks for a float input in the layout the layer is made for")
+    n = int(name[-2]) if name.startswith("InstanceNorm") else 0
+    if n and len(shapes[0]) > n and case.attrs.get("num_features") not in (None, shapes[0][-n - 1]):
         return "torch only warns when num_features differs without affine parameters; netc asks for the channels"
     if name in ("pad",) or name.startswith(("ReflectionPad", "ReplicationPad", "CircularPad")):
-        if any(p < 0 for p in case.attrs.get("pad", ())):
+        if case.attrs.get("mode", "constant") != "constant" and any(p < 0 for p in case.attrs.get("pad", ())):
             return "netc allows negative pads (cropping) only in constant mode"
     return None

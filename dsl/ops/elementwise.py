@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import TensorType, promote
-from .base import Any_, Attr, Float, OpSpec, Optional, ShapeError, expect_float, register
+from .base import Any_, Attr, Float, OpSpec, ShapeError, expect_float, register
 from .tensor import broadcast
 
 
@@ -57,13 +57,25 @@ def _scalar_dtype(x: TensorType, *scalars: Any) -> TensorType:
     return x
 
 
+def _number(v: Any) -> Any:
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return v
+    from .base import AttrError, describe
+    raise AttrError(f"expected a number, got {describe(v)}")
+
+
+def _bound(v: Any) -> Any:
+    """A number or none; an int stays an int (it keeps an integer tensor's dtype, a float makes it float)."""
+    return _number(v)
+
+
 @register
 class clamp(OpSpec):  # noqa: N801
     name = "clamp"
     family = "math"
     aliases = ("clip",)
     doc = "x limited to [min, max]; either bound may be left out"
-    attrs = (Attr("min", Optional(Float()), None), Attr("max", Optional(Float()), None))
+    attrs = (Attr("min", _bound, None), Attr("max", _bound, None))
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
@@ -72,13 +84,6 @@ class clamp(OpSpec):  # noqa: N801
         if x.dtype == "bool":
             raise ShapeError("E205", "`clamp` needs a numeric input, but it is bool", label=f"input here is {x}")
         return [_scalar_dtype(x, a["min"], a["max"])]
-
-
-def _number(v: Any) -> Any:
-    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
-        return v
-    from .base import AttrError, describe
-    raise AttrError(f"expected a number, got {describe(v)}")
 
 
 @register
@@ -144,7 +149,7 @@ class masked_fill(OpSpec):  # noqa: N801
     family = "math"
     min_inputs = 2
     max_inputs = 2
-    doc = "x with `value` where mask is true; the mask broadcasts to x's shape"
+    doc = "x with `value` where mask is true; x and the mask broadcast together, as in torch"
     attrs = (Attr("value", Float()),)
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
@@ -152,12 +157,7 @@ class masked_fill(OpSpec):  # noqa: N801
         if mask.dtype != "bool":
             raise ShapeError("E205", f"`masked_fill` needs a bool mask, but it is {mask.dtype}",
                              label=f"mask here is {mask}")
-        out = broadcast(x, mask.with_dtype(x.dtype), "masked_fill", self)
-        if out.dims != x.dims:
-            raise ShapeError("E202", f"`masked_fill`: the mask {mask} must broadcast to x's shape {x.shape_str()}, "
-                             f"but together they make {out.shape_str()}",
-                             help="the mask may have fewer dims or size-1 dims, never more")
-        return [x]
+        return [broadcast(x, mask.with_dtype(x.dtype), "masked_fill", self).with_dtype(x.dtype)]
 
 
 __all__ = ["EXACT_UNARY", "FLOAT_UNARY", "promote"]

@@ -92,8 +92,8 @@ class gather(OpSpec):  # noqa: N801
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         x, index = xs
         expect_int(index, "gather")
-        if index.dtype != "i64":
-            raise ShapeError("E205", f"`gather` indices must be i64, but they are {index.dtype}",
+        if index.dtype not in ("i64", "i32"):
+            raise ShapeError("E205", f"`gather` indices must be i64 or i32, but they are {index.dtype}",
                              label=f"index here is {index}")
         if index.rank != x.rank and not (x.rank == 0 and index.rank == 1) and not (x.rank == 1 and index.rank == 0):
             raise ShapeError("E201", f"`gather` needs an index of the input's rank: {x} vs {index}")

@@ -5,7 +5,7 @@ from typing import Any
 
 from ..dims import IntLike, floordiv
 from ..types import TensorType
-from .base import Attr, Int, OpSpec, ShapeError, Tuple, expect_rank, positive, register
+from .base import Attr, Int, OpSpec, ShapeError, Tuple, expect_float, expect_rank, positive, register
 from .shape import require_equal
 from .tensor import exact_div
 
@@ -101,6 +101,7 @@ class Unfold(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_rank(x, (3, 4), "N, C, H, W")
+        expect_float(x, self.name)
         kh, kw = a["kernel_size"]
         blocks = _blocks(x.dims[-2:], a, self.name)
         c = x.dims[-3]
@@ -118,6 +119,7 @@ class Fold(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_rank(x, (2, 3), "N, C*kh*kw, L")
+        expect_float(x, self.name)
         kh, kw = a["kernel_size"]
         c = _divide(x.dims[-2], kh * kw, self.name, "dim -2 (C times the kernel's size)", x)
         blocks = _blocks(a["output_size"], a, self.name)

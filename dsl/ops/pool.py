@@ -5,7 +5,21 @@ from typing import Any
 
 from ..dims import Dim, IntLike, ceildiv, floordiv
 from ..types import TensorType
-from .base import Attr, Bool, Float, Int, OpSpec, Optional, ShapeError, Tuple, Warn, expect_rank, positive, register
+from .base import (
+    Attr,
+    Bool,
+    Float,
+    Int,
+    OpSpec,
+    Optional,
+    ShapeError,
+    Tuple,
+    Warn,
+    expect_float,
+    expect_rank,
+    positive,
+    register,
+)
 from .conv import _LAYOUT, _axis_names
 
 
@@ -84,6 +98,7 @@ class _LPPoolNd(_PoolNd):
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         a["padding"] = (0,) * self.n
+        expect_float(xs[0], self.name)  # torch computes integers' powers in float32; netc asks for floats
         return super().infer(a, xs)
 
 
@@ -117,6 +132,7 @@ class _AdaptiveNd(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_rank(x, (self.n + 1, self.n + 2), _LAYOUT[self.n])
+        expect_float(x, self.name)  # torch: "mean(): could not infer output dtype", no int max kernel
         spatial = x.dims[-self.n:]
         out = tuple(size if o is None else o for o, size in zip(a["output_size"], spatial))
         return [x.with_dims(x.dims[:-self.n] + out)]

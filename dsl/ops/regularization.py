@@ -35,7 +35,7 @@ Dropout2d = _dropout("Dropout2d", "Zeroes whole channels of (N, C, H, W) with pr
                      layout=" (N, C, H, W)")
 Dropout3d = _dropout("Dropout3d", "Zeroes whole channels of (N, C, D, H, W) with probability p when training.",
                      (4, 5), layout=" (N, C, D, H, W)")
-AlphaDropout = _dropout("AlphaDropout", "Dropout that keeps SELU's zero mean and unit variance.", min_rank=1)
+AlphaDropout = _dropout("AlphaDropout", "Dropout that keeps SELU's zero mean and unit variance.")
 FeatureAlphaDropout = _dropout("FeatureAlphaDropout", "AlphaDropout of whole channels.", min_rank=2,
                                layout=" (N, C, *)")
 

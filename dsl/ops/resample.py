@@ -169,7 +169,6 @@ class _Upsampling2d(_Resample):
     attrs = _Resample.attrs[:2]
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
-        expect_rank(xs[0], (4,), "N, C, H, W")
         a["mode"] = self.fixed_mode
         a["align_corners"] = True if self.fixed_mode == "bilinear" else None
         return super().infer(a, xs)

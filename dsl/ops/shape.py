@@ -75,6 +75,8 @@ class squeeze(OpSpec):  # noqa: N801
             picked = range(x.rank)
         else:
             picked = [norm_dim(d, x.rank) for d in ((dims,) if isinstance(dims, int) else dims)]
+            if len(set(picked)) != len(picked):
+                raise ShapeError("E305", f"`squeeze` names a dim twice in {dims}")
         drop = set()
         for d in picked:
             if x.rank == 0:
@@ -101,6 +103,8 @@ class expand(OpSpec):  # noqa: N801
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         sizes = _variadic(a, "sizes")
+        if not sizes:
+            raise ShapeError("E305", "`expand` needs the new sizes")
         if len(sizes) < x.rank:
             raise ShapeError("E201", f"`expand` got {len(sizes)} sizes for an input of rank {x.rank}",
                              label=f"input here is {x}", help="give one size per dim (-1 keeps a dim)")
@@ -137,6 +141,8 @@ class repeat(OpSpec):  # noqa: N801
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         reps = _variadic(a, "repeats")
+        if not reps:
+            raise ShapeError("E305", "`repeat` needs the number of copies per dim")
         if len(reps) < x.rank:
             raise ShapeError("E201", f"`repeat` got {len(reps)} counts for an input of rank {x.rank}",
                              label=f"input here is {x}", help="give one count per dim")
@@ -161,9 +167,10 @@ class repeat_interleave(OpSpec):  # noqa: N801
             raise ShapeError("E305", f"`repeat_interleave` repeats cannot be negative, got {r}")
         if a["dim"] is None:
             return [x.with_dims((numel(x.dims) * r,))]  # type: ignore[operator]
-        d = norm_dim(a["dim"], x.rank)
         if x.rank == 0:
-            return [x.with_dims((r,))]
+            raise ShapeError("E208", "`repeat_interleave` of a scalar along a dim: a scalar has no dims",
+                             help="leave `dim` out to repeat the scalar into a vector")
+        d = norm_dim(a["dim"], x.rank)
         return [x.with_dims(x.dims[:d] + (x.dims[d] * r,) + x.dims[d + 1:])]  # type: ignore[operator]
 
 
