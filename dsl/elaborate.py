@@ -15,7 +15,7 @@ from typing import Any
 from . import ast
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
-from .divisibility import add_fact, facts_scope, known_modulus, recording, requirement
+from .divisibility import add_equal, add_fact, facts_scope, known_modulus, recording, requirement
 from .ir import INPUT_FILLS, Constraint, Graph, InputDefault, Module, OpNode, Value
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
@@ -416,6 +416,8 @@ class Elaborator:
                        cond.span)
         elif verdict is None:
             self.constraints.append(Constraint(f"{left} {cond.op} {right}", cond.span))
+            if cond.op == "==":
+                add_equal(left, right)
 
     def _block_input(self, stmt: ast.Input, frame: Frame) -> Any:
         provided = frame.provided_inputs or []
@@ -456,7 +458,8 @@ class Elaborator:
                                   label=(f"expected {v}" if d.span.text == str(v) else f"`{d.span.text}` is {v}")
                                   + f", but the input has {actual_dim}")
             if same is None:
-                self.warn("W002", f"`{defn.name}` input `{stmt.name}` assumes {v} == {actual_dim}", frame.call_span)
+                return self.error("E200", f"`{defn.name}` input `{stmt.name}` needs {v} == {actual_dim}, which the "
+                                  "checker cannot prove", frame.call_span, secondary=where, help=_UNPROVEN_HELP)
         for cond in stmt.where:
             self._constraint(cond, frame)
         return Value(stmt.name, t, actual.producer, actual.id)
@@ -1022,6 +1025,12 @@ class Elaborator:
             return self.error(err.code, _op_message(name, err.message), span, label=label, help=err.help)
         if undecided:
             self._require_divisibility(undecided, spec, name, span)
+        unproven = [w for w in spec.warnings if w.code == "W002" and w.equality]
+        if unproven:
+            # Two dims the op needs equal that nothing proves equal: the generated module would fail at run time
+            # for some binding, so this is an error; a `where` on an input that states the equality settles it.
+            return self.error("E200", f"{_op_message(name, unproven[0].message)}, which the checker cannot prove",
+                              span, help=_UNPROVEN_HELP)
         for w in spec.warnings:
             self.warn(w.code, w.message, span)
         if params and mapped:
@@ -1295,6 +1304,9 @@ def _has_tensor(v: Any) -> bool:
         return any(_has_tensor(x) for x in v)
     return False
 
+
+_UNPROVEN_HELP = ("if the two are always equal, state it on an input, e.g. `where T == S` (the generated code "
+                  "checks it); otherwise make the sizes match: `expand` a size-1 dim, pad, crop or resize one side")
 
 _PARAM_CHECKS = {
     "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),

@@ -197,7 +197,7 @@ class index(OpSpec):  # noqa: N801
             lb = lower_bound(n - b)  # type: ignore[operator]
             if dims_equal(b, n) is not True and (lb is None or lb < 0):
                 self.warnings.append(Warn("W002", f"slice `{_fmt_slice(s)}` of dim {d} (size {n}) assumes "
-                                          f"{b} <= {n}"))
+                                          f"{b} <= {n}", equality=False))
             return b
 
         lo, hi = pos(start, 0), pos(stop, n)
