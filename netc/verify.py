@@ -103,6 +103,11 @@ def resolve_sizes(source: Source, overrides: dict[str, int], network: str,
         result = compile_source(source, sizes, network)
         if result.ok and network in result.graphs:
             return sizes, result.graphs[network]
+    for size in (BATCH_DEFAULT, *SIZE_CANDIDATES):  # `where B == T` ties a batch symbol to another: one size
+        sizes = {**overrides, **{s: size for s in open_symbols}}
+        result = compile_source(source, sizes, network)
+        if result.ok and network in result.graphs:
+            return sizes, result.graphs[network]
     raise VerifyError(f"could not find sizes for {', '.join(others)} that pass the shape checks; "
                       f"bind them with --set, e.g. --set {others[0]}=64")
 
