@@ -322,9 +322,11 @@ def _index(f: Forward, n: OpNode, xs: list[str]) -> str:
 
 def _arange(f: Forward, n: OpNode, xs: list[str]) -> str:
     a = n.attrs
-    bounds = [_dim_or_fail(f, v) if not isinstance(v, float) else repr(v) for v in (a["start"], a["end"])]
-    step = repr(a["step"])
     dtype = n.outputs[0].type.dtype
+    # torch truncates float bounds to int64 first for an i64 arange (arange(0, 2.5, dtype=i64) is [0, 1])
+    bounds = [_dim_or_fail(f, v) if not isinstance(v, float) else repr(int(v) if dtype == "i64" else v)
+              for v in (a["start"], a["end"])]
+    step = repr(int(a["step"]) if dtype == "i64" and isinstance(a["step"], float) else a["step"])
     np_dtype = f.dtype_expr if dtype == "f32" else f"np.{DTYPES[dtype]}"
     args = bounds if (step == "1" and bounds[0] != "0") else ([bounds[1]] if step == "1" else bounds + [step])
     return f"np.arange({', '.join(args)}, dtype={np_dtype})"
