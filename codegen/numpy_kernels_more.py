@@ -123,6 +123,8 @@ def threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
 
 
 def softmin(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    if x.ndim == 0:  # a scalar is its own one-element distribution
+        return np.ones_like(x)
     return softmax(-x, dim)
 
 

@@ -101,6 +101,8 @@ def _roll(f: Forward, n: OpNode, xs: list[str]) -> str:
 
 def _cumsum(f: Forward, n: OpNode, xs: list[str]) -> str:
     out = n.outputs[0].type.dtype
+    if n.inputs[0].type.rank == 0:  # np.cumsum flattens a scalar into one element; torch keeps it 0-d
+        return xs[0] if out == n.inputs[0].type.dtype else f"{xs[0]}.astype(np.int64)"
     dtype = "" if out in FLOAT_DTYPES else ", dtype=np.int64"
     return f"np.cumsum({xs[0]}, axis={n.attrs['dim']}{dtype})"
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .dims import Dim, FloorDiv, IntLike, Sym, lower_bound, subs
+from .dims import MINIMA, Dim, FloorDiv, IntLike, Sym, lower_bound, subs
 
 _FACTS: ContextVar[dict[str, int] | None] = ContextVar("netc_divisibility_facts", default=None)
 _EQUAL: ContextVar[list[Dim] | None] = ContextVar("netc_equal_dims", default=None)  # differences known to be 0
@@ -32,11 +32,13 @@ def facts_scope() -> Iterator[dict[str, int]]:
     facts: dict[str, int] = {}
     token = _FACTS.set(facts)
     equal_token = _EQUAL.set([])
+    minima_token = MINIMA.set({})
     try:
         yield facts
     finally:
         _FACTS.reset(token)
         _EQUAL.reset(equal_token)
+        MINIMA.reset(minima_token)
 
 
 def add_equal(a: IntLike, b: IntLike) -> None:

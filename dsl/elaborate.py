@@ -14,7 +14,7 @@ from typing import Any
 
 from . import ast
 from .diagnostics import Diagnostics, Label, did_you_mean
-from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
+from .dims import Dim, IntLike, Sym, add_minimum, dims_equal, floordiv, lower_bound, sym
 from .divisibility import add_equal, add_fact, facts_scope, known_modulus, recording, requirement
 from .ir import INPUT_FILLS, Constraint, Graph, InputDefault, Module, OpNode, Value
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
@@ -418,6 +418,7 @@ class Elaborator:
             self.constraints.append(Constraint(f"{left} {cond.op} {right}", cond.span))
             if cond.op == "==":
                 add_equal(left, right)
+            _state_minimum(cond.op, left, right)
 
     def _block_input(self, stmt: ast.Input, frame: Frame) -> Any:
         provided = frame.provided_inputs or []
@@ -1303,6 +1304,17 @@ def _has_tensor(v: Any) -> bool:
     if isinstance(v, tuple):
         return any(_has_tensor(x) for x in v)
     return False
+
+
+def _state_minimum(op: str, left: Any, right: Any) -> None:
+    """`where T >= 3` (or `3 <= T`, `T > 2`): the least value of a symbol, used by bounds such as pad < size."""
+    flipped = {"<=": ">=", "<": ">", ">=": "<=", ">": "<"}
+    if isinstance(left, int) and isinstance(right, Dim):
+        op, left, right = flipped.get(op, op), right, left
+    if isinstance(left, Dim) and isinstance(right, int) and op in (">=", ">") and len(left.terms) == 1:
+        (mono, c), = left.terms
+        if c == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
+            add_minimum(mono[0][0].name, right + (op == ">"))
 
 
 _UNPROVEN_HELP = ("if the two are always equal, state it on an input, e.g. `where T == S` (the generated code "

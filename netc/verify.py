@@ -183,6 +183,11 @@ def _index_range(graph: Graph, value_id: int) -> int:
     """Integer inputs are indices: keep them below the smallest table (or length) they index."""
     highs = [n.attrs["num_embeddings"] for n in graph.op_nodes()
              if n.op in ("Embedding", "EmbeddingBag") and any(v.id == value_id for v in n.inputs)]
+    for n in graph.op_nodes():  # gather's index runs along its input's `dim`
+        if n.op == "gather" and n.inputs[1].id == value_id and n.inputs[0].type.rank:
+            size = n.inputs[0].type.dims[n.attrs["dim"] % n.inputs[0].type.rank]
+            if isinstance(size, int):
+                highs.append(size)
     return min(highs) if highs else 10
 
 
@@ -191,12 +196,13 @@ def random_inputs(graph: Graph, rng: np.random.Generator, dtype: str) -> list[np
     for _, value, _ in graph.inputs:
         shape = tuple(int(d) for d in value.type.dims)  # type: ignore[call-overload]
         kind = value.type.dtype
+        # np.asarray: a 0-d draw is a NumPy scalar, which torch.from_numpy and in-place kernels refuse
         if kind == "bool":
-            arrays.append(rng.random(shape) < 0.2)
+            arrays.append(np.asarray(rng.random(shape) < 0.2))
         elif kind.startswith(("i", "u")):
-            arrays.append(rng.integers(0, _index_range(graph, value.id), shape).astype(np.int64))
+            arrays.append(np.asarray(rng.integers(0, _index_range(graph, value.id), shape).astype(np.int64)))
         else:
-            arrays.append(rng.standard_normal(shape).astype(dtype))
+            arrays.append(np.asarray(rng.standard_normal(shape).astype(dtype)))
     return arrays
 
 

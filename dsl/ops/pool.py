@@ -49,6 +49,8 @@ class _PoolNd(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_rank(x, (self.n + 1, self.n + 2), _LAYOUT[self.n])
+        if self.name.startswith("AvgPool"):
+            expect_float(x, self.name)  # torch averages integers with integer division; netc asks for floats
         k = a["kernel_size"]
         s = a["stride"] if a["stride"] is not None else k
         a["stride"] = s
