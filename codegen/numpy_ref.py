@@ -234,6 +234,8 @@ def _view(f: Forward, n: OpNode, xs: list[str]) -> str:
 
 
 def _transpose(f: Forward, n: OpNode, xs: list[str]) -> str:
+    if n.inputs[0].type.rank == 0:  # torch accepts dims 0 and -1 of a scalar, with nothing to swap
+        return xs[0]
     return f"{xs[0]}.swapaxes({n.attrs['dim0']}, {n.attrs['dim1']})"
 
 
@@ -287,6 +289,8 @@ def _softmax(fn: str) -> Emitter:
 
 def _reduce(method: str) -> Emitter:
     def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
+        if n.inputs[0].type.rank == 0:  # a scalar reduced over its only "dim" (0 or -1) is itself; argmax is 0
+            return "np.zeros((), dtype=np.int64)" if method == "argmax" else xs[0]
         dims = n.attrs["dim"]
         if isinstance(dims, int):
             dims = (dims,)

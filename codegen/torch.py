@@ -1184,6 +1184,8 @@ class Positional(Layer):
 def _reduce(method: str) -> Expr:
     def fn(xs: list[str], a: Attrs) -> str:
         args = [] if a.value("dim") is None else [f"dim={a.text('dim', compact=True)}"]
+        if a.value("keepdim") and not args and not method.endswith(")"):  # x.sum(keepdim=True) needs its dims
+            args.append(f"dim=tuple(range({xs[0]}.dim()))")
         if a.value("keepdim"):
             args.append("keepdim=True")
         if method.endswith(")"):  # torch.amax(X) -> torch.amax(x, dim=...)

@@ -77,7 +77,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 failures.append(f"{graph.source.path} {name}: {exc}")
                 continue
             except Exception as exc:  # noqa: BLE001 - any failure to verify is reported with its program
-                failures.append(f"{graph.source.path} {name}: {type(exc).__name__}: {exc}")
+                failures.append(f"{graph.source.path} {name}: {type(exc).__name__}: {exc}\n{graph.source.text}")
                 continue
             verified += 1
             if not report.ok:
