@@ -371,7 +371,7 @@ def erf(x: np.ndarray) -> np.ndarray:
         a = np.minimum(np.abs(x.astype(work, copy=False)), work(_ERF_TOP))
         k = np.rint(a * work(1 / _ERF_STEP)).astype(np.intp)
         d = a - k.astype(work) * work(_ERF_STEP)
-        y = np.asarray(np.take(table[terms - 1], k, mode="clip"))  # a 0-d array, not a scalar, for 0-d x
+        y = np.array(np.take(table[terms - 1], k, mode="clip"))  # an array even for a 0-d x (y[...] = 1 below)
         for row in table[terms - 2::-1]:
             y *= d
             y += np.take(row, k, mode="clip")
@@ -736,3 +736,8 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "Upsample": interpolate,
     "interpolate": interpolate,
 }
+
+# The later op families' kernels (numpy_kernels_more builds on the functions above).
+from .numpy_kernels_more import KERNELS as _MORE_KERNELS  # noqa: E402
+
+KERNELS.update(_MORE_KERNELS)

@@ -28,7 +28,7 @@ from typing import Any
 from ..dsl.dims import Dim, IntLike, Sym, subs
 from ..dsl.ir import Graph, Module, OpNode, Value
 from ..dsl.types import DTYPES, FLOAT_DTYPES
-from . import naming, numpy_kernels
+from . import naming, numpy_kernels, numpy_kernels_more
 from .base import GeneratedCode
 
 TEMPLATES = Path(__file__).parent / "templates" / "numpy"
@@ -278,6 +278,8 @@ def _softmax(fn: str) -> Emitter:
 
 def _reduce(method: str) -> Emitter:
     def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
+        if n.inputs[0].type.rank == 0:  # a scalar reduced over its only "dim" (0 or -1) is itself; argmax is 0
+            return "np.zeros((), dtype=np.int64)" if method == "argmax" else xs[0]
         dims = n.attrs["dim"]
         if isinstance(dims, int):
             dims = (dims,)
@@ -445,6 +447,11 @@ EMITTERS: dict[str, Emitter] = {
     "interpolate": _interpolate,
 }
 
+
+# The later op families' emitters (codegen/numpy_ops.py builds on the emitters above).
+from .numpy_ops import EMITTERS as _MORE_EMITTERS  # noqa: E402
+
+EMITTERS.update(_MORE_EMITTERS)
 
 _SEQUENCE_OPS = {"split", "chunk"}  # ops whose kernel returns a list of tensors
 
@@ -748,11 +755,17 @@ def _arg_text(v: Any) -> str:
 # -- kernels copied into the generated file ------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _kernel_sources() -> dict[str, tuple[int, str, frozenset[str]]]:
-    """Top-level functions and constants of numpy_kernels: name -> (order, source lines, names they use)."""
-    src = inspect.getsource(numpy_kernels)
+    """Top-level functions and constants of the kernel modules: name -> (order, source lines, names they use)."""
+    out: dict[str, tuple[int, str, frozenset[str]]] = {}
+    for base, module in enumerate((numpy_kernels, numpy_kernels_more)):
+        out.update(_module_kernels(inspect.getsource(module), base * 100_000))
+    return out
+
+
+def _module_kernels(src: str, first: int) -> dict[str, tuple[int, str, frozenset[str]]]:
     lines = src.splitlines()
     out: dict[str, tuple[int, str, frozenset[str]]] = {}
-    for order, node in enumerate(ast.parse(src).body):
+    for order, node in enumerate(ast.parse(src).body, start=first):
         if isinstance(node, ast.FunctionDef):
             names = [node.name]
         elif isinstance(node, ast.Assign):

@@ -1185,6 +1185,8 @@ class Positional(Layer):
 def _reduce(method: str) -> Expr:
     def fn(xs: list[str], a: Attrs) -> str:
         args = [] if a.value("dim") is None else [f"dim={a.text('dim', compact=True)}"]
+        if a.value("keepdim") and not args and not method.endswith(")"):  # x.sum(keepdim=True) needs its dims
+            args.append(f"dim=tuple(range({xs[0]}.dim()))")
         if a.value("keepdim"):
             if not args and not method.endswith(")"):
                 args.append("dim=None")  # x.mean(keepdim=True) is a TypeError; x.mean(dim=None, keepdim=True) is not
@@ -1294,6 +1296,13 @@ EMITTERS: dict[str, Emitter] = {
     "interpolate": Resample(None),
 }
 HELPER_NAMES = ("SinusoidalPositionalEncoding", "LearnedPositionalEncoding")
+
+# The later op families' emitters (codegen/torch_ops.py builds on the emitter classes above).
+from .torch_ops import EMITTERS as _MORE_EMITTERS  # noqa: E402
+from .torch_ops import HELPER_NAMES as _MORE_HELPERS  # noqa: E402
+
+EMITTERS.update(_MORE_EMITTERS)
+HELPER_NAMES += _MORE_HELPERS
 
 
 # =====================================================================================================

@@ -31,6 +31,7 @@ class Result:
     definitions: dict[str, ast.Definition] = field(default_factory=dict)
     networks: list[str] = field(default_factory=list)  # the main file's networks, in source order
     unknown_overrides: list[str] = field(default_factory=list)
+    bad_overrides: list[str] = field(default_factory=list)  # `--set` values of the wrong type
     overrides: dict[str, Any] = field(default_factory=dict)  # the `--set` values the graphs were built with
     # The main file's `train` sections, checked (dsl/train.py); only those without errors are here.
     trains: list[Any] = field(default_factory=list)
@@ -186,7 +187,7 @@ def _callees(node: object) -> list[ast.Name]:
     return out
 
 
-def compile_source(source: Source, overrides: dict[str, int] | None = None,
+def compile_source(source: Source, overrides: dict[str, Any] | None = None,
                    network: str | None = None, import_paths: Sequence[str | Path] = (),
                    observe: Callable[[Span, Any], None] | None = None) -> Result:
     """Check `source` and its imports. `observe`, when given, is called with the span and value of every
@@ -203,7 +204,7 @@ def compile_source(source: Source, overrides: dict[str, int] | None = None,
             gc.enable()
 
 
-def _compile_source(source: Source, overrides: dict[str, int] | None, network: str | None,
+def _compile_source(source: Source, overrides: dict[str, Any] | None, network: str | None,
                     import_paths: Sequence[str | Path], observe: Callable[[Span, Any], None] | None) -> Result:
     diags = Diagnostics()
     train_defs: list[ast.TrainDef] = []
@@ -240,6 +241,7 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
         if graph is not None:
             result.graphs[name] = graph
     result.unknown_overrides = sorted(set(overrides or {}) - elab.used_overrides)
+    result.bad_overrides = elab.bad_overrides
     if train_defs and network is None:
         from .train import check_trains  # only files with `train` sections pay for it
 
@@ -247,7 +249,7 @@ def _compile_source(source: Source, overrides: dict[str, int] | None, network: s
     return result
 
 
-def compile_file(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None,
+def compile_file(path: str | Path, overrides: dict[str, Any] | None = None, network: str | None = None,
                  import_paths: Sequence[str | Path] = ()) -> Result:
     """Like compile_source, for a file; one that cannot be read is an E105/E106 diagnostic, not an exception."""
     try:

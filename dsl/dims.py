@@ -12,6 +12,7 @@ dependency with no floor-division simplification of the kind shape rules need.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Union
 
 IntLike = Union[int, "Dim"]
@@ -291,8 +292,27 @@ def subs(d: IntLike, values: dict[str, IntLike]) -> IntLike:
     return total
 
 
+# `where T >= 3` on an input: the least value of each symbol, for this network (dsl/divisibility.facts_scope).
+MINIMA: ContextVar[dict[str, int] | None] = ContextVar("netc_symbol_minima", default=None)
+
+
+def add_minimum(symbol: str, least: int) -> None:
+    minima = MINIMA.get()
+    if minima is not None and least > minima.get(symbol, 1):
+        minima[symbol] = least
+
+
+def _least(mono: tuple) -> int:  # type: ignore[type-arg]
+    minima = MINIMA.get() or {}
+    out = 1
+    for atom, power in mono:
+        out *= minima.get(atom.name, 1) ** power
+    return out
+
+
 def lower_bound(d: IntLike) -> int | None:
-    """A lower bound assuming every symbol is >= 1, or None when none is cheap to find."""
+    """A lower bound assuming every symbol is >= 1 (or the least value a `where` states), or None when none is
+    cheap to find."""
     if isinstance(d, int):
         return d
     total = 0
@@ -302,7 +322,7 @@ def lower_bound(d: IntLike) -> int | None:
             continue
         if c < 0:
             return None
-        total += c * (1 if all(isinstance(a, Sym) for a, _ in mono) else 0)
+        total += c * (_least(mono) if all(isinstance(a, Sym) for a, _ in mono) else 0)
     return total
 
 

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .dims import Dim, FloorDiv, IntLike, lower_bound, subs
+from .dims import MINIMA, Dim, FloorDiv, IntLike, Sym, lower_bound, subs
 
 _FACTS: ContextVar[dict[str, int] | None] = ContextVar("netc_divisibility_facts", default=None)
+_EQUAL: ContextVar[list[Dim] | None] = ContextVar("netc_equal_dims", default=None)  # differences known to be 0
 _UNDECIDED: ContextVar[list[tuple[IntLike, IntLike]] | None] = ContextVar("netc_undecided_dims", default=None)
 
 
@@ -30,10 +31,38 @@ def facts_scope() -> Iterator[dict[str, int]]:
     """A fresh set of facts for one network; the dict is live (add_fact writes to it)."""
     facts: dict[str, int] = {}
     token = _FACTS.set(facts)
+    equal_token = _EQUAL.set([])
+    minima_token = MINIMA.set({})
     try:
         yield facts
     finally:
         _FACTS.reset(token)
+        _EQUAL.reset(equal_token)
+        MINIMA.reset(minima_token)
+
+
+def add_equal(a: IntLike, b: IntLike) -> None:
+    """`where a == b` on an input: later comparisons may use it (the generated guards check it)."""
+    equal = _EQUAL.get()
+    diff = a - b  # type: ignore[operator]
+    if equal is not None and isinstance(diff, Dim):
+        equal.append(diff)
+
+
+def _by_equalities(diff: Dim) -> bool:
+    """Is `diff` zero given the stated equalities? Each is solved for a symbol of coefficient +-1 and
+    substituted, in turn."""
+    d: IntLike = diff
+    for fact in _EQUAL.get() or ():
+        for mono, c in fact.terms:
+            if abs(c) == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
+                name = mono[0][0].name
+                solved = Dim.sym(name) - c * fact  # s = s - c*(c*s + rest) = -c*rest
+                d = subs(d, {name: solved})
+                break
+        if isinstance(d, int):
+            break
+    return isinstance(d, int) and d == 0
 
 
 def add_fact(symbol: str, modulus: int) -> None:
@@ -66,6 +95,8 @@ def _multiple(symbol: str, modulus: int) -> Dim:
 
 def decide(diff: Dim, a: IntLike, b: IntLike) -> bool | None:
     """`a - b == diff` is not a constant: try again under the facts, else record the pair and give up."""
+    if _by_equalities(diff):
+        return True
     facts = _FACTS.get()
     if facts:
         names = diff.symbols() & facts.keys()

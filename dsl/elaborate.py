@@ -15,8 +15,8 @@ from typing import Any
 
 from . import ast
 from .diagnostics import Diagnostics, Label, did_you_mean
-from .dims import Dim, IntLike, dims_equal, floordiv, lower_bound, sym
-from .divisibility import add_fact, facts_scope, known_modulus, recording, requirement
+from .dims import Dim, IntLike, Sym, add_minimum, dims_equal, floordiv, lower_bound, sym
+from .divisibility import add_equal, add_fact, facts_scope, known_modulus, recording, requirement
 from .ir import INPUT_FILLS, Constraint, Graph, InputDefault, Module, OpNode, Value
 from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
@@ -131,6 +131,7 @@ class Elaborator:
         self.diags = diags
         self.overrides = dict(overrides or {})
         self.used_overrides: set[str] = set()
+        self.bad_overrides: list[str] = []  # `--set` values of the wrong type (the CLI makes them usage errors)
         self.stack: list[tuple[str, Span | None, str]] = []  # (definition, call span, instance path)
         self.frames: list[Frame] = []  # the bodies being run, innermost last
         self.cyclic: set[str] = set()
@@ -236,6 +237,9 @@ class Elaborator:
             elif top_level and p.name in self.overrides:
                 value, span = self.overrides[p.name], p.span
                 self.used_overrides.add(p.name)
+                if not _fits(p.type_name, value):
+                    self.bad_overrides.append(f"`{p.name}` of `{defn.name}` is {p.type_name}, but got "
+                                              f"{describe(value)}")
             elif p.default is not None:
                 value, span = self._eval(p.default, env_frame(env, defn)), p.default.span
                 defaults[p.name] = p.default.span
@@ -257,14 +261,7 @@ class Elaborator:
         t = p.type_name
         if t not in PARAM_TYPES:
             return value  # reported once by check_headers
-        ok = {
-            "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
-            "dim": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
-            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            "bool": lambda v: isinstance(v, bool),
-            "str": lambda v: isinstance(v, str),
-        }[t]
-        if not ok(value):
+        if not _fits(t, value):
             return self.error("E204", f"parameter `{p.name}` of `{defn.name}` is {t}, but got {describe(value)}",
                               span, secondary=[Label(p.type_span, f"declared {t} here")])
         return float(value) if t == "float" else value
@@ -407,6 +404,11 @@ class Elaborator:
             if isinstance(d, ast.Name) and d.id not in frame.env:
                 if d.id in self.overrides:
                     self.used_overrides.add(d.id)
+                    v = self.overrides[d.id]
+                    if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+                        message = f"`{d.id}` is a dimension, so it needs a positive integer, but got {describe(v)}"
+                        self.bad_overrides.append(message)
+                        return self.error("E204", message, d.span, label="set on the command line")
                     dims.append(self.overrides[d.id])
                     frame.env[d.id] = Binding(self.overrides[d.id], d.span, used=True, kind="param")
                     continue
@@ -451,6 +453,9 @@ class Elaborator:
                        cond.span)
         elif verdict is None:
             self.constraints.append(Constraint(f"{left} {cond.op} {right}", cond.span))
+            if cond.op == "==":
+                add_equal(left, right)
+            _state_minimum(cond.op, left, right)
 
     def _block_input(self, stmt: ast.Input, frame: Frame) -> Any:
         provided = frame.provided_inputs or []
@@ -491,7 +496,8 @@ class Elaborator:
                                   label=(f"expected {v}" if d.span.text == str(v) else f"`{d.span.text}` is {v}")
                                   + f", but the input has {actual_dim}")
             if same is None:
-                self.warn("W002", f"`{defn.name}` input `{stmt.name}` assumes {v} == {actual_dim}", frame.call_span)
+                return self.error("E200", f"`{defn.name}` input `{stmt.name}` needs {v} == {actual_dim}, which the "
+                                  "checker cannot prove", frame.call_span, secondary=where, help=_UNPROVEN_HELP)
         for cond in stmt.where:
             self._constraint(cond, frame)
         return Value(stmt.name, t, actual.producer, actual.id)
@@ -1104,6 +1110,12 @@ class Elaborator:
             return ERR
         if undecided:
             self._require_divisibility(undecided, spec, name, span)
+        unproven = [w for w in spec.warnings if w.code == "W002" and w.equality]
+        if unproven:
+            # Two dims the op needs equal that nothing proves equal: the generated module would fail at run time
+            # for some binding, so this is an error; a `where` on an input that states the equality settles it.
+            return self.error("E200", f"{_op_message(name, unproven[0].message)}, which the checker cannot prove",
+                              span, help=_UNPROVEN_HELP)
         for w in spec.warnings:
             self.warn(w.code, w.message, span)
         if params and mapped:
@@ -1414,6 +1426,35 @@ def _has_tensor(v: Any) -> bool:
     if isinstance(v, tuple):
         return any(_has_tensor(x) for x in v)
     return False
+
+
+def _state_minimum(op: str, left: Any, right: Any) -> None:
+    """`where T >= 3` (or `3 <= T`, `T > 2`): the least value of a symbol, used by bounds such as pad < size."""
+    flipped = {"<=": ">=", "<": ">", ">=": "<=", ">": "<"}
+    if isinstance(left, int) and isinstance(right, Dim):
+        op, left, right = flipped.get(op, op), right, left
+    if isinstance(left, Dim) and isinstance(right, int) and op in (">=", ">") and len(left.terms) == 1:
+        (mono, c), = left.terms
+        if c == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
+            add_minimum(mono[0][0].name, right + (op == ">"))
+
+
+_UNPROVEN_HELP = ("if the two are always equal, state it on an input, e.g. `where T == S` (the generated code "
+                  "checks it); otherwise make the sizes match: `expand` a size-1 dim, pad, crop or resize one side")
+
+_PARAM_CHECKS = {
+    "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
+    "dim": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, Dim),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+}
+
+
+def _fits(type_name: str, value: Any) -> bool:
+    """Does a value have a parameter type (an unknown type is reported elsewhere, so anything fits it)?"""
+    check = _PARAM_CHECKS.get(type_name)
+    return check is None or value is ERR or bool(check(value))
 
 
 def _compare(op: str, a: Any, b: Any) -> bool | None:

@@ -35,7 +35,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'netc' has no attribute {name!r}")
 
 
-def check(path: str | Path, overrides: dict[str, int] | None = None, network: str | None = None) -> Result:
+def check(path: str | Path, overrides: dict[str, Any] | None = None, network: str | None = None) -> Result:
     """Parse, elaborate and shape-check a `.net` file. Raises CompileError when it has errors."""
     from .dsl.compiler import compile_file
     from .dsl.diagnostics import CompileError
@@ -46,7 +46,7 @@ def check(path: str | Path, overrides: dict[str, int] | None = None, network: st
     return result
 
 
-def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | None = None) -> Result:
+def check_source(text: str, path: str = "<string>", overrides: dict[str, Any] | None = None) -> Result:
     """Like :func:`check`, for source text held in memory."""
     from .dsl.compiler import compile_source
     from .dsl.diagnostics import CompileError
@@ -59,7 +59,7 @@ def check_source(text: str, path: str = "<string>", overrides: dict[str, int] | 
 
 
 def build(path: str | Path, target: str = "torch", network: str | None = None,
-          overrides: dict[str, int] | None = None) -> type:
+          overrides: dict[str, Any] | None = None) -> type:
     """Compile a `.net` file in memory and return the generated class (no files are written).
 
     `target` is "torch" (an `nn.Module` subclass) or "numpy". With several networks in the file, pass

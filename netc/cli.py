@@ -70,21 +70,20 @@ def _internal(message: str) -> None:
     sys.exit(EXIT_INTERNAL)
 
 
-def parse_sets(values: tuple[str, ...]) -> dict[str, int]:
-    out: dict[str, int] = {}
+def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    """`--set NAME=VALUE` items as typed values (see netc/overrides.py)."""
+    from .overrides import OverrideError, parse_value
+
+    out: dict[str, Any] = {}
     for item in values:
         name, sep, raw = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
-            raise click.BadParameter(f"expected NAME=INTEGER, got {item!r}", param_hint="--set")
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--set")
         try:
-            out[name] = int(raw.strip())
-        except ValueError:
-            raise click.BadParameter(f"{name} must be an integer, got {raw.strip()!r}", param_hint="--set") from None
-        if out[name] <= 0:
-            raise click.BadParameter(f"{name} must be positive, got {out[name]}", param_hint="--set")
-        if out[name] >= 2 ** 63:  # torch sizes are int64; larger ones only break printing later
-            raise click.BadParameter(f"{name} is too large (sizes must fit in 64 bits)", param_hint="--set")
+            out[name] = parse_value(raw)
+        except OverrideError as exc:
+            raise click.BadParameter(f"{name}: {exc}", param_hint="--set") from None
     return out
 
 
@@ -112,6 +111,8 @@ def front_end(path: str, sets: tuple[str, ...], network: str | None) -> Result:
 
     overrides = parse_sets(sets)
     result = compile_source(read_source(path), overrides, network, import_paths())
+    if result.bad_overrides:
+        raise click.BadParameter(result.bad_overrides[0], param_hint="--set")
     if result.ok and result.unknown_overrides:
         from .dsl.diagnostics import did_you_mean
 
@@ -130,8 +131,9 @@ def front_end(path: str, sets: tuple[str, ...], network: str | None) -> Result:
     return result
 
 
-set_option = click.option("--set", "sets", multiple=True, metavar="NAME=N",
-                          help="Bind a dimension symbol or a network parameter, e.g. --set B=32.")
+set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                          help="Bind a dimension symbol or a network parameter: --set B=32, --set p=0.1, "
+                          "--set bilinear=true, --set mode=nearest, --set kernel=(3, 3).")
 network_option = click.option("--network", metavar="NAME", help="Only this network (default: all in the file).")
 
 

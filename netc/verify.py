@@ -105,6 +105,11 @@ def resolve_sizes(source: Source, overrides: dict[str, int], network: str,
         result = compile_source(source, sizes, network, import_paths)
         if result.ok and network in result.graphs:
             return sizes, result.graphs[network]
+    for size in (BATCH_DEFAULT, *SIZE_CANDIDATES):  # `where B == T` ties a batch symbol to another: one size
+        sizes = {**overrides, **{s: size for s in open_symbols}}
+        result = compile_source(source, sizes, network)
+        if result.ok and network in result.graphs:
+            return sizes, result.graphs[network]
     raise VerifyError(f"could not find sizes for {', '.join(others)} that pass the shape checks; "
                       f"bind them with --set, e.g. --set {others[0]}=64")
 
@@ -196,7 +201,12 @@ def _fan_in_of(node: OpNode) -> int:
 def _index_range(graph: Graph, value_id: int) -> int:
     """Integer inputs are indices: keep them below the smallest table (or length) they index."""
     highs = [n.attrs["num_embeddings"] for n in graph.op_nodes()
-             if n.op == "Embedding" and any(v.id == value_id for v in n.inputs)]
+             if n.op in ("Embedding", "EmbeddingBag") and any(v.id == value_id for v in n.inputs)]
+    for n in graph.op_nodes():  # gather's index runs along its input's `dim`
+        if n.op == "gather" and n.inputs[1].id == value_id and n.inputs[0].type.rank:
+            size = n.inputs[0].type.dims[n.attrs["dim"] % n.inputs[0].type.rank]
+            if isinstance(size, int):
+                highs.append(size)
     return min(highs) if highs else 10
 
 
@@ -205,6 +215,7 @@ def random_inputs(graph: Graph, rng: np.random.Generator, dtype: str) -> list[np
     for _, value, _ in graph.inputs:
         shape = tuple(int(d) for d in value.type.dims)  # type: ignore[call-overload]
         kind = value.type.dtype
+        # np.asarray: a 0-d draw is a NumPy scalar, which torch.from_numpy and in-place kernels refuse
         if kind == "bool":
             a = rng.random(shape) < 0.2
         elif kind.startswith(("i", "u")):

@@ -69,7 +69,7 @@ def test_initial_state_spellings(call: str) -> None:
     ("input h0: f32[1, B, 5]", "GRU(6, h0)", "E200"),                       # hidden size
     ("input h0: f32[B, 6]", "GRU(6, h0)", "E201"),                          # batched input, 2-D state
     ("input h0: f64[1, B, 6]", "GRU(6, h0)", "E205"),                       # dtype
-    ("input h0: f32[1, 3, 6]", "GRU(6, h0)", "W002"),                       # B vs 3: cannot decide
+    ("input h0: f32[1, 3, 6]", "GRU(6, h0)", "E200"),                       # B vs 3: cannot prove equal
 ])
 def test_state_shape_errors(inputs: str, call: str, code: str) -> None:
     result = run(f"out, h = x -> {call}\noutput out, h", "input x: f32[T, B, 8]\n" + inputs)
@@ -103,8 +103,8 @@ def test_masks_are_inputs_whose_attribute_holds_the_index() -> None:
 @pytest.mark.parametrize(("inputs", "mask", "code"), [
     ("input pad: bool[B, T]", "key_padding_mask=3", "E305"),              # not a tensor
     ("input pad: i64[B, T]", "key_padding_mask=pad", "E205"),             # masks are bool
-    ("input pad: bool[B, 5]", "key_padding_mask=pad", "W002"),            # T vs 5
-    ("input pad: bool[T, B]", "key_padding_mask=pad", "W002"),
+    ("input pad: bool[B, 5]", "key_padding_mask=pad", "E200"),            # T vs 5: cannot prove equal
+    ("input pad: bool[T, B]", "key_padding_mask=pad", "E200"),
     ("input pad: bool[4, 5]", "key_padding_mask=pad", "E200"),            # with --set-like sizes below
 ])
 def test_mask_errors(inputs: str, mask: str, code: str) -> None:

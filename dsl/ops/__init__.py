@@ -2,14 +2,24 @@
 from . import (  # noqa: F401  (registration side effects)
     activation,
     attention,  # scaled_dot_product_attention, MultiheadAttention, positional encodings
+    cells,  # RNNCell, LSTMCell, GRUCell
     conv,
+    distance,  # Bilinear, CosineSimilarity, PairwiseDistance, EmbeddingBag
+    elementwise,  # sqrt, sin, log, abs, ..., clamp, pow, where, masked_fill
+    indexing,  # cumsum, topk, sort, gather, einsum
     linear,
     norm,
+    norm_more,  # GroupNorm, InstanceNorm, LocalResponseNorm, RMSNorm
+    padding,  # pad and the padding layers
+    pixel,  # PixelShuffle/Unshuffle, ChannelShuffle, Fold/Unfold
     pool,
     recurrent,  # RNN, LSTM, GRU
     reduce,  # sum/mean/max/min/argmax, index (x[:, -1]), arange
+    regularization,  # Dropout1d/2d/3d, AlphaDropout, StochasticDepth
     resample,  # Upsample, interpolate
+    shape,  # unsqueeze, squeeze, expand, repeat, repeat_interleave, stack, roll, Unflatten, Identity
     tensor,
+    transformer,  # TransformerEncoderLayer, TransformerDecoderLayer
 )
 from .base import ALIASES, OPS, REQUIRED, Attr, AttrError, OpSpec, ShapeError, Warn, lookup
 

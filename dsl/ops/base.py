@@ -64,6 +64,9 @@ class Attr:
 class Warn:
     code: str
     message: str
+    # W002 of two dims that must be equal: an error unless `where` facts settle it (a mismatch fails at run
+    # time). False where the shape is only approximate (a slice bound, a ceil_mode window) and nothing fails.
+    equality: bool = True
 
 
 @dataclass(frozen=True)

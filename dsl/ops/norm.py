@@ -78,6 +78,22 @@ class BatchNorm2d(_BatchNorm):
     doc = "Batch normalisation over (N, C, H, W)."
 
 
+@register
+class BatchNorm3d(_BatchNorm):
+    name = "BatchNorm3d"
+    ranks = (5,)
+    layout = "N, C, D, H, W"
+    doc = "Batch normalisation over (N, C, D, H, W)."
+
+
+@register
+class SyncBatchNorm(_BatchNorm):
+    name = "SyncBatchNorm"
+    ranks = (2, 3, 4, 5, 6, 7, 8)
+    layout = "N, C, *"
+    doc = "Batch normalisation whose statistics are shared across processes in distributed training."
+
+
 def _shape(v: Any) -> tuple[int, ...]:
     if isinstance(v, (tuple, list)):
         if not v:

@@ -9,12 +9,14 @@ from .base import (
     Attr,
     Bool,
     Cost,
+    Float,
     Int,
     OpSpec,
     Optional,
     ShapeError,
     Tuple,
     Warn,
+    expect_float,
     expect_rank,
     numel,
     positive,
@@ -37,7 +39,7 @@ def pool_out(size: IntLike, k: int, s: int, p: int, d: int, ceil_mode: bool, spe
             # With r = the round-up of the ceil division (0 <= r <= s - 1), the dropped-window condition reads
             # r >= eff - p; it can hold for some input size exactly when eff - p <= s - 1.
             spec.warnings.append(Warn("W002", "ceil_mode output size assumes the last window starts inside "
-                                      "the input; it is one less for some input sizes"))
+                                      "the input; it is one less for some input sizes", equality=False))
     return out
 
 
@@ -49,6 +51,8 @@ class _PoolNd(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_rank(x, (self.n + 1, self.n + 2), _LAYOUT[self.n])
+        if self.name.startswith("AvgPool"):
+            expect_float(x, self.name)  # torch averages integers with integer division; netc asks for floats
         k = a["kernel_size"]
         s = a["stride"] if a["stride"] is not None else k
         a["stride"] = s
@@ -93,6 +97,27 @@ MaxPool1d = _make_pool("MaxPool1d", 1, "max")
 MaxPool2d = _make_pool("MaxPool2d", 2, "max")
 AvgPool1d = _make_pool("AvgPool1d", 1, "avg")
 AvgPool2d = _make_pool("AvgPool2d", 2, "avg")
+MaxPool3d = _make_pool("MaxPool3d", 3, "max")
+AvgPool3d = _make_pool("AvgPool3d", 3, "avg")
+
+
+class _LPPoolNd(_PoolNd):
+    """(sum of x^p over each window)^(1/p); no padding, windows as in average pooling."""
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        a["padding"] = (0,) * self.n
+        expect_float(xs[0], self.name)  # torch computes integers' powers in float32; netc asks for floats
+        return super().infer(a, xs)
+
+
+def _make_lp(n: int) -> type[OpSpec]:
+    attrs = (Attr("norm_type", Float()), Attr("kernel_size", Tuple(n)),
+             Attr("stride", Optional(Tuple(n)), None, doc="defaults to kernel_size"), Attr("ceil_mode", Bool, False))
+    doc = f"Power-average pooling over ({_LAYOUT[n]}): (sum x^p)^(1/p) per window."
+    return register(type(f"LPPool{n}d", (_LPPoolNd,), {"name": f"LPPool{n}d", "n": n, "attrs": attrs, "doc": doc}))
+
+
+LPPool1d, LPPool2d, LPPool3d = (_make_lp(n) for n in (1, 2, 3))
 
 
 def _adaptive_size(n: int):  # type: ignore[no-untyped-def]
@@ -115,6 +140,7 @@ class _AdaptiveNd(OpSpec):
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
         (x,) = xs
         expect_rank(x, (self.n + 1, self.n + 2), _LAYOUT[self.n])
+        expect_float(x, self.name)  # torch: "mean(): could not infer output dtype", no int max kernel
         spatial = x.dims[-self.n:]
         out = tuple(size if o is None else o for o, size in zip(a["output_size"], spatial))
         return [x.with_dims(x.dims[:-self.n] + out)]
@@ -134,3 +160,5 @@ AdaptiveAvgPool1d = _make_adaptive("AdaptiveAvgPool1d", 1, "average")
 AdaptiveAvgPool2d = _make_adaptive("AdaptiveAvgPool2d", 2, "average")
 AdaptiveMaxPool1d = _make_adaptive("AdaptiveMaxPool1d", 1, "max")
 AdaptiveMaxPool2d = _make_adaptive("AdaptiveMaxPool2d", 2, "max")
+AdaptiveAvgPool3d = _make_adaptive("AdaptiveAvgPool3d", 3, "average")
+AdaptiveMaxPool3d = _make_adaptive("AdaptiveMaxPool3d", 3, "max")

@@ -206,7 +206,7 @@ class index(OpSpec):  # noqa: N801
             lb = lower_bound(n - b)  # type: ignore[operator]
             if dims_equal(b, n) is not True and (lb is None or lb < 0):
                 self.warnings.append(Warn("W002", f"slice `{_fmt_slice(s)}` of dim {d} (size {n}) assumes "
-                                          f"{b} <= {n}"))
+                                          f"{b} <= {n}", equality=False))
             return b
 
         lo, hi = pos(start, 0), pos(stop, n)
@@ -244,6 +244,7 @@ class arange(OpSpec):  # noqa: N801
             a["start"], a["end"] = start, end
         if isinstance(step, Dim):
             raise ShapeError("E305", f"the step of `arange` must be a known number, got `{step}`")
+        given_span = end - start  # torch checks the step's sign against the bounds before any truncation
         if a["dtype"] == "i64":
             # torch casts the bounds to int64 first, truncating: arange(0, 2.5, dtype=i64) is [0, 1]. (Other
             # integer dtypes size the result from the float bounds, ceil(2.5) = 3 elements.)
@@ -262,8 +263,7 @@ class arange(OpSpec):  # noqa: N801
             else:
                 # ceil(span / step) as a floor division, which prints and simplifies better: (T - 1 + 2)//2.
                 n = floordiv(span + step - 1, step) if step > 0 else floordiv(-span - step - 1, -step)  # type: ignore[operator]
-        span = end - start
-        if isinstance(span, (int, float)) and span * step < 0:
+        if isinstance(given_span, (int, float)) and given_span * step < 0:
             raise ShapeError("E305", f"`arange({start}, {end}, {step})`: the bounds are inconsistent with the "
                              "sign of the step", help="torch raises here instead of returning an empty tensor")
         dtype = a["dtype"] or ("f32" if floats else "i64")

@@ -170,4 +170,29 @@ class interpolate(_Resample):  # noqa: N801 - op names are what users type
     doc = "F.interpolate: the function form of Upsample, with the same attributes and shape rule."
 
 
+class _Upsampling2d(_Resample):
+    """nn.UpsamplingNearest2d / nn.UpsamplingBilinear2d: Upsample with a fixed mode, on (N, C, H, W)."""
+
+    fixed_mode: str = "nearest"
+    attrs = _Resample.attrs[:2]
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        a["mode"] = self.fixed_mode
+        a["align_corners"] = True if self.fixed_mode == "bilinear" else None
+        return super().infer(a, xs)
+
+
+@register
+class UpsamplingNearest2d(_Upsampling2d):
+    name = "UpsamplingNearest2d"
+    doc = "Nearest-neighbour upsampling of (N, C, H, W)."
+
+
+@register
+class UpsamplingBilinear2d(_Upsampling2d):
+    name = "UpsamplingBilinear2d"
+    fixed_mode = "bilinear"
+    doc = "Bilinear upsampling of (N, C, H, W) with align_corners=True."
+
+
 __all__ = ["MODES", "Upsample", "interpolate", "scaled_size", "Dim"]
