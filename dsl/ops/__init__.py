@@ -22,5 +22,8 @@ from . import (  # noqa: F401  (registration side effects)
     transformer,  # TransformerEncoderLayer, TransformerDecoderLayer
 )
 from .base import ALIASES, OPS, REQUIRED, Attr, AttrError, OpSpec, ShapeError, Warn, lookup
+from .costs_more import declare_costs
+
+declare_costs()  # the cost rules of the families registered above
 
 __all__ = ["ALIASES", "OPS", "REQUIRED", "Attr", "AttrError", "OpSpec", "ShapeError", "Warn", "lookup"]

@@ -8,6 +8,7 @@ way. Comments are added by comments.py, which places them by the source offsets 
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -82,7 +83,19 @@ def _expr(e: object) -> str:
 
 
 def step(s: ast.Step) -> str:
-    return expr(s.expr, 1) + (f" as {s.alias}" if s.alias else "")
+    return expr(s.expr, 1) + alias_text(s)
+
+
+_PLAIN_NAME = re.compile(r"(?!\d)\w+")
+
+
+def alias_text(s: ast.Step) -> str:
+    """` as name`, in backticks when the name is not a plain name (`block1-0`), with its item pattern."""
+    if s.alias is None:
+        return ""
+    name = s.alias if _PLAIN_NAME.fullmatch(s.alias) else f"`{s.alias}`"
+    pattern = "" if s.children is None else "[" + json.dumps(s.children, ensure_ascii=False) + "]"
+    return f" as {name}{pattern}"
 
 
 def _arg(a: ast.Arg) -> str:
@@ -283,7 +296,7 @@ class Renderer:
         return out
 
     def step(self, s: ast.Step, col: int) -> str:
-        alias = f" as {s.alias}" if s.alias else ""
+        alias = alias_text(s)
         return self.render(s.expr, col, 1, len(alias)) + alias
 
     def items(self, open_: str, items: list[tuple[object, ast.Arg | None]], close: str, col: int,

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..dsl.compiler import compile_file
-from ..dsl.diagnostics import CompileError, did_you_mean
 from .errors import TrainError
 
 if TYPE_CHECKING:
@@ -35,6 +33,9 @@ __all__ = ["TrainError", "load_spec", "prepare", "select", "train"]
 
 def load_spec(path: str | Path, name: str | None = None, overrides: dict[str, int] | None = None) -> TrainSpec:
     """Check the file and return one of its `train` sections (the only one, or the one called `name`)."""
+    from ..dsl.compiler import compile_file  # here, not at the top: `netc --help` loads this package
+    from ..dsl.diagnostics import CompileError
+
     result = compile_file(path, overrides)
     if not result.ok:
         raise CompileError(result.diagnostics)
@@ -53,6 +54,8 @@ def select(specs: list[TrainSpec], path: str, name: str | None) -> TrainSpec:
     for spec in specs:
         if spec.name == name:
             return spec
+    from ..dsl.diagnostics import did_you_mean
+
     guess = did_you_mean(name, [s.name for s in specs])
     raise TrainError(f"no train section `{name}` in {path}",
                      help=f"did you mean `{guess}`?" if guess else f"its sections: {', '.join(s.name for s in specs)}")
@@ -62,6 +65,8 @@ def prepare(path: str | Path, name: str | None = None, overrides: dict[str, int]
             **options: Any) -> Run:
     """The run of a section, set up and ready (`.run()` trains): the generated module's recipe, exactly what
     `netc train` and the script run. `options` are those of :class:`netc.train.loop.Options`."""
+    from ..dsl.compiler import compile_file  # here, not at the top: `netc --help` loads this package
+    from ..dsl.diagnostics import CompileError
     from . import build
     from .loop import Options, Run
 
