@@ -122,13 +122,16 @@ def save_model(model: Any, path: Path) -> None:
 # -- quantization ------------------------------------------------------------------------------------------------
 def calibration_arrays(result: Result, graph: Graph, limit: int = CALIBRATION_SAMPLES) -> list[np.ndarray]:
     """The first input's training data, from the train section that trains `graph`."""
+    from .train import build
     from .train.data import load
     from .train.errors import TrainError
 
     for spec in result.trains:
         if any(m.graph.name == graph.name for m in spec.models):
             try:
-                x = load(spec).train.x
+                # the section as `netc train` runs it (its recipe), so the data is read the same way
+                part = load(build.recipe(result, graph.source.path, spec.name).section).train
+                x, _ = part.rows(np.arange(min(len(part), limit)))  # with the section's declared transforms
             except TrainError as exc:
                 raise ExportError(f"cannot read the calibration data: {exc}") from None
             return [x[i:i + 64] for i in range(0, min(len(x), limit), 64)]

@@ -106,7 +106,7 @@ def test_export_with_safetensors_weights_agrees_with_torch(tmp_path: Path) -> No
 
 
 def test_train_init_from_safetensors(tmp_path: Path) -> None:
-    from netc.train import train
+    from netc.train import prepare
 
     torch.manual_seed(5)
     start = netc.build(SAMPLES / "digits_mlp.net")().state_dict()
@@ -114,9 +114,12 @@ def test_train_init_from_safetensors(tmp_path: Path) -> None:
     text = (SAMPLES / "digits_mlp.net").read_text().replace(
         "    epochs: 30\n", "    epochs: 1\n    init: \"start.safetensors\"\n    freeze: [fc1]\n")
     (tmp_path / "d.net").write_text(text)
-    model = netc.build(SAMPLES / "digits_mlp.net")()
-    train(tmp_path / "d.net", models={"DigitsMLP": model}, out=tmp_path / "run", progress=False,
-          echo=lambda s: None)
+    run = prepare(tmp_path / "d.net", out=tmp_path / "run", progress=False, echo=lambda s: None)
+    try:
+        run.run()
+    finally:
+        run.engine.close()
+    (model,) = run.models.values()
     # fc1 is frozen, so it still holds the file's values; fc2 started from them and trained.
     torch.testing.assert_close(model.fc1.weight.detach(), start["fc1.weight"], rtol=0, atol=0)
     assert not torch.equal(model.fc2.weight.detach(), start["fc2.weight"])
