@@ -314,6 +314,9 @@ def stricter(case: Case, expected: Outcome) -> str | None:
                                        "softsign", "softshrink", "hardshrink", "tanhshrink", "softmin", "glu"):
         if dtypes[0] not in FLOATS:
             return "torch computes float functions of integer tensors in float32; netc asks for a float input"
+    if name == "AdaptiveAvgPool3d" and len(shapes[0]) == 3:
+        return ("torch's adaptive average pooling over (D, H, W) takes a rank-3 tensor as one channel-less volume "
+                "(its max counterpart refuses it); netc asks for (C, D, H, W) or (N, C, D, H, W)")
     if name in ("sign", "square", "round", "trunc", "ceil") and dtypes[0] == "bool":
         return "netc asks for a numeric input where torch also takes bool"
     if name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "StochasticDepth"):

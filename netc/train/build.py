@@ -41,9 +41,9 @@ def recipe(result: Any, file: str, name: str) -> Recipe:
 
 def write_script(result: Any, file: str, folder: Path) -> Path:
     """The generated module as a file (for torchrun, which starts each process from a script)."""
-    from ..codegen.base import write_atomic
+    from ..codegen.base import make_folder, write_atomic
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     path = folder / f"{Path(file).stem}_train.py"
     write_atomic(path, generate(result, file))
     return path

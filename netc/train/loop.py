@@ -206,7 +206,9 @@ class Run:
         s, eng = self.section, self.engine
         main = eng.main
         if main:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            from ..codegen.base import make_folder
+
+            make_folder(self.folder)
         table = Table(self.opts.echo if main else (lambda text: None))
         for row in self.history:
             table.row(row)
