@@ -95,10 +95,12 @@ def test_every_sample_section_trains_the_same_from_netc_train_and_from_its_scrip
     for name in ["lenet5", *[n for n in names if n != "lenet5"]]:  # transfer starts from lenet5's weights
         net = repo / "samples" / f"{name}.net"
         out = repo / "runs" / ("LeNet5" if name == "lenet5" else name)
-        result = CliRunner().invoke(main, ["train", str(net), "--out", str(out), *flags])
+        # the transfer sample imports ../lenet5.net, outside its own folder: name samples/ as an import path
+        roots = ["--import-path", str(repo / "samples")]
+        result = CliRunner().invoke(main, [*roots, "train", str(net), "--out", str(out), *flags])
         assert result.exit_code == 0, (name, result.output)
         script = tmp_path / f"{name.replace('/', '_')}.py"
-        compiled = CliRunner().invoke(main, ["compile", str(net), "-o", str(script)])
+        compiled = CliRunner().invoke(main, [*roots, "compile", str(net), "-o", str(script)])
         assert compiled.exit_code == 0, (name, compiled.output)
         done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "script" / name), *flags],
                               capture_output=True, text=True, timeout=600)
