@@ -664,9 +664,9 @@ def index(x: np.ndarray, items: tuple[object, ...]) -> np.ndarray:
 
 
 def arange(start: float, end: float, step: float = 1, dtype: object = np.int64) -> np.ndarray:
-    """torch.arange: start, start + step, ... below end. For an integer dtype torch first casts the bounds to it
-    (arange(0, 2.5, dtype=int64) is [0, 1]); numpy would count from the float bounds ([0, 1, 2])."""
-    if np.issubdtype(np.dtype(dtype), np.integer):  # type: ignore[arg-type]
+    """torch.arange: start, start + step, ... below end. For int64 torch first casts the bounds to it
+    (arange(0, 2.5, dtype=int64) is [0, 1]); numpy, and torch for other dtypes, count from the float bounds."""
+    if np.dtype(dtype) == np.int64:  # type: ignore[arg-type]
         start, end, step = int(start), int(end), int(step)
     return np.arange(start, end, step, dtype=dtype)
 

@@ -316,9 +316,9 @@ def _index(f: Forward, n: OpNode, xs: list[str]) -> str:
 def _arange(f: Forward, n: OpNode, xs: list[str]) -> str:
     a = n.attrs
     dtype = n.outputs[0].type.dtype
-    integral = dtype not in FLOAT_DTYPES
-    # torch casts float bounds to an integer dtype first (arange(0, 2.5, dtype=int64) is [0, 1]); numpy counts
-    # from the float bounds, so they are cast here, where the values are known
+    # torch casts float bounds to int64 first for an int64 arange (arange(0, 2.5, dtype=int64) is [0, 1]), but
+    # counts from the float bounds for other dtypes (int32 gives [0, 1, 2]), as numpy always does
+    integral = dtype == "i64"
     bounds = [_dim_or_fail(f, v) if not isinstance(v, float) else repr(int(v) if integral else v)
               for v in (a["start"], a["end"])]
     step = repr(int(a["step"]) if integral and isinstance(a["step"], float) else a["step"])

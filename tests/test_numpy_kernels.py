@@ -482,3 +482,17 @@ def test_attention_to_fully_masked_keys_is_zero_as_in_torch() -> None:
         ref = mha(*(torch.from_numpy(x),) * 3, key_padding_mask=torch.from_numpy(keys), need_weights=need)
         ours_out = out[0] if need else out
         np.testing.assert_allclose(ours_out, ref[0].detach().numpy(), rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", ["i64", "i32", "i16", "f32"])
+def test_arange_with_float_bounds_counts_as_torch_does(dtype: str) -> None:
+    """torch.arange(0, 2.5, dtype=int64) is [0, 1] (bounds cast first), int32 gives [0, 1, 2] (counted from the
+    floats). Found by verifying every compiled program."""
+    import netc
+    from netc.codegen import numpy_ref
+
+    src = f'network N {{\n    input _u: f32[1]\n    output y = arange(0.5, 3.7, dtype="{dtype}")\n}}\n'
+    ours = numpy_ref.build(netc.check_source(src))({})(np.zeros(1, np.float32))
+    want = torch.arange(0.5, 3.7, dtype={"i64": torch.int64, "i32": torch.int32, "i16": torch.int16,
+                                          "f32": torch.float32}[dtype])
+    np.testing.assert_array_equal(ours, want.numpy())
