@@ -122,7 +122,7 @@ class Generator:
                         plans[gi] = p
                         break
                 else:
-                    name = first_name if not groups else self.cls_ns.name(d, (d, len(groups)), what="class")
+                    name = first_name if not groups else self.cls_ns.name(d, (d, len(groups)), what="specialised class")
                     for other in self.def_names.values():
                         other.args.forbid(name)
                     p = Merger(self, d, [v]).plan(name)
@@ -281,6 +281,8 @@ class Generator:
             spaces += [names.attrs, names.args, names.locals]
         for ns in spaces:
             for r in ns.renames:
+                if r.what in ("flag", "specialised class"):
+                    continue  # names the backend made up itself: a suffix needs no explanation
                 msg = r.message()
                 if r.what == "layer":
                     msg += f"; its state_dict keys read `{r.new}.` where the .net file says `{r.old}.`"

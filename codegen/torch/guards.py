@@ -132,7 +132,10 @@ class _GuardEmitter:
         all_attrs = list(dict.fromkeys(a for k in arm_ids for a in attrs_in[k] if a))
         flags = self.flags.get(if_id, [])
         sources = [b for _, b in stmt.branches] + [stmt.orelse or ()]
-        simple = (not all_attrs and all(not it.text for it in group) and all(fk == 0 for fk, _ in flags)
+        # Only flags of this `if` and nothing nested inside it: the flag is the condition itself. A nested
+        # `if` needs its own flags set, so it takes the general form below.
+        simple = (not all_attrs and all(not it.text and len(it.guard) == depth + 1 for it in group)
+                  and all(fk == 0 for fk, _ in flags)
                   and all(k in observed or not (sources[k] if k >= 0 else ()) for k in arm_ids))
         if simple:  # `self.use_gelu1 = act`
             return [f"self.{f} = {self._cond(if_id, 0)}" for _, f in flags]
