@@ -63,3 +63,71 @@ def test_nested_if_verifies(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     out = CliRunner().invoke(main, ["compile", str(path), "--target", "torch"])
     assert out.exit_code == 0 and "clashes" not in out.output, out.output
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def generated(sample: str, network: str | None = None) -> type:
+    """The network class generated from the sample with its own defaults."""
+    return get_backend("torch").build(netc.check(SAMPLES / sample), network=network)  # type: ignore[no-any-return]
+
+
+def ir_layout(sample: str, **sets: object) -> list[tuple[str, tuple[int, ...]]]:
+    """The state_dict `netc compile --set` builds for these values: keys in order, with shapes."""
+    result = netc.check(SAMPLES / sample, sets)
+    graph = next(iter(result.graphs.values())) if len(result.graphs) == 1 else result.graphs[result.networks[0]]
+    return [(e.key, tuple(int(d) for d in e.shape)) for e in graph.state_dict()]
+
+
+def layout(model: object) -> list[tuple[str, tuple[int, ...]]]:
+    return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]  # type: ignore[attr-defined]
+
+
+def test_gpt2_layers_is_a_constructor_argument() -> None:
+    GPT2 = generated("gpt2.net")
+    small = dict(layers=2, d=64, heads=4, vocab=100, ctx=32)
+    model = GPT2(**small)
+    assert layout(model) == ir_layout("gpt2.net", **small)
+    assert model(torch.randint(0, 100, (2, 8))).shape == (2, 8, 100)
+
+
+@pytest.mark.parametrize(("layers", "heads", "d", "published"), [
+    (12, 12, 768, 124_439_808),  # GPT-2 small, /work/shared/reference/README.md
+    (24, 16, 1024, 354_823_168),  # medium
+    (36, 20, 1280, 774_030_080),  # large
+])
+def test_gpt2_sizes_from_one_class_have_the_published_counts(layers: int, heads: int, d: int, published: int) -> None:
+    GPT2 = generated("gpt2.net")
+    with torch.device("meta"):  # shapes only: 774M float32 parameters would take 3 GB
+        model = GPT2(layers=layers, heads=heads, d=d)
+    assert sum(p.numel() for p in model.parameters()) == published
+    assert layout(model) == ir_layout("gpt2.net", layers=layers, heads=heads, d=d)
+
+
+def test_repeated_blocks_with_several_values_are_a_for_loop() -> None:
+    """BERT's encoder passes (x, pad) through its layers: a ModuleList and a for loop, any number of layers."""
+    Bert = generated("bert.net")
+    for layers in (1, 3):
+        sets = dict(layers=layers, d=32, heads=4, ff=64, vocab=50, max_pos=16)
+        model = Bert(**sets).eval()
+        assert layout(model) == ir_layout("bert.net", **sets)
+        ids = torch.randint(0, 50, (2, 5))
+        h, pooled = model(ids, torch.zeros_like(ids), torch.zeros(2, 5, dtype=torch.bool))
+        # the loop applies the layers in order: the same as calling them one by one
+        x = model.embeddings(ids, torch.zeros_like(ids))
+        for layer in model.encoder.layer:
+            x, _ = layer(x, torch.zeros(2, 5, dtype=torch.bool))
+        torch.testing.assert_close(h, x)
+
+
+def test_transformer_layer_counts_match_nn_transformer() -> None:
+    """`Transformer(num_encoder_layers=..., num_decoder_layers=...)` has the keys and count of torch's own model."""
+    Transformer = generated("transformer.net")
+    for enc, dec in ((2, 1), (1, 3)):
+        kw = dict(d_model=16, nhead=2, num_encoder_layers=enc, num_decoder_layers=dec, dim_feedforward=32)
+        model = Transformer(**kw)
+        ref = torch.nn.Transformer(16, 2, enc, dec, 32)
+        assert sorted(layout(model)) == sorted(layout(ref))
+        assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in ref.parameters())
+        assert layout(model) == ir_layout("transformer.net", **kw)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import REQUIRED
@@ -13,7 +14,8 @@ from ..naming import attribute_namespace, local_namespace, registered_name
 from .analysis import Analysis, NodeInfo, same
 from .definfo import SpanKey, span_key
 from .emitters import Attrs, Emitter
-from .exprs import Ctx, Lit, Tracked, Unrenderable, render_dim
+from .evaluate import EvalError, evaluate
+from .exprs import Ctx, Lit, Node, Tracked, Unrenderable, render_dim
 from .ops import EMITTERS
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class Unit:
     inputs: list[Value]
     outputs: list[Value]
     make: Callable[[list[str]], tuple[str, Ctx, Callable[[list[str]], str]]]
+    loop: str | None = None  # a repeated block: `for layer in self.<loop>:`, the values carried through
 
 
 @dataclass
@@ -148,6 +151,9 @@ class Renderer:
         if el.kind == "sequential":
             if not self._seq_able(el):
                 raise Unrenderable("nested container")
+            loop = self._repeated(el, ctx, "nn.Sequential")
+            if loop is not None:
+                return loop
             items = [self._module_text(x, ctx) for x in el.body]
             if [x.name for x in el.body] == [str(i) for i in range(len(el.body))]:
                 return fmt_call("nn.Sequential", items)
@@ -188,6 +194,60 @@ class Renderer:
                 return False
             prev = el.outputs[0]
         return m.outputs[0].id == prev.id
+
+    def _repeat_count(self, m: Module) -> Node | None:
+        """The count of `Block(...) * n`, as an expression in the class's arguments (None: not a repetition)."""
+        expr = self.dinfo.exprs.get(span_key(m.span))
+        if not (isinstance(expr, ast.BinOp) and expr.op == "*"
+                and isinstance(expr.left, (ast.Name, ast.Call, ast.ListExpr))):
+            return None
+        try:
+            count = evaluate(expr.right, self.a.env)
+        except EvalError:
+            return None
+        if isinstance(count.value, bool) or not isinstance(count.value, int) or int(count.value) != len(m.body):
+            return None
+        return count.tree
+
+    def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
+        """`nn.Sequential(*[Block(d=d) for _ in range(layers)])` for a repetition whose items are written alike.
+
+        Items that differ (the first block of a ResNet stage strides) or that are named by a pattern keep the
+        unrolled form; so does a count that is not an expression in the class's arguments.
+        """
+        count = self._repeat_count(m)
+        if count is None or len(m.body) < 1 or [x.name for x in m.body] != [str(i) for i in range(len(m.body))]:
+            return None
+        texts, ctxs = [], []
+        for x in m.body:
+            c = self.names.init_ctx()
+            try:
+                texts.append(self._module_text(x, c))
+            except Unrenderable:
+                return None
+            ctxs.append(c)
+        if len(set(texts)) != 1:
+            return None
+        for c in ctxs:
+            ctx.used |= c.used
+            ctx.needs |= c.needs
+        n = count.render(ctx)
+        item = texts[0]
+        star = "*" if container == "nn.Sequential" else ""
+        one = f"{container}({star}[{item} for _ in range({n})])"
+        if len(one) <= 88 and "\n" not in one:
+            return one
+        body = "    " + item.replace("\n", "\n    ")
+        return f"{container}({star}[\n{body}\n    for _ in range({n})\n])"
+
+    def _loop_able(self, m: Module) -> bool:
+        """Does each item of the container take exactly what the one before it returned (a for loop)?"""
+        prev = m.inputs
+        for el in m.body:
+            if [v.id for v in el.inputs] != [v.id for v in prev] or len(el.outputs) != len(prev):
+                return False
+            prev = el.outputs
+        return [v.id for v in m.outputs] == [v.id for v in prev]
 
     def _add_module(self, el: OpNode | Module, text: str, ctx: Ctx, prefix: str | None,
                     entries: list[tuple[str, str, set[tuple[str, str]]]] | None) -> str:
@@ -248,7 +308,17 @@ class Renderer:
                         return em.forward(xs, a), ctx, functools.partial(em.pack, a=a)
                     self._unit(el, make)
                 continue
-            elif el.kind == "sequential" and not self._seq_able(el):
+            elif el.kind == "sequential" and not self._seq_able(el) and prefix is None and self._loop_able(el):
+                ctx = self.names.init_ctx()
+                text = self._repeated(el, ctx, "nn.ModuleList")
+                if text is not None:
+                    callee = self._add_module(el, text, ctx, prefix, entries)
+
+                    def loop(xs: list[str]) -> tuple[str, Ctx, Callable[[list[str]], str]]:
+                        return ", ".join(xs), self.names.fwd_ctx(), ", ".join
+                    self._unit(el, loop, callee)
+                    continue
+            if isinstance(el, Module) and el.kind == "sequential" and not self._seq_able(el):
                 sub: list[tuple[str, str, set[tuple[str, str]]]] = []
                 if prefix is None:
                     attr = self.names.attrs.name(el.name, ("mod", el.name), what="layer")
@@ -274,11 +344,12 @@ class Renderer:
                 return f"{callee}({', '.join(xs)})", self.names.fwd_ctx(), ", ".join
             self._unit(el, call)
 
-    def _unit(self, el: OpNode | Module, make: Callable[[list[str]], tuple[str, Ctx, Any]]) -> None:
+    def _unit(self, el: OpNode | Module, make: Callable[[list[str]], tuple[str, Ctx, Any]],
+              loop: str | None = None) -> None:
         key = self._rel(el.path)
         raw = key.replace(".", "_") if el.name.isdigit() else el.name  # `head.0` -> `head_0`
         self.units.append(Unit(key, self.dinfo.guard_of(el.span), raw, el.span, list(el.inputs),
-                               list(el.outputs), make))
+                               list(el.outputs), make, loop))
 
     def _name_values(self, mod: Module, a: Analysis) -> View:
         """Choose a variable for every value: the user's names where they gave one, chains reuse a name."""
@@ -351,7 +422,7 @@ class Renderer:
             self.needs |= ctx.needs
             targets = []
             for k, v in enumerate(u.outputs):
-                if not uses.get(v.id):
+                if not uses.get(v.id) and u.loop is None:
                     targets.append("_")
                     continue
                 # the user's name; else continue the chain in its input's variable (a fresh `x` when that
@@ -383,6 +454,11 @@ class Renderer:
                 holder[chosen] = v.id
                 targets.append(chosen)
             text = expr if all(t == "_" for t in targets) else f"{pack(targets)} = {expr}"
+            if u.loop is not None:
+                item = loc.name("layer", ("loop", u.key), what="value")
+                carried = ", ".join(targets)
+                head = [] if carried == expr else [text]
+                text = "\n".join(head + [f"for {item} in {u.loop}:", f"    {carried} = {item}({carried})"])
             cctx = self.names.comment_ctx()
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
             fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used)))
