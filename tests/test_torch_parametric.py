@@ -131,3 +131,15 @@ def test_transformer_layer_counts_match_nn_transformer() -> None:
         assert sorted(layout(model)) == sorted(layout(ref))
         assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in ref.parameters())
         assert layout(model) == ir_layout("transformer.net", **kw)
+
+
+@pytest.mark.parametrize("bilinear", [False, True])
+def test_unet_bilinear_is_a_constructor_argument(bilinear: bool) -> None:
+    """Both arms of `if bilinear` are code in __init__ and forward; each builds what `--set bilinear=...` builds."""
+    UNet = generated("unet.net")
+    model = UNet(bilinear=bilinear, base=4).eval()
+    assert layout(model) == ir_layout("unet.net", bilinear=bilinear, base=4)
+    compiled = get_backend("torch").build(netc.check(SAMPLES / "unet.net", {"bilinear": bilinear, "base": 4}))()
+    compiled.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(model(x), compiled.eval()(x))

@@ -42,6 +42,10 @@ def _topo(seqs: list[list[str]]) -> list[str] | None:
     return out if len(out) == len(first) else None
 
 
+def _ident(it: Item) -> str:
+    return f"{it.key}|{it.guard}" if it.guard else it.key
+
+
 class Merger:
     """Tries to write a group of instances of one definition as one class."""
 
@@ -60,13 +64,15 @@ class Merger:
         merged = []
         for side in ("init", "fwd"):
             lists = [getattr(v, side) for v in views]
-            order = _topo([[it.key for it in lst] for lst in lists])
+            # A line is identified by its layer and the `if` arm it sits in: `up` may be a different layer in
+            # each arm of `if bilinear`.
+            order = _topo([[_ident(it) for it in lst] for lst in lists])
             if order is None:
                 return None
             table: dict[str, list[tuple[int, Item]]] = {}
             for vi, lst in enumerate(lists):
                 for it in lst:
-                    table.setdefault(it.key, []).append((vi, it))
+                    table.setdefault(_ident(it), []).append((vi, it))
             for rows in table.values():
                 if len({it.text for _, it in rows}) != 1 or len({it.guard for _, it in rows}) != 1:
                     return None
