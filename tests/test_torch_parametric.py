@@ -143,3 +143,13 @@ def test_unet_bilinear_is_a_constructor_argument(bilinear: bool) -> None:
     compiled.load_state_dict(model.state_dict())
     x = torch.randn(1, 3, 32, 32)
     torch.testing.assert_close(model(x), compiled.eval()(x))
+
+
+@pytest.mark.parametrize(("sample", "kw"), [("gpt2.net", {"d": 769}), ("gpt2.net", {"heads": 13}),
+                                            ("bert.net", {"d": 100})])
+def test_arguments_the_compiler_rejects_are_refused_by_the_constructor(sample: str, kw: dict[str, int]) -> None:
+    """The compiler rejects `--set d=769` (`d / heads` must divide); the class refuses it naming the same line."""
+    with pytest.raises(netc.CompileError):
+        netc.check(SAMPLES / sample, kw)
+    with pytest.raises(ValueError, match=rf"samples/{sample}:\d+:\d+: `d / heads` needs d to be a multiple of heads"):
+        generated(sample)(**kw)

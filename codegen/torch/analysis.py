@@ -10,7 +10,7 @@ from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ...dsl.types import TensorType
 from .definfo import DefInfo, match_args, span_key
-from .evaluate import EvalError, Val, evaluate
+from .evaluate import EvalError, Val, collecting, evaluate
 from .exprs import IfExp, Leaf, Lit, Node, Tracked, Tup, _is_int, track, tree_of
 
 
@@ -37,6 +37,8 @@ class Analysis:
     nodes: dict[int, NodeInfo] = field(default_factory=dict)
     children: dict[int, ChildInfo] = field(default_factory=dict)
     syms: list[str] = field(default_factory=list)
+    # exact divisions in the instance's own statements (not its children's): (dividend, divisor, expression)
+    divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
 
 
 def same(a: Any, b: Any, sym_map: dict[str, Any]) -> bool:
@@ -71,7 +73,11 @@ class Analyzer:
             v = mod.args.get(p.name)
             leaf = Leaf("param", p.name)
             env[p.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
-        return self.analyze(mod, env, None, {})
+        divisions: list[tuple[Node, Node, ast.BinOp]] = []
+        with collecting(divisions):
+            a = self.analyze(mod, env, None, {})
+        a.divisions = divisions
+        return a
 
     def analyze(self, mod: Module, env0: dict[str, Val], input_types: list[TensorType] | None,
                 sym_map: dict[str, Any]) -> Analysis:
@@ -274,7 +280,8 @@ class Analyzer:
                 val = Val(actual, tree_of(actual) if not isinstance(actual, Dim) else Lit(actual))
             cenv[p.name] = val
         cinputs = [a.types.get(v.id, v.type) for v in child.inputs]
-        sub = self.analyze(child, cenv, cinputs, a.sym_map)
+        with collecting(None):  # the child's class checks its own divisions
+            sub = self.analyze(child, cenv, cinputs, a.sym_map)
         for v in child.outputs:
             a.types[v.id] = sub.types.get(v.id, v.type)
         names = [p.name for p in cdefn.params] + sub.syms

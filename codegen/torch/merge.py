@@ -7,8 +7,8 @@ from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
 from .evaluate import EvalError, evaluate
-from .exprs import Unrenderable, _is_int, plain
-from .guards import _GuardEmitter
+from .exprs import PREC_MUL, Unrenderable, _is_int, plain
+from .guards import _GuardEmitter, _message
 from .render import Arg, ClassPlan, Item, View
 
 if TYPE_CHECKING:
@@ -126,17 +126,39 @@ class Merger:
         except Unrenderable:
             return None
         used |= emitter.used
+        checks = self._checks(used)
         stored = [raw for kind, raw in sorted(fwd_used) if kind == "param"]
         used |= {("param", raw) for raw in stored}
         plan = ClassPlan(name, self.defname, self.views)
         plan.signature, plan.keyword_only = self._signature(used)
         head = [f"self.{self.names.attrs.name(raw, ('param', raw), what='parameter')} = {self.names.arg(raw)}"
                 for raw in self._ordered(stored)]
-        plan.init_lines = head + init_lines
+        plan.init_lines = checks + head + init_lines
         plan.fwd_lines = self._unpack({raw for kind, raw in fwd_used if kind == "sym"}) + fwd_lines + [self.views[0].ret]
         plan.params = self.views[0].params
         plan.returns = len(self.views[0].mod.outputs)
         return plan
+
+    def _checks(self, used: set[tuple[str, str]]) -> list[str]:
+        """`if d % heads != 0: raise ValueError(...)`: the exact divisions every instance needs, as the compiler
+        requires them, refused at construction with the .net line (not later as a shape error in forward)."""
+        out: list[str] = []
+        for v in self.views:
+            for num, den, expr in v.a.divisions:
+                ctx = self.names.init_ctx()
+                try:
+                    n, d = _paren_text(num, ctx), _paren_text(den, ctx)
+                except Unrenderable:
+                    continue
+                if any(kind != "param" for kind, _ in ctx.used):
+                    continue  # a size bound by an input: the compiler's own check, at forward time
+                msg = (f"{expr.span.location()}: `{expr.span.text}` needs {expr.left.span.text} to be a multiple "
+                       f"of {expr.right.span.text}")
+                line = f"if {n} % {d} != 0:"
+                if line not in out:
+                    out += [line, f"    raise ValueError({_message(msg)})"]
+                    used |= ctx.used
+        return out
 
     def _ordered(self, raws: list[str]) -> list[str]:
         order = [p.name for p in self.gen.defs[self.defname].params]
@@ -209,3 +231,9 @@ def _merge_shapes(all_shapes: list[list[list[str]]]) -> list[list[str]]:
         return [["?"] for _ in first]
     return [[d if all(s[o][j] == d for s in all_shapes) else "?" for j, d in enumerate(out)]
             for o, out in enumerate(first)]
+
+
+def _paren_text(node: Any, ctx: Any) -> str:
+    """A tree's text as an operand of `%` (parenthesised unless it binds as tightly)."""
+    text = node.render(ctx)
+    return text if node.prec >= PREC_MUL + 1 else f"({text})"
