@@ -153,3 +153,67 @@ def test_arguments_the_compiler_rejects_are_refused_by_the_constructor(sample: s
         netc.check(SAMPLES / sample, kw)
     with pytest.raises(ValueError, match=rf"samples/{sample}:\d+:\d+: `d / heads` needs d to be a multiple of heads"):
         generated(sample)(**kw)
+
+
+INVERTED_RESIDUAL = """
+# MobileNetV2's block, written as torchvision's InvertedResidual (conv.0 expands unless t == 1).
+block InvertedResidual(cout: int, stride: int, t: int) {
+    input x: f32[B, C, H, W]
+    if t != 1 {
+        h = x -> [[Conv2d(C * t, 1, bias=false), BatchNorm2d, relu6],
+                  [Conv2d(C * t, 3, stride=stride, padding=1, groups=C * t, bias=false), BatchNorm2d, relu6],
+                  Conv2d(cout, 1, bias=false), BatchNorm2d] as conv
+    } else {
+        h = x -> [[Conv2d(C, 3, stride=stride, padding=1, groups=C, bias=false), BatchNorm2d, relu6],
+                  Conv2d(cout, 1, bias=false), BatchNorm2d] as conv
+    }
+    if stride == 1 and C == cout {
+        y = x + h
+    } else {
+        y = h
+    }
+    output y
+}
+
+network Mini(classes: int = 10) {
+    input img: f32[B, 3, 32, 32]
+    img -> [Conv2d(32, 3, stride=2, padding=1, bias=false), BatchNorm2d, relu6] as stem
+        -> InvertedResidual(16, 1, 1) as b1
+        -> InvertedResidual(24, 2, 6) as b2
+        -> InvertedResidual(24, 1, 6) as b3
+        -> InvertedResidual(32, 2, 6) as b4
+        -> InvertedResidual(32, 1, 6) as b5
+        -> AdaptiveAvgPool2d(1) -> flatten(1) -> Linear(classes) as head -> logits
+    output logits
+}
+"""
+
+
+def torchvision_inverted_residual(inp: int, oup: int, stride: int, expand_ratio: int) -> tuple[object, bool]:
+    """torchvision.models.mobilenetv2.InvertedResidual's layers, from its source (Conv2dNormActivation is
+    Conv2d, BatchNorm2d, ReLU6 in an nn.Sequential); returns the `conv` Sequential and use_res_connect."""
+    nn = torch.nn
+    hidden = int(round(inp * expand_ratio))
+    layers: list[object] = []
+    if expand_ratio != 1:
+        layers.append(nn.Sequential(nn.Conv2d(inp, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6()))
+    layers += [nn.Sequential(nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+                             nn.BatchNorm2d(hidden), nn.ReLU6()),
+               nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]
+    return nn.Sequential(*layers), stride == 1 and inp == oup
+
+
+def test_inverted_residual_is_one_class_for_every_configuration() -> None:
+    result = netc.check_source(INVERTED_RESIDUAL, "mbv2.net")
+    gen = get_backend("torch").generate(result)
+    assert "class InvertedResidual(" in gen.code and "InvertedResidual_1" not in gen.code
+    assert not any("classes" in n for n in gen.notes), gen.notes
+    ns = classes(INVERTED_RESIDUAL, "mbv2.net")
+    for C, cout, stride, t in [(32, 16, 1, 1), (16, 24, 2, 6), (24, 24, 1, 6), (8, 8, 1, 1), (8, 12, 2, 3)]:
+        block = ns["InvertedResidual"](C=C, cout=cout, stride=stride, t=t).eval()  # type: ignore[operator]
+        ref, residual = torchvision_inverted_residual(C, cout, stride, t)
+        assert layout(block) == [("conv." + k, s) for k, s in layout(ref)]
+        ref.load_state_dict({k[len("conv."):]: v for k, v in block.state_dict().items()})
+        x = torch.randn(2, C, 8, 8)
+        expected = x + ref.eval()(x) if residual else ref.eval()(x)
+        torch.testing.assert_close(block(x), expected)

@@ -1,6 +1,7 @@
 """Merging the rendered instances of one definition into classes."""
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ...dsl import ast
@@ -114,6 +115,8 @@ class Merger:
             return out
 
         init_items, fwd_items = pick(iorder, itable), pick(forder, ftable)
+        if guarded:
+            fwd_items = self._hoist(fwd_items)
         used: set[tuple[str, str]] = set()
         for it in init_items:
             used |= it.used
@@ -138,6 +141,30 @@ class Merger:
         plan.params = self.views[0].params
         plan.returns = len(self.views[0].mod.outputs)
         return plan
+
+    def _hoist(self, items: list[Item]) -> list[Item]:
+        """Forward lines the same in every arm of an `if` are written once, outside it: both arms of
+        `if bilinear` call `self.up(x)`, whatever `self.up` is."""
+        for if_id, stmt in self.ifs.items():
+            if not stmt.orelse:
+                continue  # an arm that takes no branch runs none of the lines
+            inside = [it for it in items if any(g[0] == if_id for g in it.guard)]
+            if not inside or any(it.guard[-1][0] != if_id for it in inside):
+                continue  # nothing here, or an `if` nested inside this one
+            arms: dict[int, list[tuple[str, str, Any]]] = {}
+            for it in inside:
+                arms.setdefault(it.guard[-1][1], []).append((it.key, it.text, it.guard[:-1]))
+            bodies = list(arms.values())
+            if len(arms) != len(stmt.branches) + 1 or any(b != bodies[0] for b in bodies):
+                continue
+            first = next(iter(arms))
+            per_arm: dict[int, list[Item]] = {}
+            for it in inside:
+                per_arm.setdefault(it.guard[-1][1], []).append(it)
+            hoisted = {id(it): dataclasses.replace(it, guard=it.guard[:-1], shapes=_merge_shapes(
+                [arm[i].shapes for arm in per_arm.values()])) for i, it in enumerate(per_arm[first])}
+            items = [hoisted.get(id(it), it) for it in items if it not in inside or it.guard[-1][1] == first]
+        return items
 
     def _checks(self, used: set[tuple[str, str]]) -> list[str]:
         """`if d % heads != 0: raise ValueError(...)`: the exact divisions every instance needs, as the compiler

@@ -462,8 +462,25 @@ class Renderer:
             cctx = self.names.comment_ctx()
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
             fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used)))
+        fwd += self._output_aliases(mod, a, var, loc)
         ret = "return " + ", ".join(var[v.id] for v in mod.outputs)
         return View(mod, a, self.init, fwd, ret, params, self.needs)
+
+    def _output_aliases(self, mod: Module, a: Analysis, var: dict[int, str], loc: Any) -> list[Item]:
+        """`y = h` where the source binds an output by an alias inside an `if` arm this instance took, so that
+        every instance returns the same name (`return y`) and they make one class."""
+        out: list[Item] = []
+        for i, v in enumerate(mod.outputs):
+            want = self.dinfo.output_names[i] if i < len(self.dinfo.output_names) else None
+            if want is None or var.get(v.id) == loc.get(("var", want)):
+                continue
+            for _src, guard in self.dinfo.aliases.get(want, []):
+                if guard and all(a.decisions.get(if_id) == k for if_id, k in guard):
+                    target = loc.name(want, ("var", want), what="value")
+                    out.append(Item(f"alias:{want}", guard, want, f"{target} = {var[v.id]}"))
+                    var[v.id] = target
+                    break
+        return out
 
     @staticmethod
     def _dim_text(d: Any, ctx: Ctx) -> str:
