@@ -217,3 +217,35 @@ def test_inverted_residual_is_one_class_for_every_configuration() -> None:
         x = torch.randn(2, C, 8, 8)
         expected = x + ref.eval()(x) if residual else ref.eval()(x)
         torch.testing.assert_close(block(x), expected)
+
+
+UNLIKE_REPEAT = """
+block Basic(cout: int) {
+    input x: f32[B, C, H, W]
+    x -> Conv2d(cout, 3, padding=1) as conv -> relu -> y
+    output y
+}
+block Stage(cout: int, n: int) {
+    input x: f32[B, C, H, W]
+    x -> Basic(cout) * n as blocks -> y
+    output y
+}
+network Net {
+    input x: f32[B, 3, 8, 8]
+    x -> Stage(8, 2) as s1 -> Stage(16, 3) as s2 -> y
+    output y
+}
+"""
+
+
+def test_a_specialised_class_says_why_in_the_file_and_the_cli(tmp_path: Path) -> None:
+    """`Basic(cout) * n` whose first item takes C channels and the rest cout cannot be a loop: both the note and
+    the class's docstring name the repetition's line and the two different items."""
+    path = tmp_path / "stage.net"
+    path.write_text(UNLIKE_REPEAT)
+    out = CliRunner().invoke(main, ["compile", str(path), "--target", "torch", "-o", str(tmp_path / "stage.py")])
+    assert out.exit_code == 0, out.output
+    why = "the items of `Basic(cout) * n` ({}:9:10) are not all alike"
+    assert why.format(path) in out.output and "clashes" not in out.output
+    code = (tmp_path / "stage.py").read_text()
+    assert "class Stage_1(" in code and why.format(path) in code

@@ -163,9 +163,12 @@ class Generator:
                     groups.append([v])
                     plans.append(p)
             if len(plans) > 1:
+                why = _difference(groups[0][0], [g[0] for g in groups[1:]])
                 self.notes.append(
                     f"`{d}` is written as {len(plans)} classes ({', '.join(p.name for p in plans)}): its instances "
-                    "differ in ways that no `if` of the source explains")
+                    f"differ in ways that no parameter or `if` of the source expresses{why}")
+                for p in plans[1:]:
+                    p.specialised = f"A specialisation of `{d}` for some of its instances{why}."
         for p in plans:
             if self.guards:
                 self._add_guards(p)
@@ -227,6 +230,14 @@ class Generator:
 
     # -- text -----------------------------------------------------------------------------------------
     def _doc(self, p: ClassPlan) -> str:
+        doc = self._doc_text(p)
+        if not p.specialised:
+            return doc
+        head, sep, rest = doc.partition("\n")
+        return f"{head}\n\n    {_doc_safe(p.specialised)}{sep and chr(10)}{rest}" if rest else \
+            f"{head}\n\n    {_doc_safe(p.specialised)}\n    "
+
+    def _doc_text(self, p: ClassPlan) -> str:
         defn = self.defs[p.definition]
         loc = _doc_safe(f"{defn.name_span.source.path}:{defn.name_span.line}")
         what = "Network" if defn.kind == "network" else "Block"
@@ -346,6 +357,26 @@ class Generator:
     def network_class(self, network: str | None) -> str:
         g = self.graphs[0] if network is None else self.result.graphs[network]
         return self.class_of[id(g.root)].name
+
+
+def _difference(first: View, others: list[View]) -> str:
+    """Where a specialised class's instance first differs from the first class's: `; first at file:line (...)`."""
+    for other in others:
+        for side in ("init", "fwd"):
+            mine = {it.key: it for it in getattr(first, side)}
+            theirs = {it.key: it for it in getattr(other, side)}
+            for key in list(mine) + [k for k in theirs if k not in mine]:
+                a, b = mine.get(key), theirs.get(key)
+                if a is None or b is None or a.text != b.text:
+                    it = a or b
+                    assert it is not None
+                    reason = first.why.get(key) or other.why.get(key)
+                    if reason:
+                        return f": {reason}"
+                    what = "present in only some instances" if a is None or b is None else \
+                        f"`{a.text.splitlines()[0]}` in one, `{b.text.splitlines()[0]}` in another"
+                    return f"; they first differ at {it.where} (`{key}`: {what})"
+    return ""
 
 
 def _comment_safe(text: str) -> str:

@@ -35,6 +35,7 @@ class Item:
     attr: str | None = None  # init items: the attribute they assign
     shapes: list[list[str]] = field(default_factory=list)  # forward items: output shapes, dim by dim
     used: frozenset[tuple[str, str]] = frozenset()
+    where: str = ""  # the .net location of the layer or step the line comes from
 
 
 @dataclass
@@ -46,6 +47,7 @@ class View:
     ret: str
     params: list[str]
     needs: set[str]
+    why: dict[str, str] = field(default_factory=dict)  # line key -> why it cannot be written generally
 
 
 @dataclass
@@ -85,6 +87,7 @@ class ClassPlan:
     params: list[str] = field(default_factory=list)
     returns: int = 1
     doc: str = ""
+    specialised: str = ""  # why this class stands for only some instances of its definition
 
 
 class DefNames:
@@ -133,6 +136,7 @@ class Renderer:
         self.units: list[Unit] = []
         self.needs: set[str] = set()
         self.inline: list[Module] = []  # containers written inline (nn.ModuleDict), not called as one
+        self.why: dict[str, str] = {}
         first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
         self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
         self._walk(mod.body, None, None)
@@ -227,6 +231,10 @@ class Renderer:
                 return None
             ctxs.append(c)
         if len(set(texts)) != 1:
+            other = next(x for x in texts if x != texts[0])
+            self.why[self._rel(m.path).split(".")[0]] = (
+                f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{texts[0]}`, then "
+                f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
             return None
         for c in ctxs:
             ctx.used |= c.used
@@ -270,7 +278,8 @@ class Renderer:
                     raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
                 tied_key = self.gen.generated_key(self.mod, key[len(base):])
                 line += f"\n{ref}.{pname} = self.get_parameter({tied_key!r})"
-            self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used)))
+            self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used),
+                                  where=el.span.location()))
             self.needs |= ctx.needs
             return ref
         assert entries is not None
@@ -461,10 +470,11 @@ class Renderer:
                 text = "\n".join(head + [f"for {item} in {u.loop}:", f"    {carried} = {item}({carried})"])
             cctx = self.names.comment_ctx()
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
-            fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used)))
+            fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used),
+                            where=u.span.location()))
         fwd += self._output_aliases(mod, a, var, loc)
         ret = "return " + ", ".join(var[v.id] for v in mod.outputs)
-        return View(mod, a, self.init, fwd, ret, params, self.needs)
+        return View(mod, a, self.init, fwd, ret, params, self.needs, self.why)
 
     def _output_aliases(self, mod: Module, a: Analysis, var: dict[int, str], loc: Any) -> list[Item]:
         """`y = h` where the source binds an output by an alias inside an `if` arm this instance took, so that
