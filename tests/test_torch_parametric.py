@@ -249,3 +249,17 @@ def test_a_specialised_class_says_why_in_the_file_and_the_cli(tmp_path: Path) ->
     assert why.format(path) in out.output and "clashes" not in out.output
     code = (tmp_path / "stage.py").read_text()
     assert "class Stage_1(" in code and why.format(path) in code
+
+
+def test_loops_and_branches_compile_as_one_graph() -> None:
+    """The for loop over a ModuleList and the flags of `if`s trace into one graph (torch.compile fullgraph)."""
+    Bert = generated("bert.net")
+    bert = Bert(layers=2, d=32, heads=4, ff=64, vocab=50, max_pos=16).eval()
+    ids = torch.randint(0, 50, (2, 5))
+    args = (ids, torch.zeros_like(ids), torch.zeros(2, 5, dtype=torch.bool))
+    compiled = torch.compile(bert, fullgraph=True, backend="aot_eager")
+    for a, b in zip(compiled(*args), bert(*args)):
+        torch.testing.assert_close(a, b)
+    unet = generated("unet.net")(bilinear=True, base=4).eval()
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(torch.compile(unet, fullgraph=True, backend="aot_eager")(x), unet(x))
