@@ -263,3 +263,16 @@ def test_loops_and_branches_compile_as_one_graph() -> None:
     unet = generated("unet.net")(bilinear=True, base=4).eval()
     x = torch.randn(1, 3, 32, 32)
     torch.testing.assert_close(torch.compile(unet, fullgraph=True, backend="aot_eager")(x), unet(x))
+
+
+def test_a_division_inside_an_if_arm_is_checked_only_on_that_arm() -> None:
+    """unet.net's Up halves C only with a transposed conv (`C / 2`) and S + C only when bilinear."""
+    import sys
+
+    Up = sys.modules[generated("unet.net").__module__].Up
+    Up(C=5, S=3, cout=4, bilinear=True)  # C is odd, but this arm does not divide it
+    with pytest.raises(ValueError, match=r"unet.net:\d+:\d+: `C / 2` needs C to be a multiple of 2"):
+        Up(C=5, S=3, cout=4, bilinear=False)
+    with pytest.raises(ValueError, match=r"`\(S \+ C\) / 2` needs S \+ C to be a multiple of 2"):
+        Up(C=4, S=3, cout=4, bilinear=True)
+    Up(C=4, S=3, cout=4, bilinear=False)

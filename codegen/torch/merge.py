@@ -8,7 +8,7 @@ from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
 from .evaluate import EvalError, evaluate
-from .exprs import PREC_MUL, Unrenderable, _is_int, plain
+from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Lit, Unrenderable, _is_int, plain
 from .guards import _GuardEmitter, _message
 from .render import Arg, ClassPlan, Item, View
 
@@ -172,20 +172,39 @@ class Merger:
         out: list[str] = []
         for v in self.views:
             for num, den, expr in v.a.divisions:
+                if _always_divides(num, den):
+                    continue
                 ctx = self.names.init_ctx()
                 try:
                     n, d = _paren_text(num, ctx), _paren_text(den, ctx)
+                    arm = self._arm_condition(v, expr, ctx)
                 except Unrenderable:
                     continue
-                if any(kind != "param" for kind, _ in ctx.used):
-                    continue  # a size bound by an input: the compiler's own check, at forward time
+                if any(kind != "param" and (kind, raw) not in used for kind, raw in ctx.used):
+                    continue  # a size bound by an input at forward time (not a constructor argument)
                 msg = (f"{expr.span.location()}: `{expr.span.text}` needs {expr.left.span.text} to be a multiple "
                        f"of {expr.right.span.text}")
-                line = f"if {n} % {d} != 0:"
+                line = f"if {arm}{n} % {d} != 0:"
                 if line not in out:
                     out += [line, f"    raise ValueError({_message(msg)})"]
                     used |= ctx.used
         return out
+
+    def _arm_condition(self, v: View, expr: ast.BinOp, ctx: Any) -> str:
+        """`bilinear and `: the conditions of the `if` arms the division sits in (empty outside any `if`)."""
+        parts: list[str] = []
+        for if_id, k in self.dinfo.guard_of(expr.span):
+            stmt = self.ifs[if_id]
+            trees = v.a.cond_trees.get(if_id) or []
+            upto = min(k + 1, len(stmt.branches))
+            if len(trees) < upto or any(tr is None for tr in trees[:upto]):
+                raise Unrenderable("condition")
+            texts = [_paren_text(tr, ctx, PREC_AND + 1) for tr in trees[:upto]]
+            if k < len(stmt.branches):
+                parts += [f"not {x}" for x in texts[:k]] + [texts[k]]
+            else:
+                parts += [f"not {x}" for x in texts]
+        return "".join(f"{p} and " for p in parts)
 
     def _ordered(self, raws: list[str]) -> list[str]:
         order = [p.name for p in self.gen.defs[self.defname].params]
@@ -260,7 +279,33 @@ def _merge_shapes(all_shapes: list[list[list[str]]]) -> list[list[str]]:
             for o, out in enumerate(first)]
 
 
-def _paren_text(node: Any, ctx: Any) -> str:
-    """A tree's text as an operand of `%` (parenthesised unless it binds as tightly)."""
+def _paren_text(node: Any, ctx: Any, need: int = PREC_MUL + 1) -> str:
+    """A tree's text as an operand (of `%` by default), parenthesised unless it binds as tightly."""
     text = node.render(ctx)
-    return text if node.prec >= PREC_MUL + 1 else f"({text})"
+    return text if node.prec >= need else f"({text})"
+
+
+def _literal_values(node: Any) -> list[int] | None:
+    """The ints a tree can be when it holds no argument but through `if`s (`2 if bilinear else 1`), else None."""
+    if isinstance(node, Lit) and _is_int(node.value):
+        return [int(node.value)]
+    if isinstance(node, IfExp):
+        out: list[int] = []
+        for value in [v for _, v in node.arms] + [node.orelse]:
+            vals = _literal_values(value)
+            if vals is None:
+                return None
+            out += vals
+        return out
+    return None
+
+
+def _always_divides(num: Any, den: Any) -> bool:
+    """`16 * base` by `2 if bilinear else 1`: a constant factor of the dividend that every divisor divides."""
+    divisors = _literal_values(den)
+    if not divisors or 0 in divisors:
+        return False
+    factor = _literal_values(num)
+    if factor is None and isinstance(num, Bin) and num.op == "*":
+        factor = _literal_values(num.left) or _literal_values(num.right)
+    return factor is not None and all(f % d == 0 for f in factor for d in divisors)
