@@ -22,6 +22,7 @@ from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
+from .repetition import ContainerMixin, Item, is_container, with_bound
 from .source import Span
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
@@ -35,7 +36,7 @@ class _Err:
 
 ERR: Any = _Err()
 
-PARAM_TYPES = ("int", "float", "bool", "str", "dim")
+PARAM_TYPES = ("int", "float", "bool", "str", "dim", "list")
 # Repetition is unrolled, so `Block * 10**9` would run (and allocate) without end. Real models have a few
 # thousand layers; past this many op nodes and block instances in one network, elaboration stops with E305.
 
@@ -86,6 +87,8 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
         elif isinstance(e, (ast.ListExpr, ast.TupleExpr)):
             for it in e.items:
                 expr(it)
+        elif isinstance(e, ast.ListComp):
+            expr(e.item)
         elif isinstance(e, ast.BinOp):
             expr(e.left)
             expr(e.right)
@@ -124,7 +127,7 @@ def check_headers(defs: dict[str, ast.Definition], diags: Diagnostics) -> None:
                             help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(PARAM_TYPES)}")
 
 
-class Elaborator:
+class Elaborator(ContainerMixin):
     def __init__(self, definitions: dict[str, ast.Definition], diags: Diagnostics,
                  overrides: dict[str, int] | None = None) -> None:
         self.defs = definitions
@@ -684,11 +687,16 @@ class Elaborator:
             return e.value
         if isinstance(e, ast.TupleExpr | ast.ListExpr):
             return tuple(self._eval(i, frame) for i in e.items)
+        if isinstance(e, ast.ListComp):
+            return self._comprehension(e, frame)
         if isinstance(e, ast.UnaryOp):
             return self._unary(e, frame)
         if isinstance(e, ast.BinOp):
             return self._binop(e, frame)
         if isinstance(e, ast.Call):
+            if (isinstance(e.func, ast.Name) and e.func.id == "range" and "range" not in frame.env
+                    and not self._is_callable("range", frame)):
+                return self._range(e, frame)
             return self._call(e, frame, None, None)
         if isinstance(e, ast.Chain):
             return self._chain(e, frame)
@@ -923,8 +931,7 @@ class Elaborator:
 
     def _step(self, expr: ast.Expr, value: Any, frame: Frame, alias: tuple[str, Span] | None,
               forced_name: str | None, last: bool, pattern: tuple[str, Span] | None = None) -> Any:
-        container = isinstance(expr, ast.ListExpr) or (
-            isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call, ast.ListExpr)))
+        container = is_container(expr)
         if pattern is not None and not container:
             return self.error("E311", "a name pattern `[\"...{i}\"]` names the items of a list or repetition, but "
                               "this step is a single layer", pattern[1], help="drop the pattern, or repeat the "
@@ -946,20 +953,11 @@ class Elaborator:
                               help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
         if isinstance(expr, ast.Call):
             return self._call(expr, frame, value, alias, forced_name)
-        if isinstance(expr, ast.ListExpr):
-            return self._sequential(list(expr.items), None, value, expr.span, alias, forced_name, frame, pattern)
-        if isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call,
-                                                                                     ast.ListExpr)):
-            n = self._eval(expr.right, frame)
-            if n is ERR:
+        if container:
+            items = self._items(expr, frame)
+            if items is None:
                 return ERR
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                return self.error("E305", f"a repeat count must be a positive integer, got {describe(n)}",
-                                  expr.right.span)
-            if n > self.max_layers:
-                return self.error(LAYERS.code, f"a repeat count of {n:,} is too large", expr.right.span,
-                                  help=f"repetition is unrolled into layers; {LAYERS.hint()}")
-            return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame, pattern)
+            return self._sequential(items, None, value, expr.span, alias, forced_name, frame, pattern)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
 
@@ -975,8 +973,15 @@ class Elaborator:
         elif isinstance(expr, ast.ListExpr):
             for item in expr.items:
                 self._check_step(item, frame)
-        elif isinstance(expr, ast.BinOp) and expr.op == "*":
+        elif isinstance(expr, ast.ListComp):
+            self._check_step(expr.item, with_bound(frame, ((expr.var, ERR, expr.var_span),)))
+        elif isinstance(expr, ast.Chain):
+            for part in (expr.head, *(st.expr for st in expr.steps)):
+                self._check_step(part, frame)
+        elif isinstance(expr, ast.BinOp) and expr.op in ("*", "+"):
             self._check_step(expr.left, frame)
+            if expr.op == "+":
+                self._check_step(expr.right, frame)
 
     def _check_arguments(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                          span: Span) -> None:
@@ -988,7 +993,7 @@ class Elaborator:
             self._bind_params(self.defs[name], scalars, {k: v for k, v in kw.items()
                                                          if not isinstance(v[0], Value)}, span)
 
-    def _sequential(self, items: list[ast.Expr], _unused: Any, value: Any, span: Span,
+    def _sequential(self, items: list[Item], _unused: Any, value: Any, span: Span,
                     alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame,
                     pattern: tuple[str, Span] | None = None) -> Any:
         names = [str(i) for i in range(len(items))]
@@ -1011,7 +1016,9 @@ class Elaborator:
         for item, forced in zip(items, names):
             if value is ERR:
                 break
-            value = self._step(item, value, sub, None, forced, False)
+            # A step of a chain written inside a list keeps its own `as` name (`[Conv2d(8, 3) -> BatchNorm2d as bn]`).
+            value = self._step(item.expr, value, with_bound(sub, item.bound), item.alias,
+                               None if item.alias is not None else forced, False, item.pattern)
         mod.outputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]
         return value
 
@@ -1448,6 +1455,7 @@ _PARAM_CHECKS = {
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "bool": lambda v: isinstance(v, bool),
     "str": lambda v: isinstance(v, str),
+    "list": lambda v: isinstance(v, tuple),  # `widths: list = [64, 128, 256]`, indexed as `widths[i]`
 }
 
 
