@@ -955,7 +955,7 @@ class Elaborator(ContainerMixin):
             return self._call(expr, frame, value, alias, forced_name)
         if container:
             items = self._items(expr, frame)
-            if items is None:
+            if not isinstance(items, list):  # None or ERR: reported
                 return ERR
             return self._sequential(items, None, value, expr.span, alias, forced_name, frame, pattern)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",

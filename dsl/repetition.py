@@ -96,7 +96,7 @@ class ContainerMixin:
                                      for st in e.steps]
         if isinstance(e, ast.ListComp):
             values = self._iteration_values(e, frame)
-            if values is None:
+            if not isinstance(values, tuple):
                 return None
             return [Item(e.item, ((e.var, v, e.var_span),)) for v in values]
         if is_concat(e):
@@ -104,7 +104,7 @@ class ContainerMixin:
             out: list[Item] = []
             for part in _concat_leaves(e):
                 items = self._items(part, frame, in_concat=True) if is_container(part) else [Item(part)]
-                if items is None:
+                if not isinstance(items, list):
                     return None
                 out.extend(items)
             if not out and not in_concat:
@@ -132,7 +132,7 @@ class ContainerMixin:
         """`[Bottleneck(512, stride=2), Bottleneck(512) * 2]` nests the repetition as one item (`layer4.1.0`),
         which torchvision's `_make_layer` never does; warn when a repeated layer is also a plain item beside it."""
         plain = {_callee_name(it) for it in e.items if _callee_name(it) is not None}
-        for it in e.items:
+        for k, it in enumerate(e.items):
             if not is_repetition(it):
                 continue
             assert isinstance(it, ast.BinOp)
@@ -140,8 +140,8 @@ class ContainerMixin:
             if name is None or name not in plain:
                 continue
             first = next(x for x in e.items if _callee_name(x) == name)
-            self.warn("W004", f"this repetition is one item of the list: its `{name}` layers nest one level "
-                      "deeper (keys `...N.0`, `...N.1`) than the plain `" + name + "` beside it", it.span,
+            self.warn("W004", f"this repetition is item {k} of the list, so its `{name}` layers are named "
+                      f"`{k}.0`, `{k}.1`, ..., one level deeper than the plain `{name}` beside it", it.span,
                       help=f"for one flat container write `[{first.span.text}] + {it.span.text}`; to nest on "
                       f"purpose, write it as a comprehension: `[{it.left.span.text} for _ in range({it.right.span.text})]`")
 
@@ -161,7 +161,7 @@ class ContainerMixin:
     def _comprehension(self, e: ast.ListComp, frame: Frame) -> Any:
         """`[2 ** i for i in range(4)]` as a value: the tuple of the item evaluated for each value."""
         values = self._iteration_values(e, frame)
-        if values is None:
+        if not isinstance(values, tuple):
             return _err()
         return tuple(self._eval(e.item, with_bound(frame, ((e.var, v, e.var_span),))) for v in values)
 
