@@ -22,6 +22,7 @@ from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
+from .declarations import DeclarationMixin, DeclaredLayer, declares, register
 from .repetition import ContainerMixin, Item, is_container, with_bound
 from .source import Span
 from .types import DTYPES, FLOAT_DTYPES, TensorType
@@ -127,7 +128,7 @@ def check_headers(defs: dict[str, ast.Definition], diags: Diagnostics) -> None:
                             help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(PARAM_TYPES)}")
 
 
-class Elaborator(ContainerMixin):
+class Elaborator(ContainerMixin, DeclarationMixin):
     def __init__(self, definitions: dict[str, ast.Definition], diags: Diagnostics,
                  overrides: dict[str, int] | None = None) -> None:
         self.defs = definitions
@@ -295,6 +296,10 @@ class Elaborator(ContainerMixin):
             elif isinstance(stmt, ast.Output):
                 self._output(stmt, frame)
             elif isinstance(stmt, ast.Assign):
+                call = declares(stmt, self.defs, frame.env)  # `reduction = Linear(...)`: a layer, used later
+                if call is not None:
+                    self._declaration(stmt, call, frame)
+                    continue
                 value = self._eval(stmt.value, frame)
                 if len(stmt.targets) == 1:
                     self._assign(stmt.targets[0], value, frame)
@@ -650,6 +655,7 @@ class Elaborator(ContainerMixin):
             frame.outputs.append((name, value, item.span))
 
     def _finish_frame(self, frame: Frame) -> None:
+        self._unapplied_layers(frame)
         for name, b in frame.env.items():
             if not b.used and b.kind in ("value", "input") and _has_tensor(b.value):
                 self._unused(name, b)
@@ -660,6 +666,10 @@ class Elaborator(ContainerMixin):
 
     def _lookup(self, e: ast.Name, frame: Frame) -> Any:
         b = frame.env.get(e.id)
+        if b is not None and isinstance(b.value, DeclaredLayer):
+            b.used = True
+            return self.error("E204", f"`{e.id}` is a declared layer, not a value", e.span,
+                              help=f"apply it to a value: `x -> {e.id}` or `{e.id}(x)`")
         if b is not None:
             b.used = True
             if self.observe is not None:
@@ -872,6 +882,22 @@ class Elaborator(ContainerMixin):
 
     def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
               forced_name: str | None = None) -> Any:
+        declared = frame.env.get(e.func.id) if isinstance(e.func, ast.Name) else None
+        if declared is not None and isinstance(declared.value, DeclaredLayer):  # `reduction(x)`
+            declared.used = True
+            pos, kw, ok = self._eval_args(e.args, frame, frozenset())
+            if not ok or chain_in is ERR or any(v is ERR for v, _ in pos):
+                return ERR
+            if any(v is ERR for v, _ in kw.values()):
+                return ERR
+            if any(not isinstance(v, Value) for v, _ in [*pos, *kw.values()]):
+                return self.error("E204", f"the declared layer `{e.func.id}` takes only tensors here", e.span,
+                                  help="its attributes are given where it is declared")
+            inputs = tuple(_flatten(chain_in)) if chain_in is not None else ()
+            inputs += tuple(v for v, _ in pos)
+            # Tensors by keyword (`self_attn(x, key_padding_mask=pad)`) join the declared attributes.
+            return self._apply_declared(declared.value, inputs if len(inputs) != 1 else inputs[0], e.span, alias,
+                                        frame, kw)
         name = self._callee(e.func, frame)
         spec = lookup(name) if name is not None and name not in frame.env else None
         refs = frozenset(at.name for at in spec.attrs if at.coerce is LayerRef) if spec is not None else frozenset()
@@ -938,6 +964,10 @@ class Elaborator(ContainerMixin):
                               "step: `Block(64) * 3 as stage[\"block{i}\"]`")
         if isinstance(expr, ast.Name):
             name = expr.id
+            declared = frame.env.get(name)
+            if declared is not None and isinstance(declared.value, DeclaredLayer):  # `x -> reduction`
+                declared.used = True
+                return self._apply_declared(declared.value, value, expr.span, alias, frame)
             if self._is_callable(name, frame):
                 return self._apply(name, [], {}, value, expr.span, alias, forced_name, frame)
             if last and forced_name is None:
@@ -1064,6 +1094,7 @@ class Elaborator(ContainerMixin):
                     break
             frame.counters[base] = k
         frame.taken.add(name)
+        register(frame.module, name)
         return name
 
     def _apply_op(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
