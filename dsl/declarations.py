@@ -99,6 +99,7 @@ class DeclarationMixin:
             return
         self._check_arguments(name, pos, kw, call.span)  # type: ignore[attr-defined]
         frame.reserved.add(target.id)  # generated names keep clear of it
+        frame.taken.add(target.id)  # and `as` names may not take it (E307); released when it is applied
         register(frame.module, target.id, declared=True)
         self._bind(target.id, DeclaredLayer(target.id, target.span, name, pos, kw, call.span, frame.module),  # type: ignore[attr-defined]
                    target.span, frame, kind="layer")
@@ -119,6 +120,7 @@ class DeclarationMixin:
         # The node's span is where it is applied (shape errors point there; its attributes were checked at the
         # declaration, and an attribute's own error points into the declaration through its argument's span).
         kw = {**layer.kw, **(tensors or {})}
+        frame.taken.discard(layer.name)
         return self._apply(layer.callee, layer.pos, kw, value, span,  # type: ignore[attr-defined]
                            (layer.name, layer.span), None, frame)
 
