@@ -120,8 +120,8 @@ class ContainerMixin:
             if not isinstance(n, int) or isinstance(n, bool) or n < smallest:
                 what = "a non-negative" if in_concat else "a positive"
                 return self.error("E305", f"a repeat count must be {what} integer, got {describe(n)}", e.right.span,
-                                  help=None if in_concat else "joined to other layers with `+`, a count may be 0: "
-                                  "`[Block(64, stride=2)] + Block(64) * (n - 1)`")
+                                  help=None if in_concat or n != 0 else "joined to other layers with `+`, a count "
+                                  "may be 0: `[Block(64, stride=2)] + Block(64) * (n - 1)`")
             if n > self.max_layers:
                 return self.error(LAYERS.code, f"a repeat count of {n:,} is too large", e.right.span,
                                   help=f"repetition is unrolled into layers; {LAYERS.hint()}")
