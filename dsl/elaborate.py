@@ -887,6 +887,7 @@ class Elaborator(ContainerMixin, DeclarationMixin):
             declared.used = True
             pos, kw, ok = self._eval_args(e.args, frame, frozenset())
             if not ok or chain_in is ERR or any(v is ERR for v, _ in pos):
+                declared.value.uses.append(e.span)  # counts as applied: no second error for it
                 return ERR
             if any(v is ERR for v, _ in kw.values()):
                 return ERR
@@ -994,7 +995,11 @@ class Elaborator(ContainerMixin, DeclarationMixin):
     def _check_step(self, expr: ast.Expr, frame: Frame) -> None:
         """Report what can be known about a step without its input: unknown ops, names and attributes."""
         if isinstance(expr, ast.Name):
-            if not self._is_callable(expr.id, frame) and expr.id not in frame.env:
+            declared = frame.env.get(expr.id)
+            if declared is not None and isinstance(declared.value, DeclaredLayer):
+                declared.used = True
+                declared.value.uses.append(expr.span)  # counts as applied: no second error for it
+            elif not self._is_callable(expr.id, frame) and expr.id not in frame.env:
                 guess = did_you_mean(expr.id, list(OPS) + list(ALIASES) + list(self.defs))
                 self.error("E301", f"unknown op or block `{expr.id}`", expr.span,
                            help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")

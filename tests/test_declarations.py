@@ -175,3 +175,8 @@ network Two {
 
 def test_assignment_with_a_tensor_argument_still_applies() -> None:
     assert _codes("    y = concat(x, x, dim=-1)\n    output y -> Linear(c) as fc") == []
+
+
+def test_an_earlier_error_does_not_make_a_declared_layer_unapplied() -> None:
+    codes = _codes("    fc = Linear(c)\n    norm = LayerNorm()\n    output x -> Conv2d(4, 3) -> fc -> norm(N)")
+    assert "E313" not in codes and codes
