@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast
+from .declarations import DeclarationMixin, DeclaredLayer, declares, register
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, Sym, add_minimum, dims_equal, floordiv, lower_bound, sym
 from .divisibility import add_equal, add_fact, facts_scope, known_modulus, recording, requirement
@@ -22,7 +23,6 @@ from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
-from .declarations import DeclarationMixin, DeclaredLayer, declares, register
 from .repetition import ContainerMixin, Item, is_container, with_bound
 from .source import Span
 from .types import DTYPES, FLOAT_DTYPES, TensorType
