@@ -99,6 +99,8 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
 
     for s in stmts:
         if isinstance(s, ast.Assign):
+            if isinstance(s.value, ast.Call) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
+                out.add(s.targets[0].id)  # may declare a layer (`linear1 = Linear(ff)`): not a generated name
             expr(s.value)
         elif isinstance(s, ast.ExprStmt):
             expr(s.expr)

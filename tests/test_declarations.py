@@ -180,3 +180,12 @@ def test_assignment_with_a_tensor_argument_still_applies() -> None:
 def test_an_earlier_error_does_not_make_a_declared_layer_unapplied() -> None:
     codes = _codes("    fc = Linear(c)\n    norm = LayerNorm()\n    output x -> Conv2d(4, 3) -> fc -> norm(N)")
     assert "E313" not in codes and codes
+
+
+def test_a_declared_name_is_kept_clear_of_generated_names() -> None:
+    # The unnamed Linear before the declaration would otherwise be named `linear1`, taking the declared name.
+    result = compile_source(Source("<test>", BLOCK % "    y = x -> Linear(c)\n    linear1 = Linear(c)\n"
+                                   "    output y -> linear1"), None)
+    assert not result.diagnostics.items
+    assert [e.key for e in result.graphs["Net"].state_dict()] == [
+        "b.linear2.weight", "b.linear2.bias", "b.linear1.weight", "b.linear1.bias"]
