@@ -79,6 +79,7 @@ class ContainerMixin:
     """Expanding container expressions into items, and `range`/comprehension values for `_eval`."""
 
     max_layers: int
+    observe: Any
 
     # Provided by the elaborator.
     def _eval(self, e: ast.Expr, frame: Frame) -> Any: ...  # pragma: no cover
@@ -98,6 +99,7 @@ class ContainerMixin:
             values = self._iteration_values(e, frame)
             if not isinstance(values, tuple):
                 return None
+            self._observe_values(e, values)
             return [Item(e.item, ((e.var, v, e.var_span),)) for v in values]
         if is_concat(e):
             assert isinstance(e, ast.BinOp)
@@ -163,7 +165,14 @@ class ContainerMixin:
         values = self._iteration_values(e, frame)
         if not isinstance(values, tuple):
             return _err()
+        self._observe_values(e, values)
         return tuple(self._eval(e.item, with_bound(frame, ((e.var, v, e.var_span),))) for v in values)
+
+    def _observe_values(self, e: ast.ListComp, values: tuple[Any, ...]) -> None:
+        """The language server's hover on the variable lists the values it takes."""
+        if self.observe is not None:
+            for v in values:
+                self.observe(e.var_span, v)
 
     def _range(self, e: ast.Call, frame: Frame) -> Any:
         """`range(stop)`, `range(start, stop)`, `range(start, stop, step)`: integers, as in Python."""

@@ -165,6 +165,9 @@ async def test_definition_of_a_comprehension_variable(client: LanguageClient, tm
     loc = await client.text_document_definition_async(lsp.DefinitionParams(
         lsp.TextDocumentIdentifier(uri), position_of(text, "i]) ->")))
     assert isinstance(loc, lsp.Location) and loc.range.start == position_of(text, "i in range")
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(uri), position_of(text, "i in range")))
+    assert hover is not None and "0" in hover.contents.value and "1" in hover.contents.value  # type: ignore[union-attr]
 
 
 @pytest.mark.asyncio

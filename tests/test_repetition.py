@@ -261,3 +261,13 @@ def test_chain_inside_a_list_runs_in_both_backends(tmp_path) -> None:  # type: i
     with torch.no_grad():
         torch.testing.assert_close(model.features[0](x), reference(x))
     # conftest runs `netc verify` (the NumPy backend against torch) on this program at the end of the session.
+
+
+def test_list_parameter_set_on_the_command_line_gives_resnet101() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+    netc_cli = str(Path(sys.executable).parent / "netc")
+    out = subprocess.run([netc_cli, "check", str(SAMPLES / "resnet50.net"), "--set", "layers=[3,4,23,3]"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "total parameters: 44,549,160" in out and "layer3.22.conv1" in out and "layer3.23" not in out
