@@ -140,6 +140,9 @@ class Renderer:
         first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
         self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
         self._walk(mod.body, None, None)
+        if mod.registration:  # a layer declared before its use: `__init__` assigns in registration order
+            rank = {name: i for i, name in enumerate(mod.registration)}
+            self.init.sort(key=lambda it: rank.get(it.raw, len(rank)))
         return self._name_values(mod, a)
 
     def _rel(self, path: str) -> str:
