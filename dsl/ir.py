@@ -48,6 +48,9 @@ class OpNode:
     # Weight tying (`Linear(vocab, tied=wte)`): own parameter name -> the state_dict key of the parameter it
     # shares. Like torch, the state_dict lists the key under both names, but the parameter counts once.
     tied: dict[str, str] = field(default_factory=dict)
+    # The call that gave the attributes, when it is not at `span`: a declared layer (`linear1 = Linear(ff)`)
+    # is applied later by name, and backends that print attributes as expressions read them from the call.
+    call_span: Span | None = None
 
     @property
     def num_params(self) -> int:
@@ -94,6 +97,7 @@ class Module:
     outputs: list[Value] = field(default_factory=list)
     parent: Module | None = None
     arg_source: dict[str, str] = field(default_factory=dict)  # source text of each argument given
+    call_span: Span | None = None  # the declaration's call, for a declared block (see OpNode.call_span)
     # The optional inputs of the definition (network or block), in declaration order, whether or not this
     # call passes them; `inputs` holds only the values the caller passed.
     input_defaults: dict[str, InputDefault] = field(default_factory=dict)

@@ -195,7 +195,7 @@ class Analyzer:
     def _node(self, node: OpNode, a: Analysis, info: DefInfo) -> None:
         spec = OPS[node.op]
         xs = [a.types.get(v.id, v.type) for v in node.inputs]
-        expr = info.exprs.get(span_key(node.span))
+        expr = info.exprs.get(span_key(node.call_span or node.span))
         call = expr if isinstance(expr, ast.Call) else None
         matched = match_args(call, node.attr_source, [(at.name, at.variadic) for at in spec.attrs if at.positional])
         given: dict[str, Any] = {}
@@ -260,7 +260,7 @@ class Analyzer:
 
     def _child(self, child: Module, a: Analysis, info: DefInfo) -> None:
         cdefn = self.defs[child.definition or ""]
-        expr = info.exprs.get(span_key(child.span))
+        expr = info.exprs.get(span_key(child.call_span or child.span))
         call = expr if isinstance(expr, ast.Call) else None
         matched = match_args(call, child.arg_source, [(p.name, False) for p in cdefn.params])
         cenv: dict[str, Val] = {}
