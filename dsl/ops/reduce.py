@@ -103,6 +103,7 @@ class Mean(_Reduce):
 class Max(_Reduce):
     name = "max"
     aliases = ("amax",)
+    pairwise = "maximum"
     doc = "Largest value over dims (the values only, like torch.amax)."
 
 
@@ -110,6 +111,7 @@ class Max(_Reduce):
 class Min(_Reduce):
     name = "min"
     aliases = ("amin",)
+    pairwise = "minimum"
     doc = "Smallest value over dims (the values only, like torch.amin)."
 
 
