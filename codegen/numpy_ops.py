@@ -76,6 +76,9 @@ def _extremum(fn: str) -> Emitter:
 def _where(f: Forward, n: OpNode, xs: list[str]) -> str:
     other = xs[2] if len(xs) == 3 else _lit(n.attrs["other"])
     expr = f"np.where({xs[0]}, {xs[1]}, {other})"
+    if len(xs) == 3 and n.outputs[0].type.dtype in FLOAT_DTYPES and any(
+            v.type.dtype not in FLOAT_DTYPES for v in n.inputs[1:]):
+        return f"({expr}).astype({f.dtype_expr})"  # a float and an integer tensor: torch keeps the float width
     if len(xs) == 2 and n.outputs[0].type.dtype in FLOAT_DTYPES:  # a Python float would make float64
         return f"{expr}.astype({xs[1]}.dtype)" if n.inputs[1].type.dtype in FLOAT_DTYPES else \
             f"({expr}).astype({f.dtype_expr})"

@@ -74,11 +74,10 @@ def tensor_expr(draw: st.DrawFn, depth: int = 0) -> E:
     elif kind == "pow":
         form = draw(st.sampled_from(["exponent", "base", "tensors"]))
         if form == "exponent":
-            e = _bin("**", a, E(draw(st.sampled_from(["0", "1", "2", "3", "2.0", "-1", "-1.0"])), ATOM))
-            if e.text.endswith("-1") or e.text.endswith("-1.0"):
-                e = E(e.text.replace("** -1", "** (-1)") if draw(st.booleans()) else e.text, e.prec)
+            exponent = draw(st.sampled_from(["0", "1", "2", "3", "2.0", "-1", "-1.0", "(-1)", "-(2)"]))
+            e = _bin("**", a, E(exponent, ATOM))
         elif form == "base":
-            e = _bin("**", E(draw(st.sampled_from(["2", "3", "0.5", "2.0"])), ATOM), a)
+            e = _bin("**", E(draw(st.sampled_from(["2", "3", "0.5", "2.0", "(-2)", "(-0.5)"])), ATOM), a)
         else:
             e = _bin("**", a, draw(tensor_expr(depth + 1)))
     elif kind == "cmp":
