@@ -46,6 +46,12 @@ def _cross_map(size: int) -> Case:
                 lambda i, s: layer(i["x"]), inputs=IMG)
 
 
+def _compare(symbol: str, op: str) -> Case:
+    fn = getattr(torch, op)
+    return Case(op, f"out = x {symbol} y\noutput out", lambda i, s: fn(i["x"], i["y"]),
+                inputs="input x: f32[2, 6]\n    input y: f32[6]")
+
+
 MORE_CASES: list[Case] = [
     # element-wise math
     *[_unary(op, getattr(torch, op)) for op in ("sin", "cos", "tan", "atan", "sinh", "cosh", "asinh", "expm1",
@@ -63,9 +69,8 @@ MORE_CASES: list[Case] = [
     Case("pow", "out = 2.0 ** x\noutput out", lambda i, s: 2.0 ** i["x"]),
     Case("pow", "out = x ** -2\noutput out", lambda i, s: i["x"] ** -2),
     # comparisons and the element-wise extremes of two tensors (tensor operators)
-    *[Case(op, f"out = x {sym} y\noutput out", lambda i, s, f=getattr(torch, op): f(i["x"], i["y"]),
-           inputs="input x: f32[2, 6]\n    input y: f32[6]")
-      for sym, op in (("==", "eq"), ("!=", "ne"), ("<", "lt"), ("<=", "le"), (">", "gt"), (">=", "ge"))],
+    *[_compare(sym, op) for sym, op in (("==", "eq"), ("!=", "ne"), ("<", "lt"), ("<=", "le"), (">", "gt"),
+                                          (">=", "ge"))],
     Case("gt", "out = 0.25 < x\noutput out", lambda i, s: 0.25 < i["x"]),  # Python swaps it to x > 0.25
     Case("eq", "out = x * 0.0 == y * 0.0\noutput out", lambda i, s: i["x"] * 0.0 == i["y"] * 0.0,
          inputs="input x: f32[2, 6]\n    input y: f32[6]"),

@@ -232,3 +232,28 @@ def test_where_in_an_expression_position_gets_a_hint() -> None:
                                             "    output y\n}\n"))
     (d,) = result.diagnostics.items
     assert d.code == "E100" and "where(x > 0, x, y)" in (d.help or "")
+
+
+# -- ONNX: the same expressions through onnxruntime ----------------------------------------------------------------
+ONNX_EXPRESSIONS = [
+    "x > 0", "0.5 <= x", "i < y", "m == (x > 0)", "m != m", "m < (x > 0)", "i >= 1.5", "x == i",
+    "min(x, y)", "max(x, i)", "min(m, m)", "max(i, m)",
+    "x ** 2", "-x ** 2", "2 ** x", "(-2) ** i", "x ** y", "i ** 2", "m ** 2", "2.5 ** i", "i ** 2.0",
+    "where(m, x, y)", "where(x > 0, i, x)", "where(m, i, other=1.5)", "masked_fill(x, m, -1.0)",
+    "2 - x", "2 / x", "-(x * 3)",
+]
+
+
+@pytest.mark.parametrize("text", ONNX_EXPRESSIONS)
+def test_onnx_export_computes_what_torch_computes(text: str) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from netc.export import build_model
+
+    graph = netc.check_source(_program(text)).graphs["Net"]
+    model = build_model(graph, {})
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {name: t.numpy() for name, t in _torch_inputs().items()}
+    (ours,) = session.run(None, feeds)
+    want = _torch_eval(text.replace("other=", "")).numpy() if "masked_fill" not in text else \
+        _torch_inputs()["x"].masked_fill(_torch_inputs()["m"], -1.0).numpy()
+    _same(np.asarray(ours), want, text, "ONNX")
