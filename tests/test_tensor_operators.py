@@ -257,3 +257,55 @@ def test_onnx_export_computes_what_torch_computes(text: str) -> None:
     want = _torch_eval(text.replace("other=", "")).numpy() if "masked_fill" not in text else \
         _torch_inputs()["x"].masked_fill(_torch_inputs()["m"], -1.0).numpy()
     _same(np.asarray(ours), want, text, "ONNX")
+
+
+# -- the other tools: formatter, diagram, costs ----------------------------------------------------------------------
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(e=tensor_expr())
+def test_formatter_keeps_the_meaning_of_tensor_expressions(e: E) -> None:
+    """fmt's output parses to the same graph (same ops, same attributes), and formatting again changes nothing."""
+    from netc.fmt import format_text
+
+    src = _program(e.text)
+    first = compile_source(Source("t.net", src))
+    assume(first.ok)
+    formatted = format_text(src)
+    again = compile_source(Source("t.net", formatted))
+
+    def ops(result: netc.Result) -> list[tuple[str, str]]:
+        return [(n.op, repr(sorted(n.attrs.items()))) for n in result.graphs["Net"].root.walk()
+                if isinstance(n, OpNode)]
+    assert ops(again) == ops(first), formatted
+    assert format_text(formatted) == formatted
+
+
+@pytest.mark.parametrize("text, want", [
+    ("-x ** 2", "-x ** 2"), ("(-x) ** 2", "(-x) ** 2"), ("x ** -y", "x ** -y"), ("(x > 0) == (y < 1)",
+                                                                                 "(x > 0) == (y < 1)"),
+    ("x + 1 >= y * 2", "x + 1 >= y * 2"), ("2 ** (x + 1)", "2 ** (x + 1)"), ("where(x > 0, x, y)",
+                                                                          "where(x > 0, x, y)"),
+])
+def test_formatter_prints_operators_with_their_needed_parentheses(text: str, want: str) -> None:
+    from netc.fmt import format_text
+
+    assert f"out = {want}\n" in format_text(_program(text))
+
+
+def test_diagram_draws_the_operator_ops() -> None:
+    from netc.codegen import dot
+
+    graph = netc.check_source(_program("where(x > 0, min(x, y), 2 ** x)")).graphs["Net"]
+    text = dot.to_dot(graph)
+    for label in ("gt", "other=0", "minimum", "pow", "base=2", "where"):
+        assert label in text, label
+    assert text.count(dot.FAMILY_COLOURS["arithmetic"][0]) >= 2  # gt and minimum are drawn as arithmetic
+
+
+def test_costs_count_one_flop_per_element() -> None:
+    from netc.dsl.cost import summarize
+
+    graph = netc.check_source(_program("max(x > 0, m) * (2 ** x)"), overrides={"B": 5}).graphs["Net"]
+    rows = {r.op: r for r in summarize(graph).layers}
+    for op in ("gt", "maximum", "pow", "mul"):
+        assert rows[op].flops == 15, op  # 5 x 3 output elements
+    assert rows["gt"].activation_bytes == 15  # a bool is one byte

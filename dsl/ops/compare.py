@@ -20,7 +20,7 @@ SWAPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le
 
 
 class _Compare(OpSpec):
-    family = "compare"
+    family = "arithmetic"
     min_inputs = 1
     max_inputs = 2
     attrs = (Attr("other", Any_, None, positional=False, doc="a number to compare with when there is one input"),)
@@ -46,7 +46,7 @@ for _symbol, _name in COMPARISONS.items():
 
 
 class _Extremum(OpSpec):
-    family = "compare"
+    family = "arithmetic"
     min_inputs = 2
     max_inputs = 2
 
