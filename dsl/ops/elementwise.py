@@ -121,7 +121,7 @@ class pow(OpSpec):  # noqa: N801,A001 - the op is called pow
 class where(OpSpec):  # noqa: N801
     name = "where"
     family = "math"
-    aliases = ("where_",)  # `where` is a keyword of input statements: `where_(cond, x, y)` reaches the op
+    aliases = ("where_",)  # the spelling from when `where` was only a keyword; `where(cond, x, y)` works now
     min_inputs = 2
     max_inputs = 3
     doc = "x where cond is true, else y (a tensor, or the number `other`); all three broadcast"
