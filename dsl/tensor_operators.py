@@ -59,11 +59,9 @@ def binary(op: str, left: Any, right: Any, left_is_tensor: bool, right_is_tensor
 
 def unary(op: str, tensor: Any, apply: Apply, fail: Fail, is_bool: Callable[[Any], bool]) -> Any:
     """`-x` is `neg(x)`; `+x` is x itself (torch refuses both on bool tensors)."""
-    if op == "+":
-        if is_bool(tensor):
-            return fail("`+` is not defined for bool tensors", None)
-        return tensor
-    return apply("neg", {}, [tensor])
+    if is_bool(tensor):  # as torch: "Negation, the `-` operator, on a bool tensor is not supported"
+        return fail(f"`{op}` is not defined for bool tensors", "to invert a mask, compare it: `m == 0`")
+    return tensor if op == "+" else apply("neg", {}, [tensor])
 
 
 def _describe(v: Any) -> str:
