@@ -417,6 +417,8 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "reciprocal": np.reciprocal, "neg": np.negative, "abs": np.abs, "sign": np.sign, "square": np.square,
     "floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc,
     "clamp": np.clip, "pow": np.power, "where": np.where, "masked_fill": masked_fill,
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "minimum": np.minimum, "maximum": np.maximum,
     "relu6": relu6, "hardtanh": hardtanh, "hardswish": hardswish, "hardsigmoid": hardsigmoid, "mish": mish,
     "selu": selu, "celu": celu, "rrelu": rrelu, "logsigmoid": logsigmoid, "softsign": softsign,
     "softshrink": softshrink, "hardshrink": hardshrink, "tanhshrink": tanhshrink, "threshold": threshold,

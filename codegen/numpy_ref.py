@@ -252,9 +252,9 @@ def _binary(symbol: str) -> Emitter:
     def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
         other = xs[1] if len(xs) > 1 else _lit(n.attrs["other"])
         expr = f"{xs[0]} {symbol} {other}"
-        # torch gives a float result where NumPy would give float64 (int tensor with a float, or int / int)
-        ints = all(v.type.dtype not in FLOAT_DTYPES for v in n.inputs)
-        if ints and (symbol == "/" or isinstance(n.attrs.get("other"), float)):
+        # torch gives a float result of the float inputs' width where NumPy would give float64 (an integer
+        # or bool tensor with a float, with a float tensor, or int / int)
+        if n.outputs[0].type.dtype in FLOAT_DTYPES and any(v.type.dtype not in FLOAT_DTYPES for v in n.inputs):
             return f"({expr}).astype({f.dtype_expr})"
         return expr
     return emit

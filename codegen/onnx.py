@@ -19,6 +19,7 @@ from ..dsl.ir import Graph, OpNode, Value
 from . import onnx_ops as o
 from . import onnx_seq as s
 from .onnx_builder import _ONNX_DTYPES, OPSET, Builder, Emitter, UnsupportedOp
+from .onnx_compare import EMITTERS as COMPARE_EMITTERS
 
 __all__ = ["EMITTERS", "OPSET", "UnsupportedOp", "to_onnx"]
 
@@ -53,6 +54,7 @@ EMITTERS: dict[str, Emitter] = {
         "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh", "softsign": "Softsign", "hardswish": "HardSwish",
         "mish": "Mish", "selu": "Selu", "Identity": "Identity"}.items()},
     "hardsigmoid": o.unary("HardSigmoid", alpha=1 / 6, beta=0.5),  # torch's relu6(x + 3) / 6
+    **COMPARE_EMITTERS,  # comparisons, minimum/maximum, pow, where, masked_fill
 }
 
 # Ops of the torch.nn layer set and the tensor-op family whose lowering is not written yet: exporting a network
@@ -65,9 +67,9 @@ InstanceNorm3d LPPool1d LPPool2d LPPool3d LSTMCell LocalResponseNorm MaxPool3d P
 PixelUnshuffle RMSNorm RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
 ReplicationPad3d Softmax2d StochasticDepth SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
 Unfold UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d ZeroPad3d celu clamp cumsum einsum erfc erfinv
-exp2 expand expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid masked_fill pad pow relu6 repeat
+exp2 expand expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid pad relu6 repeat
 repeat_interleave roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
-unsqueeze where
+unsqueeze
 """.split())
 
 

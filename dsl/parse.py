@@ -27,6 +27,9 @@ _GLYPH = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RB
 # Newlines are dropped after these tokens (the expression obviously continues) ...
 _CONTINUES_AFTER = {"_NL", "LBRACE", "COMMA", "EQUAL", "COLON", "ADD_OP", "MUL_OP", "COMPARE",
                     "_ARROW", "_POW", "AND", "OR", "NOT", "AS", "WHERE", "IMPORT", "IF", "ELIF"}
+# `where` continues the line only as the keyword of an input (after its type `]` or its default's name);
+# elsewhere it is the op (`x -> where` may end a line).
+_WHERE_KEYWORD_AFTER = {"RSQB", "NAME"}
 # ... and before these: a line starting with `->` continues the chain, one starting with a binary operator
 # continues the expression (`+ bias`, `* scale`, `and ...`); `}` closes the block.
 _CONTINUES_BEFORE = {"RBRACE", "_ARROW", "ELSE", "ELIF", "ADD_OP", "MUL_OP", "_POW", "COMPARE", "AND", "OR"}
@@ -41,15 +44,19 @@ class NewlineFilter:
         depth = 0
         prev: str | None = None
         pending: Token | None = None
+        where_keyword = False
         for tok in stream:
             if tok.type == "_NL":
                 if depth == 0 and pending is None:
                     pending = tok
                 continue
             if pending is not None:
-                if prev is not None and prev not in _CONTINUES_AFTER and tok.type not in _CONTINUES_BEFORE:
+                continues = prev in _CONTINUES_AFTER and (prev != "WHERE" or where_keyword)
+                if prev is not None and not continues and tok.type not in _CONTINUES_BEFORE:
                     yield pending
                 pending = None
+            if tok.type == "WHERE":
+                where_keyword = prev in _WHERE_KEYWORD_AFTER
             if tok.type in ("LPAR", "LSQB"):
                 depth += 1
             elif tok.type in ("RPAR", "RSQB"):
@@ -124,6 +131,9 @@ class _ToAst(Transformer):
     # atoms
     def name(self, meta, tok):  # type: ignore[no-untyped-def]
         return ast.Name(self._tspan(tok), str(tok))
+
+    def where_name(self, meta):  # type: ignore[no-untyped-def]
+        return ast.Name(self._span(meta), "where")
 
     def number(self, meta, tok):  # type: ignore[no-untyped-def]
         text = str(tok)
@@ -494,10 +504,16 @@ def _slash_comment_hint(source: Source, pos: int) -> str | None:
     return "`//` is floor division in netc; comments start with `#` (or are enclosed in `/* ... */`)"
 
 
+WHERE_HINT = ("`where` after an input's type states facts about its dims (`input x: f32[B, T] where T <= 512`); "
+              "to pick elements, call the op: `where(x > 0, x, y)`")
+
+
 def _syntax_hint(tok: Token, expected: set[str]) -> str | None:
     text = str(tok)
     if text == "=" and "EQUAL" not in expected:
         return "`=` binds a name at the start of a line; to compare, use `==`"
+    if tok.type == "WHERE":
+        return WHERE_HINT
     if tok.type == "NAME" and "_NL" in expected:
         return "put each statement on its own line, or join steps with `->`"
     if tok.type == "NAME" and text in {"def", "class", "return", "for", "while", "lambda"}:

@@ -9,6 +9,7 @@ import weakref
 from typing import Any
 
 from ...dsl.ir import Module, OpNode
+from ...dsl.ops.compare import COMPARISONS
 from ...dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
 from .emitters import ALWAYS, Attrs, Emitter, Expr, Func, Layer, _call
 from .exprs import Bin, Var, literal
@@ -431,7 +432,12 @@ def _squeeze(xs: list[str], a: Attrs) -> str:
 
 
 def _pow(xs: list[str], a: Attrs) -> str:
-    return f"{xs[0]} ** {xs[1] if len(xs) == 2 else a['exponent']}"
+    """`x ** y`, `x ** 2`, `2 ** x` (torch.pow(2, x)), as a tree: a negative base gets its parentheses."""
+    if len(xs) == 2:
+        return Bin("**", Var(xs[0]), Var(xs[1])).render(a.ctx)
+    if a.value("base") is not None:
+        return Bin("**", a.tree("base"), Var(xs[0])).render(a.ctx)
+    return Bin("**", Var(xs[0]), a.tree("exponent")).render(a.ctx)
 
 
 def _where(xs: list[str], a: Attrs) -> str:
@@ -480,6 +486,9 @@ EMITTERS.update({
     **{name: Func(_TORCH_NAMES.get(name, f"torch.{name}")) for name in (*FLOAT_UNARY, *EXACT_UNARY)},
     "clamp": Expr(_clamp),
     "pow": Expr(_pow),
+    **{name: _binary(symbol) for symbol, name in COMPARISONS.items()},  # `x > 0`: a bool tensor
+    "minimum": Expr(lambda xs, a: f"torch.minimum({xs[0]}, {xs[1]})"),
+    "maximum": Expr(lambda xs, a: f"torch.maximum({xs[0]}, {xs[1]})"),
     "where": Expr(_where),
     "masked_fill": Expr(lambda xs, a: f"{xs[0]}.masked_fill({xs[1]}, {a['value']})"),
     # activations
