@@ -30,6 +30,7 @@ EMITTERS: dict[str, Emitter] = {
     "AdaptiveAvgPool1d": o.adaptive("avg", 1), "AdaptiveAvgPool2d": o.adaptive("avg", 2),
     "AdaptiveMaxPool1d": o.adaptive("max", 1), "AdaptiveMaxPool2d": o.adaptive("max", 2),
     "BatchNorm1d": o.batch_norm, "BatchNorm2d": o.batch_norm, "LayerNorm": o.layer_norm,
+    "LayerNorm2d": o.layer_norm_2d,
     "Dropout": o.unary("Identity"),
     "Flatten": o.reshape, "flatten": o.reshape, "view": o.reshape,
     "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
