@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "E309": "cannot unpack",
     "E310": "a chain ends in a misspelt op",
     "E311": "invalid layer name",
+    "E320": "invalid parameter or buffer declaration",
     # E4xx: definitions and files
     "E400": "duplicate definition",
     "E401": "recursive block",

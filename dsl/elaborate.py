@@ -23,6 +23,9 @@ from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
 from .source import Span
+from .state import declare as declare_state
+from .state_hints import PYTORCH_CALLS
+from .state_hints import SYNTAX_HINT as STATE_SYNTAX_HINT
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
 
@@ -94,7 +97,9 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
                 expr(a.value)
 
     for s in stmts:
-        if isinstance(s, ast.Assign):
+        if isinstance(s, ast.StateDecl):
+            out.add(s.name)  # a declared parameter's name is an attribute too: generated names avoid it
+        elif isinstance(s, ast.Assign):
             expr(s.value)
         elif isinstance(s, ast.ExprStmt):
             expr(s.expr)
@@ -299,6 +304,8 @@ class Elaborator:
                     self._assign(ast.TupleExpr(stmt.span, stmt.targets), value, frame)
             elif isinstance(stmt, ast.ExprStmt):
                 self._expr_stmt(stmt, frame)
+            elif isinstance(stmt, ast.StateDecl):
+                declare_state(self, stmt, frame)
             elif isinstance(stmt, ast.If):
                 for cond, body in stmt.branches:
                     c = self._eval(cond, frame)
@@ -859,7 +866,8 @@ class Elaborator:
         candidates = list(OPS) + list(ALIASES) + list(self.defs)
         guess = did_you_mean(name, candidates)
         self.error("E301", f"unknown op or block `{name}`", func.span,
-                   help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+                   help=STATE_SYNTAX_HINT if name in PYTORCH_CALLS else
+                   f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
         return None
 
     def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
