@@ -174,6 +174,11 @@ def layer_norm_2d(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
     return [b.one("Transpose", [y], perm=[0, 3, 1, 2])]
 
 
+def expand(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
+    """torch's expand: ONNX Expand to the output shape the checker computed (its -1s already resolved)."""
+    return [b.one("Expand", [xs[0], b.shape(n.outputs[0].type.dims)])]
+
+
 # -- tensor plumbing --------------------------------------------------------------------------------------------
 def _reshape_to(b: Builder, x: str, dims: tuple[IntLike, ...]) -> str:
     return b.one("Reshape", [x, b.shape(dims)])
