@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...dsl.dims import Dim
-from ...dsl.ir import Module, OpNode, Value
+from ...dsl.ir import Module, OpNode, StateNode, Value
 from ...dsl.ops import REQUIRED
-from ..naming import attribute_namespace, local_namespace, registered_name
+from ..naming import attribute_namespace, local_namespace, plain_attribute, registered_name
 from .analysis import Analysis, NodeInfo, same
 from .definfo import SpanKey, span_key
 from .emitters import Attrs, Emitter
 from .exprs import Ctx, Lit, Tracked, Unrenderable, render_dim
 from .ops import EMITTERS
+from .state import declaration, tensor_text
 
 if TYPE_CHECKING:
     from .generator import Generator
@@ -132,8 +133,33 @@ class Renderer:
         self.inline: list[Module] = []  # containers written inline (nn.ModuleDict), not called as one
         first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
         self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
+        self.state_refs: dict[int, str] = {}  # value id of a declared parameter or buffer -> `self.name`
+        for state in mod.state:
+            self._declare(state)
         self._walk(mod.body, None, None)
         return self._name_values(mod, a)
+
+    def _declare(self, state: StateNode) -> None:
+        """`param class_token: ...` -> `self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))`."""
+        if not registered_name(state.name) and not plain_attribute(state.name):
+            raise Unrenderable(f"`{state.name}` cannot be a parameter's name in torch")
+        guard = self.dinfo.guard_of(state.span)
+        attr = self.names.attrs.name(state.name, ("mod", state.name), what="parameter") \
+            if plain_attribute(state.name) else None
+        if attr != state.name:  # not an identifier, or taken: registered under the source's name
+            if guard:
+                raise Unrenderable(f"a parameter named `{state.name}` inside an `if`")
+            attr, ref = None, f"getattr(self, {state.name!r})"
+        else:
+            ref = f"self.{attr}"
+        ctx = self.names.init_ctx()
+        dims, given = self.a.state.get(span_key(state.span), ([], {}))
+        line = declaration(state, ref if attr and state.kind == "parameter" else None,
+                           tensor_text(state, dims, given, ctx))
+        self.init.append(Item(self._rel(state.path), guard, state.name, line, attr=attr, used=frozenset(ctx.used)))
+        self.needs |= ctx.needs
+        assert state.value is not None
+        self.state_refs[state.value.id] = ref
 
     def _rel(self, path: str) -> str:
         return path[len(self.mod.path) + 1:] if self.mod.path else path
@@ -344,6 +370,7 @@ class Renderer:
                     var[v.id] = n
                     holder[n] = v.id
                     input_ids.add(v.id)
+        var.update(self.state_refs)  # declared parameters and buffers are read as `self.name`
         fwd: list[Item] = []
         for i, u in enumerate(units):
             args = [var[v.id] for v in u.inputs]
@@ -359,7 +386,7 @@ class Renderer:
                 cands: list[tuple[str, bool]] = []  # (raw name, or an existing variable when True)
                 if v.id in pref:
                     cands.append((pref[v.id], False))
-                if k == 0 and u.inputs and last(u.inputs[0].id) == i:
+                if k == 0 and u.inputs and last(u.inputs[0].id) == i and u.inputs[0].id not in self.state_refs:
                     if u.inputs[0].id in input_ids:
                         cands.append(("x", False))
                     cands.append((var[u.inputs[0].id], True))
