@@ -32,7 +32,7 @@ EMITTERS: dict[str, Emitter] = {
     "AdaptiveMaxPool1d": o.adaptive("max", 1), "AdaptiveMaxPool2d": o.adaptive("max", 2),
     "BatchNorm1d": o.batch_norm, "BatchNorm2d": o.batch_norm, "LayerNorm": o.layer_norm,
     "LayerNorm2d": o.layer_norm_2d, "expand": o.expand,
-    "Dropout": o.unary("Identity"),
+    "Dropout": o.unary("Identity"), "StochasticDepth": o.unary("Identity"),  # inference: the identity
     "Flatten": o.reshape, "flatten": o.reshape, "view": o.reshape,
     "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
     "add": o.binary("Add"), "sub": o.binary("Sub"), "mul": o.binary("Mul"), "div": o.binary("Div"),
@@ -65,7 +65,7 @@ CircularPad2d CircularPad3d ConstantPad1d ConstantPad2d ConstantPad3d CosineSimi
 Dropout2d Dropout3d EmbeddingBag FeatureAlphaDropout Fold GRUCell GroupNorm InstanceNorm1d InstanceNorm2d
 InstanceNorm3d LPPool1d LPPool2d LPPool3d LSTMCell LocalResponseNorm MaxPool3d PReLU PairwiseDistance PixelShuffle
 PixelUnshuffle RMSNorm RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
-ReplicationPad3d Softmax2d StochasticDepth SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
+ReplicationPad3d Softmax2d SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
 Unfold UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d ZeroPad3d celu clamp cumsum einsum erfc erfinv
 exp2 expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid masked_fill pad pow relu6 repeat
 repeat_interleave roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc

@@ -167,6 +167,8 @@ class Renderer:
     # -- __init__ side ----------------------------------------------------------------------------
     def _module_text(self, el: OpNode | Module, ctx: Ctx) -> str:
         if isinstance(el, OpNode):
+            if EMITTERS[el.op].helper is not None:  # inside a container too: the file must define its class
+                ctx.needs.add("helper:" + EMITTERS[el.op].helper)  # type: ignore[operator]
             text = EMITTERS[el.op].module(Attrs(el, self.a.nodes[id(el)], ctx))
             if text is None:
                 raise Unrenderable(f"`{el.op}` has no nn.Module form")
