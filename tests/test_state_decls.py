@@ -208,3 +208,22 @@ def test_formatter_writes_declarations_canonically() -> None:
     assert "    param t: f32[1, 4] = trunc_normal(std=0.02)\n" in out
     assert "    buffer m: f32[4] = ones, persistent=false\n" in out
     assert format_text(out, "m.net") == out
+
+
+def test_summary_counts_declared_parameters_and_buffers() -> None:
+    from netc.dsl.cost import summarize
+
+    s = summarize(_check(PROGRAM).graphs["Net"])
+    hand = HandNet()
+    assert s.trainable == sum(p.numel() for p in hand.parameters())
+    assert s.param_bytes == {"float32": 4 * s.trainable}
+    assert s.buffer_bytes == {"float32": 4 * hand.blk.running.numel()}  # the non-persistent one is not saved
+
+
+def test_editor_outline_lists_declarations() -> None:
+    from netc.lsp.analysis import analyze, outline
+
+    items = {o.name: o for o in outline(analyze("decl.net", PROGRAM))}
+    kinds = {c.name: c.kind for c in items["Blk"].children}
+    assert kinds["scale"] == "param" and kinds["running"] == "buffer" and kinds["scratch"] == "buffer"
+    assert {c.name: c.kind for c in items["Net"].children}["bias"] == "param"
