@@ -30,8 +30,7 @@ class GroupNorm(OpSpec):
     doc = "Normalises each of `num_groups` channel groups over (C/G, *) per sample."
     attrs = (
         Attr("num_groups", positive),
-        Attr("normalized_shape", Optional(positive), None, inferred=True,
-             doc="the channels, as torchvision names it; inferred from dim 1"),
+        Attr("num_channels", Optional(positive), None, inferred=True, doc="channels; inferred from dim 1"),
         Attr("eps", Float(0.0), 1e-5),
         Attr("affine", Bool, True),
     )
