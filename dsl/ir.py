@@ -147,6 +147,23 @@ class Module:
     input_defaults: dict[str, InputDefault] = field(default_factory=dict)
     # Parameters and buffers declared in the body (`param`, `buffer`), in declaration order.
     state: list[StateNode] = field(default_factory=list)
+    # The children's names in the order torch registers them, when a layer was declared before its use
+    # (`reduction = Linear(...)`, dsl/declarations.py); empty when that is the order of `body` (first use).
+    registration: list[str] = field(default_factory=list)
+
+    def registered(self) -> list[OpNode | Module]:
+        """The children in registration order: what `__init__` assigns first, and the state_dict's order."""
+        if not self.registration:
+            return list(self.body)
+        rank = {name: i for i, name in enumerate(self.registration)}
+        return sorted(self.body, key=lambda el: rank.get(el.name, len(rank)))
+
+    def walk_registered(self) -> Iterator[OpNode | Module]:
+        """Like `walk`, in registration order."""
+        for item in self.registered():
+            yield item
+            if isinstance(item, Module):
+                yield from item.walk_registered()
 
     def walk(self) -> Iterator[OpNode | Module]:
         """Every node and sub-module below this one, in execution order (pre-order)."""
@@ -240,7 +257,7 @@ def _module_entries(mod: Module, out: list[StateEntry]) -> None:
         if s.persistent:
             out.append(StateEntry(s.path, s.type.dims, _TORCH_DTYPE_NAMES.get(s.type.dtype, s.type.dtype),
                                   s.kind))  # type: ignore[arg-type]
-    for item in mod.body:
+    for item in mod.registered():  # children in the order torch registers them
         if isinstance(item, Module):
             _module_entries(item, out)
             continue
