@@ -233,6 +233,7 @@ EMITTERS: dict[str, Emitter] = {
     "LocalResponseNorm": _kernel("local_response_norm", "size", alpha=1e-4, beta=0.75, k=1.0),
     "CrossMapLRN2d": _kernel("cross_map_lrn2d", "size", alpha=1e-4, beta=0.75, k=1.0),
     "RMSNorm": _kernel("rms_norm", "normalized_shape", params=("weight",), eps=None),
+    "LayerNorm2d": _kernel("layer_norm_2d", "normalized_shape", params=("weight", "bias"), eps=1e-5),
     "MaxPool3d": _max_pool,
     "AvgPool3d": _avg_pool,
     "AdaptiveAvgPool3d": _adaptive("avg"),

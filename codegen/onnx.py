@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from ..dsl.dims import Dim, IntLike, Sym
-from ..dsl.ir import Graph, OpNode, Value
+from ..dsl.ir import Graph, OpNode, StateNode, Value
+from ..dsl.types import DTYPES
 from . import onnx_ops as o
 from . import onnx_seq as s
 from .onnx_builder import _ONNX_DTYPES, OPSET, Builder, Emitter, UnsupportedOp
@@ -31,7 +32,8 @@ EMITTERS: dict[str, Emitter] = {
     "AdaptiveAvgPool1d": o.adaptive("avg", 1), "AdaptiveAvgPool2d": o.adaptive("avg", 2),
     "AdaptiveMaxPool1d": o.adaptive("max", 1), "AdaptiveMaxPool2d": o.adaptive("max", 2),
     "BatchNorm1d": o.batch_norm, "BatchNorm2d": o.batch_norm, "LayerNorm": o.layer_norm,
-    "Dropout": o.unary("Identity"),
+    "LayerNorm2d": o.layer_norm_2d, "expand": o.expand,
+    "Dropout": o.unary("Identity"), "StochasticDepth": o.unary("Identity"),  # inference: the identity
     "Flatten": o.reshape, "flatten": o.reshape, "view": o.reshape,
     "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
     "add": o.binary("Add"), "sub": o.binary("Sub"), "mul": o.binary("Mul"), "div": o.binary("Div"),
@@ -65,9 +67,9 @@ CircularPad2d CircularPad3d ConstantPad1d ConstantPad2d ConstantPad3d CosineSimi
 Dropout2d Dropout3d EmbeddingBag FeatureAlphaDropout Fold GRUCell GroupNorm InstanceNorm1d InstanceNorm2d
 InstanceNorm3d LPPool1d LPPool2d LPPool3d LSTMCell LocalResponseNorm MaxPool3d PReLU PairwiseDistance PixelShuffle
 PixelUnshuffle RMSNorm RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
-ReplicationPad3d Softmax2d StochasticDepth SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
+ReplicationPad3d Softmax2d SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
 Unfold UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d ZeroPad3d celu clamp cumsum einsum erfc erfinv
-exp2 expand expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid pad relu6 repeat
+exp2 expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid pad relu6 repeat
 repeat_interleave roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
 unsqueeze
 """.split())
@@ -89,6 +91,26 @@ def _is_symbol(d: IntLike) -> str | None:
     return None
 
 
+def _state_initializer(b: Builder, state: StateNode) -> None:
+    """A declared parameter or buffer: the initializer of its state_dict key; a buffer kept out of the state_dict
+    (`persistent=false`) is a constant made from its initializer."""
+    assert state.value is not None
+    if state.persistent:
+        if state.path not in b.weights:
+            raise UnsupportedOp(None, f"the weights have no `{state.path}`")
+        b.initializers[state.path] = numpy_helper.from_array(np.ascontiguousarray(b.weights[state.path]), state.path)
+        b.taken.add(state.path)
+        b.names[state.value.id] = state.path
+        return
+    if state.init.kind not in ("zeros", "ones", "constant"):
+        raise UnsupportedOp(None, f"`{state.path}` is a buffer outside the state_dict drawn at random "
+                            f"({state.init.kind}); the ONNX graph cannot hold torch's draw",
+                            "make it persistent, or constant")
+    fill = state.init.arg("value") if state.init.kind == "constant" else {"zeros": 0.0, "ones": 1.0}[state.init.kind]
+    array = np.full(tuple(int(d) for d in state.type.dims), fill, dtype=DTYPES[state.type.dtype])
+    b.names[state.value.id] = b.const(array, state.path)
+
+
 def supported(graph: Graph) -> list[OpNode]:
     """The op nodes no emitter exists for (an empty list: every op has one)."""
     return [n for n in graph.op_nodes() if n.op not in EMITTERS]
@@ -107,6 +129,8 @@ def to_onnx(graph: Graph, weights: dict[str, np.ndarray], opset: int = OPSET,
             s = _is_symbol(d)
             if s is not None and s not in b.symbols:
                 b.symbols[s] = (name, axis)
+    for state in graph.root.state_nodes():
+        _state_initializer(b, state)
     for n in graph.op_nodes():
         b.node = n
         emitter = EMITTERS.get(n.op)

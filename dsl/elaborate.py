@@ -26,6 +26,9 @@ from .ops.tensor import exact_div
 from .parse import WHERE_HINT
 from .repetition import ContainerMixin, Item, is_container, with_bound
 from .source import Span
+from .state import declare as declare_state
+from .state_hints import PYTORCH_CALLS
+from .state_hints import SYNTAX_HINT as STATE_SYNTAX_HINT
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
 
@@ -99,7 +102,9 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
                 expr(a.value)
 
     for s in stmts:
-        if isinstance(s, ast.Assign):
+        if isinstance(s, ast.StateDecl):
+            out.add(s.name)  # a declared parameter's name is an attribute too: generated names avoid it
+        elif isinstance(s, ast.Assign):
             if isinstance(s.value, ast.Call) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
                 out.add(s.targets[0].id)  # may declare a layer (`linear1 = Linear(ff)`): not a generated name
             expr(s.value)
@@ -310,6 +315,8 @@ class Elaborator(ContainerMixin, DeclarationMixin):
                     self._assign(ast.TupleExpr(stmt.span, stmt.targets), value, frame)
             elif isinstance(stmt, ast.ExprStmt):
                 self._expr_stmt(stmt, frame)
+            elif isinstance(stmt, ast.StateDecl):
+                declare_state(self, stmt, frame)
             elif isinstance(stmt, ast.If):
                 for cond, body in stmt.branches:
                     c = self._eval(cond, frame)
@@ -874,7 +881,8 @@ class Elaborator(ContainerMixin, DeclarationMixin):
         candidates = list(OPS) + list(ALIASES) + list(self.defs)
         guess = did_you_mean(name, candidates)
         self.error("E301", f"unknown op or block `{name}`", func.span,
-                   help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+                   help=STATE_SYNTAX_HINT if name in PYTORCH_CALLS else
+                   f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
         return None
 
     def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,

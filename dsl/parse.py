@@ -13,6 +13,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast
 from .diagnostics import Diagnostics, Label
 from .source import Source, Span
+from .state_hints import hint_for_line
 
 GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "netc.lark"
 
@@ -233,6 +234,15 @@ class _ToAst(Transformer):
             default, rest = rest[0][1], rest[1:]
         return ast.Input(self._span(meta), str(name), self._tspan(name), ttype, tuple(rest), default)
 
+    def state_stmt(self, meta, kind, name, ttype, *rest):  # type: ignore[no-untyped-def]
+        init = rest[0] if rest and not isinstance(rest[0], ast.Arg) else None
+        options = tuple(r for r in rest if isinstance(r, ast.Arg))
+        return ast.StateDecl(self._span(meta), str(kind), self._tspan(kind), str(name), self._tspan(name), ttype,
+                             init, options)
+
+    def state_option(self, meta, name, value):  # type: ignore[no-untyped-def]
+        return ast.Arg(self._span(meta), str(name), value)
+
     def input_default(self, meta, tok):  # type: ignore[no-untyped-def]
         return ("default", ast.Name(self._tspan(tok), str(tok)))
 
@@ -421,7 +431,7 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
         help_ = None
         if ch == "'":
             help_ = 'strings use double quotes: "like this"'
-        help_ = _slash_comment_hint(source, pos) or help_
+        help_ = _slash_comment_hint(source, pos) or _pytorch_hint(source, pos) or help_
         diags.error("E103", f"unexpected character `{ch}`", span, label="not part of the language", help=help_)
         return pos
     if isinstance(err, UnexpectedToken):
@@ -475,7 +485,7 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
         span = Span(source, pos, tok.end_pos if tok.end_pos is not None else pos + 1)
         if tok.type == "_NL":
             span = Span(source, pos, pos + 1)
-        help_ = _slash_comment_hint(source, pos) or _syntax_hint(tok, expected)
+        help_ = _slash_comment_hint(source, pos) or _pytorch_hint(source, pos) or _syntax_hint(tok, expected)
         diags.error("E100", f"unexpected {_found(tok)}", span,
                     label=f"expected {_expected_words(expected)}", help=help_)
         return pos
@@ -506,6 +516,13 @@ def _slash_comment_hint(source: Source, pos: int) -> str | None:
 
 WHERE_HINT = ("`where` after an input's type states facts about its dims (`input x: f32[B, T] where T <= 512`); "
               "to pick elements, call the op: `where(x > 0, x, y)`")
+
+
+def _pytorch_hint(source: Source, pos: int) -> str | None:
+    """`nn.Parameter(...)`, `self.register_buffer(...)`: point at the `param`/`buffer` statements."""
+    line_start = source.text.rfind("\n", 0, pos) + 1
+    line_end = source.text.find("\n", pos)
+    return hint_for_line(source.text[line_start:len(source.text) if line_end < 0 else line_end])
 
 
 def _syntax_hint(tok: Token, expected: set[str]) -> str | None:

@@ -182,6 +182,8 @@ MORE_CASES: list[Case] = [
     Case("LocalResponseNorm", "x -> LocalResponseNorm(3, alpha=0.1) -> out\noutput out",
          lambda i, s: F.local_response_norm(i["x"], 3, alpha=0.1), inputs=IMG),
     *[_cross_map(n) for n in (2, 3, 6)],
+    Case("LayerNorm2d", "x -> LayerNorm2d(eps=1e-6) as n -> out\noutput out", lambda i, s: F.layer_norm(
+        i["x"].permute(0, 2, 3, 1), (4,), s["n.weight"], s["n.bias"], 1e-6).permute(0, 3, 1, 2), inputs=IMG),
     Case("RMSNorm", "x -> RMSNorm as n -> out\noutput out", lambda i, s: F.rms_norm(i["x"], (8,), s["n.weight"])),
     Case("RMSNorm", "x -> RMSNorm((3, 8), eps=0.001, elementwise_affine=false) -> out\noutput out",
          lambda i, s: F.rms_norm(i["x"], (3, 8), eps=1e-3)),

@@ -411,11 +411,20 @@ STOCHASTIC_DEPTH_HELPER = '''class StochasticDepth(nn.Module):
         return x * noise'''
 
 
+LAYER_NORM_2D_HELPER = '''class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt): nn.LayerNorm over the channels of an (N, C, H, W) tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)'''
+
+
 class Helper(Layer):
     """An op torch has no module for: a small class defined in the generated file."""
 
-    def __init__(self, cls: str, pos: tuple[str, ...], helper: str) -> None:
-        super().__init__(cls, pos)
+    def __init__(self, cls: str, pos: tuple[str, ...], helper: str, kw: dict[str, Any] | None = None) -> None:
+        super().__init__(cls, pos, kw)
         self.helper = helper
 
 
@@ -555,6 +564,8 @@ EMITTERS.update({
     **{name: Layer(f"nn.{name}", (), {"p": 0.5})
        for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")},
     "StochasticDepth": Helper("StochasticDepth", ("p", "mode"), STOCHASTIC_DEPTH_HELPER),
+    "LayerNorm2d": Helper("LayerNorm2d", ("normalized_shape",), LAYER_NORM_2D_HELPER,
+                          {"eps": 1e-5, "elementwise_affine": True, "bias": True}),
     # pairs of inputs, bags
     "Bilinear": Layer("nn.Bilinear", ("in1_features", "in2_features", "out_features"), {"bias": True}),
     "CosineSimilarity": Func("F.cosine_similarity", (), {"dim": 1, "eps": 1e-8}, module="nn.CosineSimilarity"),
@@ -574,4 +585,4 @@ EMITTERS.update({
     "UpsamplingBilinear2d": FixedFunc("F.interpolate", ("mode='bilinear'", "align_corners=True"), (),
                                       {"size": None, "scale_factor": None}, module="nn.UpsamplingBilinear2d"),
 })
-HELPER_NAMES += ("StochasticDepth",)
+HELPER_NAMES += ("StochasticDepth", "LayerNorm2d")
