@@ -12,7 +12,7 @@ settings, each against its own hand-written loop (the one a person would write f
 
 Every loop keeps its epoch's training loss (`loss.item()` per step, as the PyTorch tutorials do; netc logs
 each step's loss). Samples per second count training steps only (netc's per-epoch `time_s` has no validation: val=0; the
-hand loops time their epochs). Runs alternate netc and hand-written `--repeat` times; each figure is the
+hand loops time their epochs). Every run is a fresh process, netc's and the hand-written alike. Runs alternate netc and hand-written `--repeat` times; each figure is the
 median, and the ratio (netc / hand-written, target at least 0.97) is the median of the rounds' ratios.
 """
 from __future__ import annotations
@@ -113,6 +113,15 @@ def hand_loop(hidden: int, epochs: int, workers: int) -> float:
     return spent
 
 
+def hand_process(hidden: int, epochs: int, workers: int) -> float:
+    """The hand-written loop in a fresh process, as netc's run is: both pay the first steps' warm-up alike."""
+    cmd = [sys.executable, __file__, "--hand-loop", str(workers), "--hidden", str(hidden), "--epochs", str(epochs)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        sys.exit(done.stderr)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def netc_train(net: Path, out: Path, *flags: str) -> float:
     cmd = [sys.executable, "-m", "netc.cli", "train", str(net), "--out", str(out), "--no-progress",
            "--no-tensorboard", "--threads", "1", *flags]
@@ -141,16 +150,20 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-ddp", action="store_true")
+    ap.add_argument("--hand-loop", type=int, metavar="WORKERS", help=argparse.SUPPRESS)  # the child process
     args = ap.parse_args()
+    if args.hand_loop is not None:
+        print(hand_loop(args.hidden, args.epochs, args.hand_loop))
+        return
     samples = 1797 * args.epochs
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         net = folder / "bench.net"
         net.write_text(SECTION.format(sample=(ROOT / "samples" / "digits_mlp.net").as_posix(), hidden=args.hidden,
                                       epochs=args.epochs))
-        settings = [("1 process", lambda: netc_train(net, folder / "a"), lambda: hand_loop(args.hidden, args.epochs, 0)),
+        settings = [("1 process", lambda: netc_train(net, folder / "a"), lambda: hand_process(args.hidden, args.epochs, 0)),
                     ("1 process, 2 workers", lambda: netc_train(net, folder / "b", "--workers", "2"),
-                     lambda: hand_loop(args.hidden, args.epochs, 2))]
+                     lambda: hand_process(args.hidden, args.epochs, 2))]
         if not args.skip_ddp:
             settings.append(("2 processes (DDP)", lambda: netc_train(net, folder / "c", "--nproc", "2"),
                              lambda: hand_ddp(args.hidden, args.epochs, folder)))
