@@ -655,6 +655,10 @@ class _Checker:
                 return
             self.free["x"] = x_type
         self.transforms = self._transforms()
+        if data.name == "torchvision":
+            # Its files are torchvision's to read (this module never imports it): the classes come from the
+            # network's scores, the layout is checked when training opens the data set (netc/train/vision.py).
+            self.labels = TargetNeed("class", TensorType("i64", (sym(BATCH),)), None)
         if self.transforms or data.name in ("images", "csv", "text", "npz", "npy"):
             self._source_layout(data, x_type, model)
         elif data.name == "digits":
@@ -1128,7 +1132,9 @@ class _Checker:
             elif isinstance(p.dims[1], int) and p.dims[1] < classes:
                 self.error("E509", f"the data has {classes} classes, but {what} {p} scores only {p.dims[1]}", span,
                            help=f"make the network output {classes} scores")
-            self.target_need = TargetNeed("class", need.type, classes)
+            if labels.classes is None:  # a source whose classes are known only when read: as many as scored
+                classes = p.dims[1] if p.rank == 2 and isinstance(p.dims[1], int) else 0
+            self.target_need = TargetNeed("class", need.type, classes or None)
             return
         hint = "use cross_entropy for class labels" if fn.name in BINARY_LOSSES or fn.name in REGRESSION_LOSSES \
             else None
