@@ -74,3 +74,17 @@ def test_every_setting_shown_in_a_message_parses() -> None:
     for line in sorted(snippets):
         found = codes(NET + "train Net {\n    " + line + "\n    epochs: 1\n}\n")
         assert not [c for c in found if c.startswith("E1")], (line, found)  # E1xx: syntax
+
+
+def test_the_reference_gives_every_argument_in_its_function_row() -> None:
+    from netc.dsl.train import DATA, LOSSES, OPTIMIZERS, SCHEDULES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "train.md").read_text().splitlines()
+    missing = []
+    for table in (DATA, LOSSES, OPTIMIZERS, SCHEDULES, TRANSFORM_FNS):
+        for name, fn in table.items():
+            rows = [line for line in doc if line.startswith(f"| `{name}` |")]
+            wanted = [p.name for p in fn.params if p.kind != "tensor"]
+            if not any(all(w in row for w in wanted) for row in rows):
+                missing.append((name, wanted))
+    assert not missing, missing
