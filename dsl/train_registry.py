@@ -161,6 +161,12 @@ DATA: dict[str, Fn] = _fns(
                 P("stride", "int", None, _positive), *_SPLITS),
        "a UTF-8 text for a character-level language model: x is i64[B, length] (character ids, the sorted "
        "distinct characters of the file), the target the same window shifted by one character"),
+    Fn("torchvision", (P("dataset", "name", REQUIRED, positional=True,
+                         doc="the class in torchvision.datasets, e.g. CIFAR10, MNIST, FashionMNIST"),
+                       P("root", "str", REQUIRED, doc="the folder torchvision keeps the data set in (never downloaded)"),
+                       P("split", "name", "train", choices=("train", "test"), doc="which of its splits"), *_SPLITS),
+       "an image data set of torchvision, when torchvision is installed: its images as the `images` source gives "
+       "them (u8[H, W, 3] or [H, W] before `transforms`), targets the class indices; it must already be in `root`"),
 )
 
 def _transform_fns() -> dict[str, Fn]:

@@ -57,3 +57,34 @@ def test_the_reference_names_every_key_and_function() -> None:
     names = [*SETTINGS, *LOSSES, *TERMS, *OPTIMIZERS, *SCHEDULES, *METRICS, *DATA, *TRANSFORM_FNS]
     missing = [n for n in names if f"`{n}" not in doc]
     assert not missing, missing
+
+
+def test_every_setting_shown_in_a_message_parses() -> None:
+    # Every `key: value` snippet in the train checker's and the runtime's messages and hints, as the user
+    # would paste it (f-string fields filled with a plain name), is valid syntax in a section.
+    root = Path(__file__).resolve().parent.parent
+    files = [*(root / "dsl").glob("train*.py"), *(root / "netc" / "train").glob("*.py")]
+    snippets = set()
+    for path in files:
+        for example in re.findall(r"`((\w+)(?: \w+)?: [^`]+)`", path.read_text()):
+            line, key = example
+            if key in SETTINGS:
+                snippets.add(re.sub(r"\{[^}]*\}", "fc", line).replace('\\"', '"'))
+    assert len(snippets) >= 8, snippets
+    for line in sorted(snippets):
+        found = codes(NET + "train Net {\n    " + line + "\n    epochs: 1\n}\n")
+        assert not [c for c in found if c.startswith("E1")], (line, found)  # E1xx: syntax
+
+
+def test_the_reference_gives_every_argument_in_its_function_row() -> None:
+    from netc.dsl.train import DATA, LOSSES, OPTIMIZERS, SCHEDULES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "train.md").read_text().splitlines()
+    missing = []
+    for table in (DATA, LOSSES, OPTIMIZERS, SCHEDULES, TRANSFORM_FNS):
+        for name, fn in table.items():
+            rows = [line for line in doc if line.startswith(f"| `{name}` |")]
+            wanted = [p.name for p in fn.params if p.kind != "tensor"]
+            if not any(all(w in row for w in wanted) for row in rows):
+                missing.append((name, wanted))
+    assert not missing, missing

@@ -80,6 +80,25 @@ def test_binary_auc_counts_ties_as_half() -> None:
     assert math.isnan(compute([m("auc")], score, torch.ones(4, 1), "bce", "binary")["auc"])
 
 
+def test_metrics_fed_batch_by_batch_equal_the_hand_computed_values() -> None:
+    # The example above, in batches of 4 and 2 (evaluation feeds torchmetrics one batch at a time).
+    from netc.train.metrics import SplitMetrics
+
+    logits = torch.tensor([[3.0, 1, 0], [1, 2, 0], [0, 5, 1], [0, 4, 3], [1, 0, 2], [2, 0, 1]])
+    target = torch.tensor([0, 0, 1, 1, 2, 2])
+    split = SplitMetrics([m("accuracy"), m("top_k", k=2), m("f1")], "cross_entropy", "multiclass")
+    split.update(logits[:4], target[:4])
+    split.update(logits[4:], target[4:])
+    out = split.compute()
+    assert out["accuracy"] == pytest.approx(4 / 6) and out["top2"] == 1.0
+    assert out["f1"] == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
+    # binary AUC over two batches, one of them all negatives: positives 0.9, 0.5 vs negatives 0.5, 0.1
+    auc = SplitMetrics([m("auc")], "bce", "binary")
+    auc.update(torch.tensor([[0.9], [0.5]]), torch.tensor([[1.0], [1.0]]))
+    auc.update(torch.tensor([[0.5], [0.1]]), torch.tensor([[0.0], [0.0]]))
+    assert auc.compute()["auc"] == pytest.approx(3.5 / 4)
+
+
 def test_binary_metrics_on_logits() -> None:
     logits = torch.tensor([[2.0], [-1.0], [0.5], [-3.0]])  # predicted positive: samples 0 and 2
     target = torch.tensor([[1.0], [1.0], [0.0], [0.0]])
@@ -302,6 +321,21 @@ def test_a_checkpoint_that_does_not_fit_names_the_replace_to_add(tmp_path: Path)
     with pytest.raises(TrainError) as err:
         trainer(ft, tmp_path / "ft")
     assert "`fc2.weight` is [10, 16]" in err.value.message and "replace: [fc2]" in (err.value.help or "")
+
+
+def test_a_loss_that_is_not_finite_names_its_step(tmp_path: Path) -> None:
+    # Losses are read from the device every few steps, but the error still names the step that went wrong:
+    # the weights are poisoned after step 5, so step 6 is the first with a NaN loss.
+    from netc.train import TrainError
+
+    def poison(t: Trainer, step: int) -> None:
+        if step == 5:
+            with torch.no_grad():
+                t.models["Mlp"].fc1.weight.fill_(float("nan"))
+
+    with pytest.raises(TrainError) as err:
+        trainer(write(tmp_path, SEC), tmp_path / "o", on_step=poison).run()
+    assert err.value.message == "the loss became nan at step 6"
 
 
 # -- regularisation, clipping, precision ---------------------------------------------------------

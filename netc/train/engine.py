@@ -143,15 +143,6 @@ class Engine:
         else:
             yield
 
-    def all_sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        return [float(v) for v in t.tolist()]
-
     # -- state -----------------------------------------------------------------------------------
     def model_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The full state_dict on the CPU, also when FSDP shards it (a collective: every process calls it)."""

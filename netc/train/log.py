@@ -26,10 +26,15 @@ class Progress:
             self.bar = tqdm(total=total, initial=done, desc=desc, leave=False, file=self.stream, dynamic_ncols=True,
                             unit="batch")
 
-    def update(self, loss: float) -> None:
+    def advance(self) -> None:
+        """One more batch done (tqdm redraws at most every 0.1 s)."""
         if self.bar is not None:
-            self.bar.set_postfix_str(f"loss {loss:.4g}", refresh=False)
             self.bar.update(1)
+
+    def loss(self, loss: float | None) -> None:
+        """The latest training loss, shown beside the rate (it is read from the device only now and then)."""
+        if self.bar is not None and loss is not None:
+            self.bar.set_postfix_str(f"loss {loss:.4g}", refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:

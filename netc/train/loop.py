@@ -22,8 +22,9 @@ from .engine import Engine
 from .errors import TrainError
 from .loader import GlobalBatchSampler, epoch_seed, loader
 from .log import Progress, Table, TensorBoard, write_logs
-from .metrics import compute
+from .metrics import SplitMetrics
 from .recipe import Recipe
+from .tally import Tally
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Run:
         self.schedules.update(recipe.schedules(self.optimizers, self.total_steps))
         self.history: list[dict[str, Any]] = []
         self.step_losses: list[float] = []
+        self.tally = Tally()  # the losses of the steps not yet read from the device
         self.epoch = 0
         self.step = 0
         self.best: float | None = None
@@ -224,8 +226,6 @@ class Run:
                                              eng.world, start=self.batch_in_epoch)
                 bar = Progress(len(sampler.shards), f"epoch {self.epoch + 1}/{self.epochs}",
                                self.opts.progress and main, done=self.batch_in_epoch)
-                seen, total = self.epoch_sums
-                per_net = dict(self.epoch_per_net)
                 batches = loader(self.splits.train, sampler, self.opts.workers, pin)
                 for i, (x, y) in enumerate(batches, start=self.batch_in_epoch):
                     if s.steps is not None and self.step >= s.steps and self.opts.epochs is None:
@@ -233,28 +233,20 @@ class Run:
                     if self.opts.stop_after is not None and self.step >= self.opts.stop_after:
                         stopped = True
                         break
-                    global_n = sampler.sizes[i]
                     x = x.to(self.device, non_blocking=True)
                     y = None if y is None else y.to(self.device, non_blocking=True)
-                    step = self._train_step(x, y, global_n)
-                    values = [float(v) for v in step.values()]  # one device sync per step
-                    for alias, v in zip(step, values):
-                        if not math.isfinite(v):
-                            raise TrainError(f"the loss became {v} at step {self.step + 1}", key=f"loss {alias}",
-                                             help="lower the learning rate, add clip_norm, or check the data")
-                    values = [v / eng.world for v in eng.all_sum(values)]  # the mean over the global batch
-                    loss = sum(values)
+                    self.tally.add(self._train_step(x, y, sampler.sizes[i]), sampler.sizes[i])
                     self.step += 1
-                    self.step_losses.append(loss)
-                    seen += global_n
-                    total += loss * global_n
-                    for alias, value in zip(step, values):
-                        per_net[alias] = per_net.get(alias, 0.0) + value * global_n
-                    self.batch_in_epoch, self.epoch_sums, self.epoch_per_net = i + 1, (seen, total), per_net
-                    bar.update(loss)
+                    self.batch_in_epoch = i + 1
+                    if self.tally.full:
+                        bar.loss(self._read_losses())
+                    bar.advance()
                     if self.opts.on_step is not None:
                         self.opts.on_step(self, self.step)
+                self._read_losses()
                 bar.close()
+                seen, total = self.epoch_sums
+                per_net = self.epoch_per_net
                 self.epoch += 1
                 self.batch_in_epoch, self.epoch_sums, self.epoch_per_net = 0, (0, 0.0), {}
                 row = {"epoch": self.epoch, "step": self.step, "train_loss": total / max(seen, 1)}
@@ -280,6 +272,22 @@ class Run:
         self._write_logs(stopped)
         return Report(self.history, self.step_losses, self.test, self.folder, stopped_early=stopped,
                       checkpoint=self.folder / "last.pt", test_weights=self.test_weights)
+
+    def _read_losses(self, collective: bool = True) -> float | None:
+        """Fold the steps' losses kept on the device into the logs (netc/train/tally.py); returns the last
+        step's loss, for the progress bar."""
+        read = self.tally.read(self.engine, len(self.step_losses), collective)
+        seen, total = self.epoch_sums
+        per_net = self.epoch_per_net
+        for values, n in zip(read.values, read.sizes):
+            loss = sum(values)
+            self.step_losses.append(loss)
+            seen += n
+            total += loss * n
+            for alias, value in zip(self.tally.aliases, values):
+                per_net[alias] = per_net.get(alias, 0.0) + value * n
+        self.epoch_sums = (seen, total)
+        return self.step_losses[-1] if read.values else None
 
     def _epoch_schedules(self, row: dict[str, Any]) -> None:
         s = self.section
@@ -325,9 +333,8 @@ class Run:
             return {}
         s = self.section
         self._eval_mode()
-        sums = {alias: 0.0 for alias in s.losses}
-        preds: list[torch.Tensor] = []
-        targets: list[torch.Tensor] = []
+        sums: dict[str, torch.Tensor | float] = {alias: 0.0 for alias in s.losses}
+        scores = SplitMetrics(s.metrics, s.metric_loss, s.metric_kind) if s.metrics and s.metric_kind else None
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(s.seed + 7)  # the same noises for every evaluation
         sampler = GlobalBatchSampler(len(part), max(s.batch, 256), None)
@@ -336,21 +343,20 @@ class Run:
             y = None if y is None else y.to(self.device)
             with self.engine.autocast():
                 for alias, loss, scored in self.recipe.losses(self.models, self.models, x, y):
-                    sums[alias] += float(loss) * len(x)
-                    if scored is not None and s.metrics and y is not None:
-                        preds.append(scored.float().cpu())
-                        targets.append(y.cpu())
+                    sums[alias] = sums[alias] + loss.detach().double() * len(x)  # on the device: no wait
+                    if scored is not None and scores is not None and y is not None:
+                        scores.update(scored.detach(), y)
         torch.random.set_rng_state(gen_state)
         out: dict[str, float] = {}
         n = len(part)
-        if len(sums) == 1:
-            out[f"{split}_loss"] = next(iter(sums.values())) / n
+        totals = {alias: float(v) for alias, v in sums.items()}
+        if len(totals) == 1:
+            out[f"{split}_loss"] = next(iter(totals.values())) / n
         else:
-            out[f"{split}_loss"] = sum(sums.values()) / n
-            out.update({f"{split}_loss_{a}": v / n for a, v in sums.items()})
-        if preds and s.metric_kind is not None:
-            values = compute(s.metrics, torch.cat(preds), torch.cat(targets), s.metric_loss, s.metric_kind)
-            out.update({f"{split}_{k}": v for k, v in values.items()})
+            out[f"{split}_loss"] = sum(totals.values()) / n
+            out.update({f"{split}_loss_{a}": v / n for a, v in totals.items()})
+        if scores is not None:
+            out.update({f"{split}_{k}": v for k, v in scores.compute().items()})
         return out
 
     def _test(self) -> None:
@@ -441,6 +447,8 @@ class Run:
 
     def _interrupted(self) -> Report:
         path = self.folder / "interrupted.pt"
+        # One process reads its losses by itself: the others may have stopped already.
+        self._read_losses(collective=self.engine.world == 1)
         state = self._collective_state()
         if self.engine.main and state is not None:
             ckpt.save(path, state)

@@ -25,6 +25,10 @@ def open_source(section: Section, rng: np.random.Generator) -> Part:
         return _arrays(section, x, y)
     if name == "synthetic":
         return synthetic(section, rng)
+    if name == "torchvision":
+        from .vision import open_torchvision
+
+        return open_torchvision(section)
     from . import media
 
     return media.open_media(section, rng)  # images, csv, text
