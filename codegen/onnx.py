@@ -16,6 +16,7 @@ from onnx import helper
 
 from ..dsl.dims import Dim, IntLike, Sym
 from ..dsl.ir import Graph, OpNode, Value
+from . import onnx_more as m
 from . import onnx_ops as o
 from . import onnx_seq as s
 from .onnx_builder import _ONNX_DTYPES, OPSET, Builder, Emitter, UnsupportedOp
@@ -53,6 +54,8 @@ EMITTERS: dict[str, Emitter] = {
         "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh", "softsign": "Softsign", "hardswish": "HardSwish",
         "mish": "Mish", "selu": "Selu", "Identity": "Identity"}.items()},
     "hardsigmoid": o.unary("HardSigmoid", alpha=1 / 6, beta=0.5),  # torch's relu6(x + 3) / 6
+    "RMSNorm": m.rms_norm, "pow": m.pow_, "repeat_interleave": m.repeat_interleave,
+    "StochasticDepth": o.unary("Identity"),  # identity at inference, like Dropout
 }
 
 # Ops of the torch.nn layer set and the tensor-op family whose lowering is not written yet: exporting a network
@@ -62,11 +65,11 @@ AdaptiveAvgPool3d AdaptiveMaxPool3d AlphaDropout AvgPool3d BatchNorm3d Bilinear 
 CircularPad2d CircularPad3d ConstantPad1d ConstantPad2d ConstantPad3d CosineSimilarity CrossMapLRN2d Dropout1d
 Dropout2d Dropout3d EmbeddingBag FeatureAlphaDropout Fold GRUCell GroupNorm InstanceNorm1d InstanceNorm2d
 InstanceNorm3d LPPool1d LPPool2d LPPool3d LSTMCell LocalResponseNorm MaxPool3d PReLU PairwiseDistance PixelShuffle
-PixelUnshuffle RMSNorm RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
-ReplicationPad3d Softmax2d StochasticDepth SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
+PixelUnshuffle RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
+ReplicationPad3d Softmax2d SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
 Unfold UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d ZeroPad3d celu clamp cumsum einsum erfc erfinv
-exp2 expand expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid masked_fill pad pow relu6 repeat
-repeat_interleave roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
+exp2 expand expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid masked_fill pad relu6 repeat
+roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
 unsqueeze where
 """.split())
 
