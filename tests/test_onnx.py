@@ -90,6 +90,8 @@ SMALL = {
     "gru_lm.net": {"vocab": 50, "d": 16},
     "lstm_classifier.net": {"vocab": 50, "emb": 16, "hidden": 16},
     "seq2seq.net": {"src_vocab": 50, "tgt_vocab": 50, "emb": 16, "hidden": 16},
+    "llama.net": {"vocab_size": 96, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                  "num_attention_heads": 4, "num_key_value_heads": 2},
 }
 SAMPLE_NETWORKS = [(p.name, name) for p in sorted(SAMPLES.glob("*.net"))
                    for name in netc.check(p, SMALL.get(p.name)).graphs]

@@ -30,6 +30,8 @@ SMALLER = {
     "gru_lm.net": "vocab=1000 d=64",
     "seq2seq.net": "src_vocab=500 tgt_vocab=500 emb=32 hidden=64",
     "lstm_classifier.net": "vocab=1000",
+    "llama.net": "vocab_size=100 hidden_size=64 intermediate_size=172 num_hidden_layers=2 num_attention_heads=4 "
+                 "num_key_value_heads=2",
 }
 
 
