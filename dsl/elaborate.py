@@ -447,7 +447,7 @@ class Elaborator:
         if not (_is_dim(left) and _is_dim(right)):
             self.error("E204", "a `where` condition must compare two dims", cond.span)
             return
-        verdict = _compare(cond.op, left, right)
+        verdict = compare(cond.op, left, right)
         if verdict is False:
             self.error("E209", f"constraint `{cond.span.text}` does not hold: {left} {cond.op} {right} is false",
                        cond.span)
@@ -780,7 +780,7 @@ class Elaborator:
                     return (left == right) == (op == "==")
                 return self.error("E204", f"cannot compare {describe(left)} and {describe(right)} with `{op}`",
                                   e.span)
-            verdict = _compare(op, left, right)
+            verdict = compare(op, left, right)
             if verdict is None:
                 return self.error("E204", f"`{e.span.text}` depends on the symbolic values of {left} and {right}",
                                   e.span, help="conditions are decided at compile time; bind the symbol with --set")
@@ -790,7 +790,7 @@ class Elaborator:
                 return self.error("E204", f"`{op}` needs numbers, but the {side} side is {describe(v)}",
                                   (e.left if side == "left" else e.right).span)
         try:
-            out = _arith(op, left, right)
+            out = arith(op, left, right)
         except ZeroDivisionError:
             return self.error("E204", "division by zero", e.span)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -1457,7 +1457,8 @@ def _fits(type_name: str, value: Any) -> bool:
     return check is None or value is ERR or bool(check(value))
 
 
-def _compare(op: str, a: Any, b: Any) -> bool | None:
+def compare(op: str, a: Any, b: Any) -> bool | None:
+    """`a op b` for a comparison operator; None when it depends on the values of symbols."""
     if isinstance(a, Dim) or isinstance(b, Dim):
         if op in ("==", "!="):
             same = dims_equal(a, b)
@@ -1482,7 +1483,8 @@ def _valid_layer_name(name: str) -> bool:
     return bool(name) and "." not in name
 
 
-def _arith(op: str, a: Any, b: Any) -> Any:
+def arith(op: str, a: Any, b: Any) -> Any:
+    """`a op b` for the .net arithmetic operators on ints, floats and symbolic dims (`//` floors; `/` is exact or fails)."""
     if op == "+":
         return a + b
     if op == "-":

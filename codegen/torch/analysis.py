@@ -1,0 +1,278 @@
+"""Re-inference: every attribute and shape of an instance, as expressions in the class's arguments."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...dsl import ast
+from ...dsl.dims import Dim, dims_equal, subs
+from ...dsl.ir import Module, OpNode, Value
+from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
+from ...dsl.types import TensorType
+from .definfo import DefInfo, match_args, span_key
+from .evaluate import EvalError, Val, evaluate
+from .exprs import Leaf, Lit, Node, Tracked, Tup, _is_int, tree_of
+
+
+@dataclass
+class NodeInfo:
+    pre: dict[str, Any]  # attributes as given or defaulted, before the shape rule ran
+    post: dict[str, Any]  # after it (inferred sizes filled in)
+    given: dict[str, Any]  # attr -> Val (or list of Val) of what the user wrote
+    ok: bool  # re-inference reproduced the IR exactly
+
+
+@dataclass
+class ChildInfo:
+    args: dict[str, Val]  # the child's parameters and input-bound sizes, in the parent's terms
+
+
+@dataclass
+class Analysis:
+    env: dict[str, Val]
+    sym_map: dict[str, Any]
+    decisions: dict[int, int | None] = field(default_factory=dict)  # id(If) -> arm taken (-1: none)
+    cond_trees: dict[int, list[Node | None]] = field(default_factory=dict)
+    types: dict[int, TensorType] = field(default_factory=dict)
+    nodes: dict[int, NodeInfo] = field(default_factory=dict)
+    children: dict[int, ChildInfo] = field(default_factory=dict)
+    syms: list[str] = field(default_factory=list)
+
+
+def same(a: Any, b: Any, sym_map: dict[str, Any]) -> bool:
+    """Value equality, with the block's own size symbols mapped to the instance's values."""
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(same(x, y, sym_map) for x, y in zip(a, b)))
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        if isinstance(a, bool) or isinstance(b, bool) or not all(isinstance(v, (int, Dim)) for v in (a, b)):
+            return False
+        a2 = subs(a, sym_map) if isinstance(a, Dim) else a
+        return dims_equal(a2, b) is True
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return bool(a == b) and (a is None) == (b is None)
+
+
+def _same_type(t: TensorType, u: TensorType, sym_map: dict[str, Any]) -> bool:
+    return t.dtype == u.dtype and same(t.dims, u.dims, sym_map)
+
+
+class Analyzer:
+    def __init__(self, defs: dict[str, ast.Definition], infos: dict[str, DefInfo]) -> None:
+        self.defs = defs
+        self.infos = infos
+
+    def own(self, mod: Module) -> Analysis:
+        """Analyse an instance in terms of its own class's arguments."""
+        defn = self.defs[mod.definition or ""]
+        env: dict[str, Val] = {}
+        for p in defn.params:
+            v = mod.args.get(p.name)
+            leaf = Leaf("param", p.name)
+            env[p.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
+        return self.analyze(mod, env, None, {})
+
+    def analyze(self, mod: Module, env0: dict[str, Val], input_types: list[TensorType] | None,
+                sym_map: dict[str, Any]) -> Analysis:
+        defn = self.defs[mod.definition or ""]
+        a = Analysis(dict(env0), sym_map)
+        counter = [0]
+        self._walk(defn.body, mod, a, input_types, counter)
+        for i, v in enumerate(mod.inputs):
+            if v.id not in a.types:
+                a.types[v.id] = input_types[i] if input_types is not None else v.type
+        self._body(mod.body, a, self.infos[defn.name])
+        return a
+
+    # -- the definition's statements: inputs, compile-time values, `if` decisions -------------------
+    def _walk(self, stmts: tuple[ast.Stmt, ...], mod: Module, a: Analysis, input_types: list[TensorType] | None,
+              counter: list[int]) -> None:
+        env = a.env
+        for s in stmts:
+            if isinstance(s, ast.Input):
+                i = counter[0]
+                counter[0] += 1
+                if i < len(mod.inputs):
+                    self._input(s, mod.inputs[i], input_types[i] if input_types is not None else None, a)
+            elif isinstance(s, ast.Assign):
+                targets = list(s.targets[0].items) if (len(s.targets) == 1 and
+                                                       isinstance(s.targets[0], ast.TupleExpr)) else list(s.targets)
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                try:
+                    val = evaluate(s.value, env)
+                    if len(targets) == 1 and names:
+                        env[names[0]] = val
+                    elif isinstance(val.value, tuple) and len(val.value) == len(names) == len(targets):
+                        trees = val.tree.items if isinstance(val.tree, Tup) else tuple(Lit(x) for x in val.value)
+                        for n, v, t in zip(names, val.value, trees):
+                            env[n] = Val(v, t)
+                    else:
+                        raise EvalError("unpack")
+                except EvalError:
+                    for n in names:
+                        env.pop(n, None)
+            elif isinstance(s, ast.ExprStmt):
+                e = s.expr
+                if isinstance(e, ast.Chain) and isinstance(e.steps[-1].expr, ast.Name):
+                    env.pop(e.steps[-1].expr.id, None)
+            elif isinstance(s, ast.If):
+                trees: list[Node | None] = []
+                verdicts: list[bool | None] = []
+                for cond, _ in s.branches:
+                    try:
+                        v = evaluate(cond, env)
+                        trees.append(v.tree)
+                        verdicts.append(v.value if isinstance(v.value, bool) else None)
+                    except EvalError:
+                        trees.append(None)
+                        verdicts.append(None)
+                a.cond_trees[id(s)] = trees
+                decision: int | None = -1
+                for k, verdict in enumerate(verdicts):
+                    if verdict is None:
+                        decision = None
+                        break
+                    if verdict:
+                        decision = k
+                        break
+                if decision == -1 and s.orelse:
+                    decision = len(s.branches)
+                a.decisions[id(s)] = decision
+                if decision is not None and decision >= 0:
+                    body = s.orelse if decision == len(s.branches) else s.branches[decision][1]
+                    self._walk(body or (), mod, a, input_types, counter)
+
+    def _input(self, s: ast.Input, value: Value, given: TensorType | None, a: Analysis) -> None:
+        env = a.env
+        dims: list[Any] = []
+        actual_type = given if given is not None else value.type
+        for j, d in enumerate(s.type.dims):
+            actual = actual_type.dims[j] if j < len(actual_type.dims) else None
+            if isinstance(d, ast.Name) and d.id not in env:
+                leaf = Leaf("sym", d.id)
+                if given is not None:
+                    val = Val(actual, tree_of(actual) if not isinstance(actual, Dim) else Lit(actual))
+                elif _is_int(actual):
+                    val = Val(Tracked(int(actual), leaf), leaf)
+                else:
+                    val = Val(Dim.sym(d.id), leaf)
+                    a.sym_map[d.id] = actual
+                env[d.id] = val
+                a.syms.append(d.id)
+                dims.append(val.value)
+                continue
+            dv = actual
+            if given is None:
+                try:
+                    ev = evaluate(d, env).value
+                    if same(ev, actual, a.sym_map):
+                        dv = ev
+                except EvalError:
+                    pass
+            dims.append(dv)
+        a.types[value.id] = given if given is not None else TensorType(value.type.dtype, tuple(dims))
+
+    # -- the IR body ----------------------------------------------------------------------------------
+    def _body(self, body: list[OpNode | Module], a: Analysis, info: DefInfo) -> None:
+        for item in body:
+            if isinstance(item, OpNode):
+                self._node(item, a, info)
+            elif item.kind == "sequential":
+                self._body(item.body, a, info)
+            else:
+                self._child(item, a, info)
+
+    def _node(self, node: OpNode, a: Analysis, info: DefInfo) -> None:
+        spec = OPS[node.op]
+        xs = [a.types.get(v.id, v.type) for v in node.inputs]
+        expr = info.exprs.get(span_key(node.span))
+        call = expr if isinstance(expr, ast.Call) else None
+        matched = match_args(call, node.attr_source, [(at.name, at.variadic) for at in spec.attrs if at.positional])
+        given: dict[str, Any] = {}
+        for name, ex in matched.items():
+            try:
+                given[name] = [evaluate(x, a.env) for x in ex] if isinstance(ex, list) else evaluate(ex, a.env)
+            except EvalError:
+                pass
+        if isinstance(expr, ast.BinOp) and node.attrs.get("other") is not None and "other" not in given:
+            # `x * scale`: the scalar side of the expression is the `other` operand.
+            for side in (expr.right, expr.left):
+                try:
+                    v = evaluate(side, a.env)
+                    if isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
+                        given["other"] = v
+                        break
+                except EvalError:
+                    continue
+        pre: dict[str, Any] = {}
+        ok = True
+        for at in spec.attrs:
+            try:
+                if at.name in given:
+                    g = given[at.name]
+                    if at.variadic:
+                        raw = [x.value for x in g]
+                        if len(raw) == 1 and isinstance(raw[0], tuple):
+                            raw = list(raw[0])
+                        pre[at.name] = tuple(at.coerce(x) for x in raw)
+                    else:
+                        pre[at.name] = at.coerce(g.value)
+                elif at.name in node.attr_source or at.name in getattr(spec, "tensor_kwargs", ()):
+                    pre[at.name] = node.attrs[at.name]  # given, but not an expression we can follow
+                elif at.variadic:
+                    pre[at.name] = () if at.default is REQUIRED else at.default
+                else:
+                    pre[at.name] = at.coerce(at.default)
+            except (AttrError, TypeError, ValueError):
+                ok = False
+        post = dict(pre)
+        outs: list[TensorType] = []
+        if ok:
+            try:
+                outs = spec().infer(post, xs)
+                ok = (all(same(post.get(k), v, a.sym_map) for k, v in node.attrs.items())
+                      and len(outs) == len(node.outputs)
+                      and all(_same_type(t, v.type, a.sym_map) for t, v in zip(outs, node.outputs)))
+            except (ShapeError, AttrError, TypeError, ValueError, ArithmeticError):
+                ok = False
+        if not ok:
+            given = {}
+            pre = {}
+            for at in spec.attrs:
+                default = () if at.variadic else at.coerce(at.default) if at.default is not REQUIRED else None
+                keep = at.name in node.attr_source or at.default is REQUIRED or at.inferred
+                pre[at.name] = node.attrs[at.name] if keep or not same(node.attrs[at.name], default, {}) else default
+            post = dict(node.attrs)
+            outs = [v.type for v in node.outputs]
+        for v, t in zip(node.outputs, outs):
+            a.types[v.id] = t
+        a.nodes[id(node)] = NodeInfo(pre, post, given, ok)
+
+    def _child(self, child: Module, a: Analysis, info: DefInfo) -> None:
+        cdefn = self.defs[child.definition or ""]
+        expr = info.exprs.get(span_key(child.span))
+        call = expr if isinstance(expr, ast.Call) else None
+        matched = match_args(call, child.arg_source, [(p.name, False) for p in cdefn.params])
+        cenv: dict[str, Val] = {}
+        for p in cdefn.params:
+            actual = child.args.get(p.name)
+            val: Val | None = None
+            try:
+                if p.name in matched:
+                    val = evaluate(matched[p.name], a.env)
+                elif p.default is not None:
+                    val = evaluate(p.default, cenv)
+            except EvalError:
+                val = None
+            if val is not None and p.type_name == "float" and isinstance(val.value, (int, float)):
+                val = Val(float(val.value), val.tree)
+            if val is None or not same(val.value, actual, a.sym_map):
+                val = Val(actual, tree_of(actual) if not isinstance(actual, Dim) else Lit(actual))
+            cenv[p.name] = val
+        cinputs = [a.types.get(v.id, v.type) for v in child.inputs]
+        sub = self.analyze(child, cenv, cinputs, a.sym_map)
+        for v in child.outputs:
+            a.types[v.id] = sub.types.get(v.id, v.type)
+        names = [p.name for p in cdefn.params] + sub.syms
+        a.children[id(child)] = ChildInfo({n: sub.env[n] for n in names if n in sub.env})

@@ -1,0 +1,82 @@
+"""Evaluating .net expressions to (value, tree): the value one instance has, and the expression it came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...dsl import ast
+from ...dsl.dims import Dim
+from ...dsl.elaborate import arith, compare
+from .exprs import _CMP, Bin, Lit, Node, Tup, Unary, _is_int, plain, track
+
+
+class EvalError(Exception):
+    """The expression is not a compile-time value we can follow (a tensor, an unknown name, ...)."""
+
+
+@dataclass(frozen=True)
+class Val:
+    value: Any
+    tree: Node
+
+
+def evaluate(e: ast.Expr, env: dict[str, Val]) -> Val:
+    if isinstance(e, ast.Name):
+        if e.id not in env:
+            raise EvalError(e.id)
+        return env[e.id]
+    if isinstance(e, (ast.Number, ast.String, ast.Const)):
+        return Val(e.value, Lit(e.value))
+    if isinstance(e, (ast.TupleExpr, ast.ListExpr)):
+        items = [evaluate(i, env) for i in e.items]
+        return Val(tuple(i.value for i in items), Tup(tuple(i.tree for i in items)))
+    if isinstance(e, ast.UnaryOp):
+        v = evaluate(e.operand, env)
+        if e.op == "not":
+            if not isinstance(v.value, bool):
+                raise EvalError("not")
+            return Val(not v.value, Unary("not", v.tree))
+        if isinstance(v.value, bool) or not isinstance(v.value, (int, float, Dim)):
+            raise EvalError("unary")
+        if e.op == "+":
+            return v
+        value = -plain(v.value)
+        tree = Lit(value) if isinstance(v.tree, Lit) else Unary("-", v.tree)
+        return Val(track(value, tree), tree)
+    if isinstance(e, ast.BinOp):
+        return _eval_binop(e, env)
+    raise EvalError(type(e).__name__)
+
+
+def _eval_binop(e: ast.BinOp, env: dict[str, Val]) -> Val:
+    left, right = evaluate(e.left, env), evaluate(e.right, env)
+    a, b = plain(left.value), plain(right.value)
+    op = e.op
+    if op in ("and", "or"):
+        if not isinstance(a, bool) or not isinstance(b, bool):
+            raise EvalError(op)
+        return Val((a and b) if op == "and" else (a or b), Bin(op, left.tree, right.tree))
+    if op in _CMP:
+        if isinstance(a, Dim) or isinstance(b, Dim):
+            verdict = compare(op, a, b)  # None when it depends on the symbols: a runtime check (--guards)
+        elif isinstance(a, (str, bool)) or isinstance(b, (str, bool)) or a is None or b is None:
+            if op not in ("==", "!="):
+                raise EvalError(op)
+            verdict = (a == b) == (op == "==")
+        else:
+            verdict = compare(op, a, b)
+        return Val(verdict, Bin(op, left.tree, right.tree))
+    for v in (a, b):
+        if isinstance(v, bool) or not isinstance(v, (int, float, Dim)):
+            raise EvalError(op)
+    try:
+        value = arith(op, a, b)
+    except (ZeroDivisionError, TypeError, ValueError, OverflowError) as exc:
+        raise EvalError(str(exc)) from None
+    py_op = op
+    if op == "/":
+        py_op = "//" if _is_int(value) or isinstance(value, Dim) else "/"
+    if op == "@":
+        raise EvalError("@")
+    tree = Bin(py_op, left.tree, right.tree)
+    return Val(track(value, tree), tree)

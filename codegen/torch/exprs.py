@@ -1,0 +1,312 @@
+"""Expression trees: what an attribute or a dimension is, in terms of the class's arguments.
+
+:class:`Tracked` integers remember the expression they came from, so re-running the ops' shape rules on
+them yields every attribute and shape as an expression (``cout``, ``(H - 1) // stride + 1``)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...dsl.dims import Dim
+
+PREC_OR, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_UNARY, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 10, 11, 12, 13, 100
+_BIN_PREC = {"or": PREC_OR, "and": PREC_AND, "+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL,
+             "//": PREC_MUL, "%": PREC_MUL, "@": PREC_MUL, "**": PREC_POW}
+_CMP = ("==", "!=", "<", "<=", ">", ">=")
+
+
+class Ctx:
+    """Renders the leaves of expression trees: the same parameter reads `cout` in __init__, `self.cout` in forward."""
+
+    def __init__(self, leaf: Callable[[str, str], str]) -> None:
+        self._leaf = leaf
+        self.used: set[tuple[str, str]] = set()
+        self.needs: set[str] = set()  # module-level names used, e.g. "F"
+
+    def leaf(self, kind: str, name: str) -> str:
+        self.used.add((kind, name))
+        return self._leaf(kind, name)
+
+
+class Node:
+    prec = PREC_ATOM
+
+    def render(self, ctx: Ctx) -> str:
+        raise NotImplementedError
+
+    def has_leaf(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Leaf(Node):
+    kind: str  # "param" (a declared parameter) or "sym" (a size bound from an input's shape)
+    name: str
+
+    def render(self, ctx: Ctx) -> str:
+        return ctx.leaf(self.kind, self.name)
+
+    def has_leaf(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Lit(Node):
+    value: Any
+
+    @property
+    def prec(self) -> int:  # type: ignore[override]
+        v = self.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+            return PREC_UNARY
+        if isinstance(v, Dim) and not _ATOMIC_TEXT.fullmatch(str(v)):
+            return PREC_ADD  # `H - 1`, `2*H`, `(H)//16`: the loosest a printed dim can bind
+        return PREC_ATOM
+
+    def render(self, ctx: Ctx) -> str:
+        return literal(self.value, ctx)
+
+    def has_leaf(self) -> bool:
+        return isinstance(self.value, Dim)
+
+
+@dataclass(frozen=True)
+class Bin(Node):
+    op: str
+    left: Node
+    right: Node
+
+    @property
+    def prec(self) -> int:  # type: ignore[override]
+        return PREC_CMP if self.op in _CMP else _BIN_PREC[self.op]
+
+    def render(self, ctx: Ctx) -> str:
+        p = self.prec
+        if self.op == "**":
+            lneed, rneed = PREC_POW + 1, PREC_UNARY
+        elif self.op in _CMP:
+            lneed = rneed = PREC_CMP + 1
+        else:
+            lneed, rneed = p, p + 1
+        return f"{_paren(self.left, lneed, ctx)} {self.op} {_paren(self.right, rneed, ctx)}"
+
+    def has_leaf(self) -> bool:
+        return self.left.has_leaf() or self.right.has_leaf()
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    op: str  # "-" or "not"
+    operand: Node
+
+    @property
+    def prec(self) -> int:  # type: ignore[override]
+        return PREC_NOT if self.op == "not" else PREC_UNARY
+
+    def render(self, ctx: Ctx) -> str:
+        inner = _paren(self.operand, self.prec, ctx)
+        return f"not {inner}" if self.op == "not" else f"-{inner}"
+
+    def has_leaf(self) -> bool:
+        return self.operand.has_leaf()
+
+
+@dataclass(frozen=True)
+class Tup(Node):
+    items: tuple[Node, ...]
+
+    def render(self, ctx: Ctx) -> str:
+        parts = [i.render(ctx) for i in self.items]
+        return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+
+    def has_leaf(self) -> bool:
+        return any(i.has_leaf() for i in self.items)
+
+
+@dataclass(frozen=True)
+class Var(Node):
+    """A local variable of the generated forward (`x`, `h1`): an atom."""
+
+    name: str
+
+    def render(self, ctx: Ctx) -> str:
+        return self.name
+
+
+_ATOMIC_TEXT = re.compile(r"[\w.]+")  # a name, a number or an attribute read: binds tighter than any operator
+
+
+def _paren(node: Node, need: int, ctx: Ctx) -> str:
+    text = node.render(ctx)
+    return f"({text})" if node.prec < need else text
+
+
+_IDENT = re.compile(r"[^\W\d]\w*")
+
+
+def render_dim(d: Dim, ctx: Ctx) -> str:
+    """A symbolic dim as Python, its symbols named as in the rendering context."""
+    return _IDENT.sub(lambda m: ctx.leaf("sym", m.group(0)), str(d))
+
+
+def literal(value: Any, ctx: Ctx | None = None) -> str:
+    """Python source for a compile-time value; strings through repr, never spliced."""
+    if isinstance(value, Tracked):
+        return value.tree.render(ctx) if ctx is not None else repr(int(value))
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(int(value))
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return f'float("{value}")'
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Dim):
+        if ctx is None:
+            raise Unrenderable(f"symbolic size {value}")
+        return render_dim(value, ctx)
+    if isinstance(value, (tuple, list)):
+        parts = [literal(v, ctx) for v in value]
+        return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+    if isinstance(value, slice):
+        bounds = ["" if b is None else literal(b, ctx) for b in (value.start, value.stop)]
+        return ":".join(bounds) + ("" if value.step is None else f":{literal(value.step, ctx)}")
+    raise Unrenderable(f"value {value!r}")
+
+
+class Unrenderable(Exception):
+    """A value that has no faithful Python spelling in the context at hand."""
+
+
+# -- Tracked integers ---------------------------------------------------------------------------------
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def tree_of(v: Any) -> Node:
+    if isinstance(v, Tracked):
+        return v.tree
+    if isinstance(v, tuple):
+        return Tup(tuple(tree_of(x) for x in v))
+    return Lit(int(v) if _is_int(v) else v)
+
+
+def track(value: Any, tree: Node) -> Any:
+    """`value` carrying `tree` when it is an int that depends on the arguments; plain otherwise."""
+    if _is_int(value) and tree.has_leaf():
+        return Tracked(int(value), tree)
+    return int(value) if _is_int(value) else value
+
+
+def _split(t: Node) -> tuple[Node | None, int]:
+    if isinstance(t, Lit) and _is_int(t.value):
+        return None, int(t.value)
+    if isinstance(t, Bin) and t.op in "+-" and isinstance(t.right, Lit) and _is_int(t.right.value):
+        return t.left, int(t.right.value) if t.op == "+" else -int(t.right.value)
+    return t, 0
+
+
+def _join(core: Node | None, k: int) -> Node:
+    if core is None:
+        return Lit(k)
+    if k == 0:
+        return core
+    return Bin("+", core, Lit(k)) if k > 0 else Bin("-", core, Lit(-k))
+
+
+def t_add(a: Node, b: Node) -> Node:
+    ca, ka = _split(a)
+    cb, kb = _split(b)
+    core = cb if ca is None else ca if cb is None else Bin("+", ca, cb)
+    return _join(core, ka + kb)
+
+
+def t_sub(a: Node, b: Node) -> Node:
+    ca, ka = _split(a)
+    cb, kb = _split(b)
+    core = ca if cb is None else Unary("-", cb) if ca is None else Bin("-", ca, cb)
+    return _join(core, ka - kb)
+
+
+def t_mul(a: Node, b: Node) -> Node:
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, Lit) and _is_int(x.value):
+            if x.value == 1:
+                return y
+            if x.value == 0:
+                return Lit(0)
+            return Bin("*", x, y)  # constants first: `2 * cout`
+    return Bin("*", a, b)
+
+
+def t_floordiv(a: Node, b: Node) -> Node:
+    if isinstance(b, Lit) and b.value == 1:
+        return a
+    return Bin("//", a, b)
+
+
+class Tracked(int):
+    """An int that remembers the expression it was computed from.
+
+    The ops' shape rules only need ints; fed Tracked ints, they return Tracked ints, so the expression of every
+    inferred size (`in_channels`, a conv's output height) falls out of the rules themselves.
+    """
+
+    tree: Node
+
+    def __new__(cls, value: int, tree: Node) -> Tracked:
+        obj = super().__new__(cls, value)
+        obj.tree = tree
+        return obj
+
+    def _op(self, other: Any, fn: Callable[[int, int], int], tf: Callable[[Node, Node], Node],
+            reflected: bool = False) -> Any:
+        if not _is_int(other):
+            return NotImplemented
+        a, b = (other, self) if reflected else (self, other)
+        return track(fn(int(a), int(b)), tf(tree_of(a), tree_of(b)))
+
+    def __add__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a + b, t_add)
+
+    def __radd__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a + b, t_add, True)
+
+    def __sub__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a - b, t_sub)
+
+    def __rsub__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a - b, t_sub, True)
+
+    def __mul__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a * b, t_mul)
+
+    def __rmul__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a * b, t_mul, True)
+
+    def __floordiv__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a // b, t_floordiv)
+
+    def __rfloordiv__(self, o: Any) -> Any:
+        return self._op(o, lambda a, b: a // b, t_floordiv, True)
+
+    def __neg__(self) -> Any:
+        return track(-int(self), Lit(-int(self)) if isinstance(self.tree, Lit) else Unary("-", self.tree))
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __reduce__(self) -> Any:
+        return (int, (int(self),))
+
+
+def plain(v: Any) -> Any:
+    if isinstance(v, Tracked):
+        return int(v)
+    if isinstance(v, tuple):
+        return tuple(plain(x) for x in v)
+    return v
