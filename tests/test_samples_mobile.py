@@ -101,3 +101,14 @@ def test_training_step_equals_the_hand_written_model(model: str) -> None:
         torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-7, msg=key)
     for (key, a), b in zip(ours.named_parameters(), theirs.parameters()):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-9, msg=key)
+
+
+@pytest.mark.parametrize("model,published", [("mobilenet_v3_large", 0.217), ("efficientnet_b0", 0.386)])
+def test_macs_at_224_are_torchvisions_published_figure(model: str, published: float) -> None:
+    """torchvision's weight metadata gives `_ops`, the GMACs of one 224x224 image: 0.217 and 0.386."""
+    from netc.dsl.cost import evaluate, summarize
+
+    sample, network, *_ = MODELS[model]
+    graph = netc.check(SAMPLES / sample).graphs[network]
+    macs = evaluate(summarize(graph).macs, {"B": 1, "H": 224, "W": 224})
+    assert round(macs / 1e9, 3) == published
