@@ -109,9 +109,10 @@ def _hf_config(overrides: dict[str, object]) -> LlamaConfig:
     return LlamaConfig(**{k: v for k, v in overrides.items() if k in names})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kv_heads", [2, 4, 1], ids=["grouped", "multi-head", "multi-query"])
-def test_forward_equals_hugging_faces_llama(kv_heads: int) -> None:
-    overrides = tiny_overrides() | {"num_key_value_heads": kv_heads}
+@pytest.mark.parametrize("change", [{}, {"num_key_value_heads": 4}, {"num_key_value_heads": 1}, {"head_dim": 8}],
+                         ids=["grouped", "multi-head", "multi-query", "head_dim"])
+def test_forward_equals_hugging_faces_llama(change: dict[str, int]) -> None:
+    overrides = tiny_overrides() | change
     torch.manual_seed(0)
     ours = netc.build(LLAMA, overrides=overrides)().eval()
     state = ours.state_dict()
