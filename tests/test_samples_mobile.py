@@ -112,3 +112,22 @@ def test_macs_at_224_are_torchvisions_published_figure(model: str, published: fl
     graph = netc.check(SAMPLES / sample).graphs[network]
     macs = evaluate(summarize(graph).macs, {"B": 1, "H": 224, "W": 224})
     assert round(macs / 1e9, 3) == published
+
+
+def test_stochastic_depth_and_dropout_draw_as_torchvisions() -> None:
+    """Train mode with EfficientNet-B0's own stochastic depth (0.2 * i / 16 for block i) and dropout (0.2): with
+    the same seed both models draw the same masks in the same order, so the outputs agree only if every block's
+    probability is torchvision's."""
+    ours = build("efficientnet_b0").double().train()
+    state = _randomise(ours)
+    ours.load_state_dict(state)
+    theirs = hw.EfficientNetB0().double().train()
+    theirs.load_state_dict(state, strict=True)
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    torch.manual_seed(5)
+    got = ours(x)
+    torch.manual_seed(5)
+    want = theirs(x)
+    torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-7)
+    torch.manual_seed(5)
+    assert not torch.allclose(theirs.eval()(x), want)  # the draws did change the output
