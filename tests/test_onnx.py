@@ -83,6 +83,8 @@ def test_op_exported_to_onnx_matches_torch(case: Case) -> None:
 # Small sizes for the big samples (the op mix is what matters); every network of every sample.
 SMALL = {
     "gpt2.net": {"vocab": 96, "ctx": 32, "d": 64, "layers": 2, "heads": 4},
+    "llama.net": {"vocab_size": 96, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                  "num_attention_heads": 4, "num_key_value_heads": 2},
     "bert.net": {"vocab": 96, "d": 64, "layers": 2, "heads": 4, "ff": 128, "max_pos": 32},
     "transformer.net": {"d_model": 32, "nhead": 4, "num_encoder_layers": 2, "num_decoder_layers": 2,
                         "dim_feedforward": 64},
@@ -90,8 +92,6 @@ SMALL = {
     "gru_lm.net": {"vocab": 50, "d": 16},
     "lstm_classifier.net": {"vocab": 50, "emb": 16, "hidden": 16},
     "seq2seq.net": {"src_vocab": 50, "tgt_vocab": 50, "emb": 16, "hidden": 16},
-    "llama.net": {"vocab_size": 96, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-                  "num_attention_heads": 4, "num_key_value_heads": 2},
 }
 SAMPLE_NETWORKS = [(p.name, name) for p in sorted(SAMPLES.glob("*.net"))
                    for name in netc.check(p, SMALL.get(p.name)).graphs]
