@@ -36,6 +36,8 @@ EMITTERS: dict[str, Emitter] = {
     "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
     "add": o.binary("Add"), "sub": o.binary("Sub"), "mul": o.binary("Mul"), "div": o.binary("Div"),
     "matmul": o.matmul,
+    "RMSNorm": m.rms_norm, "pow": m.pow_, "repeat_interleave": m.repeat_interleave,
+    "StochasticDepth": o.unary("Identity"),  # identity at inference, like Dropout
     "relu": o.unary("Relu"), "leaky_relu": o.unary("LeakyRelu", alpha="negative_slope"),
     "elu": o.unary("Elu", alpha="alpha"), "gelu": o.gelu, "silu": o.silu, "sigmoid": o.unary("Sigmoid"),
     "tanh": o.unary("Tanh"), "softplus": o.softplus, "exp": o.unary("Exp"),
@@ -54,8 +56,6 @@ EMITTERS: dict[str, Emitter] = {
         "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh", "softsign": "Softsign", "hardswish": "HardSwish",
         "mish": "Mish", "selu": "Selu", "Identity": "Identity"}.items()},
     "hardsigmoid": o.unary("HardSigmoid", alpha=1 / 6, beta=0.5),  # torch's relu6(x + 3) / 6
-    "RMSNorm": m.rms_norm, "pow": m.pow_, "repeat_interleave": m.repeat_interleave,
-    "StochasticDepth": o.unary("Identity"),  # identity at inference, like Dropout
 }
 
 # Ops of the torch.nn layer set and the tensor-op family whose lowering is not written yet: exporting a network
