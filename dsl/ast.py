@@ -83,6 +83,16 @@ class ListExpr(Node):
 
 
 @dataclass(frozen=True)
+class ListComp(Node):
+    """`[item for var in values]`: one item per value, with `var` bound to it (`range(n)` counts from 0)."""
+
+    item: Expr
+    var: str
+    var_span: Span
+    values: Expr
+
+
+@dataclass(frozen=True)
 class Step(Node):
     """One `-> expr [as name]` in a chain."""
 
@@ -100,7 +110,7 @@ class Chain(Node):
     steps: tuple[Step, ...]
 
 
-Expr = Name | Number | String | Const | BinOp | UnaryOp | Call | Index | TupleExpr | ListExpr | Chain
+Expr = Name | Number | String | Const | BinOp | UnaryOp | Call | Index | TupleExpr | ListExpr | ListComp | Chain
 
 
 # -- statements ----------------------------------------------------------------------------------

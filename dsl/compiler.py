@@ -182,8 +182,14 @@ def _callees(node: object) -> list[ast.Name]:
             out.append(e)
         elif isinstance(e, ast.ListExpr):
             pending.extend(e.items)
-        elif isinstance(e, ast.BinOp) and e.op == "*":
+        elif isinstance(e, ast.ListComp):  # `[Block(i) for i in range(4)]`
+            pending.append(e.item)
+        elif isinstance(e, ast.Chain):  # a chain inside a list: `[Conv2d(8, 3) -> BatchNorm2d -> relu]`
+            pending.extend([e.head, *(st.expr for st in e.steps)])
+        elif isinstance(e, ast.BinOp) and e.op in ("*", "+"):  # repetition; `+` of containers
             pending.append(e.left)
+            if e.op == "+":
+                pending.append(e.right)
     return out
 
 

@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "E309": "cannot unpack",
     "E310": "a chain ends in a misspelt op",
     "E311": "invalid layer name",
+    "E313": "a declared layer is never applied, or applied twice",
     # E4xx: definitions and files
     "E400": "duplicate definition",
     "E401": "recursive block",
@@ -88,6 +89,7 @@ CODES: dict[str, str] = {
     "W001": "unused value",
     "W002": "shape equality depends on symbol values",
     "W003": "confusable identifier",
+    "W004": "a repetition nested inside a list beside the same layer",
     "W501": "loss input already normalised",
     "W502": "loss input not normalised",
     "W503": "dropout right before the output",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast
+from .declarations import DeclarationMixin, DeclaredLayer, declares, register
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, Sym, add_minimum, dims_equal, floordiv, lower_bound, sym
 from .divisibility import add_equal, add_fact, facts_scope, known_modulus, recording, requirement
@@ -22,6 +23,7 @@ from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
+from .repetition import ContainerMixin, Item, is_container, with_bound
 from .source import Span
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
@@ -35,7 +37,7 @@ class _Err:
 
 ERR: Any = _Err()
 
-PARAM_TYPES = ("int", "float", "bool", "str", "dim")
+PARAM_TYPES = ("int", "float", "bool", "str", "dim", "list")
 # Repetition is unrolled, so `Block * 10**9` would run (and allocate) without end. Real models have a few
 # thousand layers; past this many op nodes and block instances in one network, elaboration stops with E305.
 
@@ -86,6 +88,8 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
         elif isinstance(e, (ast.ListExpr, ast.TupleExpr)):
             for it in e.items:
                 expr(it)
+        elif isinstance(e, ast.ListComp):
+            expr(e.item)
         elif isinstance(e, ast.BinOp):
             expr(e.left)
             expr(e.right)
@@ -95,6 +99,8 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
 
     for s in stmts:
         if isinstance(s, ast.Assign):
+            if isinstance(s.value, ast.Call) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
+                out.add(s.targets[0].id)  # may declare a layer (`linear1 = Linear(ff)`): not a generated name
             expr(s.value)
         elif isinstance(s, ast.ExprStmt):
             expr(s.expr)
@@ -124,7 +130,7 @@ def check_headers(defs: dict[str, ast.Definition], diags: Diagnostics) -> None:
                             help=f"did you mean `{guess}`?" if guess else f"use one of: {', '.join(PARAM_TYPES)}")
 
 
-class Elaborator:
+class Elaborator(ContainerMixin, DeclarationMixin):
     def __init__(self, definitions: dict[str, ast.Definition], diags: Diagnostics,
                  overrides: dict[str, int] | None = None) -> None:
         self.defs = definitions
@@ -292,6 +298,10 @@ class Elaborator:
             elif isinstance(stmt, ast.Output):
                 self._output(stmt, frame)
             elif isinstance(stmt, ast.Assign):
+                call = declares(stmt, self.defs, frame.env)  # `reduction = Linear(...)`: a layer, used later
+                if call is not None:
+                    self._declaration(stmt, call, frame)
+                    continue
                 value = self._eval(stmt.value, frame)
                 if len(stmt.targets) == 1:
                     self._assign(stmt.targets[0], value, frame)
@@ -647,6 +657,7 @@ class Elaborator:
             frame.outputs.append((name, value, item.span))
 
     def _finish_frame(self, frame: Frame) -> None:
+        self._unapplied_layers(frame)
         for name, b in frame.env.items():
             if not b.used and b.kind in ("value", "input") and _has_tensor(b.value):
                 self._unused(name, b)
@@ -657,6 +668,10 @@ class Elaborator:
 
     def _lookup(self, e: ast.Name, frame: Frame) -> Any:
         b = frame.env.get(e.id)
+        if b is not None and isinstance(b.value, DeclaredLayer):
+            b.used = True
+            return self.error("E204", f"`{e.id}` is a declared layer, not a value", e.span,
+                              help=f"apply it to a value: `x -> {e.id}` or `{e.id}(x)`")
         if b is not None:
             b.used = True
             if self.observe is not None:
@@ -684,11 +699,16 @@ class Elaborator:
             return e.value
         if isinstance(e, ast.TupleExpr | ast.ListExpr):
             return tuple(self._eval(i, frame) for i in e.items)
+        if isinstance(e, ast.ListComp):
+            return self._comprehension(e, frame)
         if isinstance(e, ast.UnaryOp):
             return self._unary(e, frame)
         if isinstance(e, ast.BinOp):
             return self._binop(e, frame)
         if isinstance(e, ast.Call):
+            if (isinstance(e.func, ast.Name) and e.func.id == "range" and "range" not in frame.env
+                    and not self._is_callable("range", frame)):
+                return self._range(e, frame)
             return self._call(e, frame, None, None)
         if isinstance(e, ast.Chain):
             return self._chain(e, frame)
@@ -864,6 +884,23 @@ class Elaborator:
 
     def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
               forced_name: str | None = None) -> Any:
+        declared = frame.env.get(e.func.id) if isinstance(e.func, ast.Name) else None
+        if declared is not None and isinstance(declared.value, DeclaredLayer):  # `reduction(x)`
+            declared.used = True
+            pos, kw, ok = self._eval_args(e.args, frame, frozenset())
+            if not ok or chain_in is ERR or any(v is ERR for v, _ in pos):
+                declared.value.uses.append(e.span)  # counts as applied: no second error for it
+                return ERR
+            if any(v is ERR for v, _ in kw.values()):
+                return ERR
+            if any(not isinstance(v, Value) for v, _ in [*pos, *kw.values()]):
+                return self.error("E204", f"the declared layer `{e.func.id}` takes only tensors here", e.span,
+                                  help="its attributes are given where it is declared")
+            inputs = tuple(_flatten(chain_in)) if chain_in is not None else ()
+            inputs += tuple(v for v, _ in pos)
+            # Tensors by keyword (`self_attn(x, key_padding_mask=pad)`) join the declared attributes.
+            return self._apply_declared(declared.value, inputs if len(inputs) != 1 else inputs[0], e.span, alias,
+                                        frame, kw)
         name = self._callee(e.func, frame)
         spec = lookup(name) if name is not None and name not in frame.env else None
         refs = frozenset(at.name for at in spec.attrs if at.coerce is LayerRef) if spec is not None else frozenset()
@@ -923,14 +960,17 @@ class Elaborator:
 
     def _step(self, expr: ast.Expr, value: Any, frame: Frame, alias: tuple[str, Span] | None,
               forced_name: str | None, last: bool, pattern: tuple[str, Span] | None = None) -> Any:
-        container = isinstance(expr, ast.ListExpr) or (
-            isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call, ast.ListExpr)))
+        container = is_container(expr)
         if pattern is not None and not container:
             return self.error("E311", "a name pattern `[\"...{i}\"]` names the items of a list or repetition, but "
                               "this step is a single layer", pattern[1], help="drop the pattern, or repeat the "
                               "step: `Block(64) * 3 as stage[\"block{i}\"]`")
         if isinstance(expr, ast.Name):
             name = expr.id
+            declared = frame.env.get(name)
+            if declared is not None and isinstance(declared.value, DeclaredLayer):  # `x -> reduction`
+                declared.used = True
+                return self._apply_declared(declared.value, value, expr.span, alias, frame)
             if self._is_callable(name, frame):
                 return self._apply(name, [], {}, value, expr.span, alias, forced_name, frame)
             if last and forced_name is None:
@@ -946,27 +986,22 @@ class Elaborator:
                               help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
         if isinstance(expr, ast.Call):
             return self._call(expr, frame, value, alias, forced_name)
-        if isinstance(expr, ast.ListExpr):
-            return self._sequential(list(expr.items), None, value, expr.span, alias, forced_name, frame, pattern)
-        if isinstance(expr, ast.BinOp) and expr.op == "*" and isinstance(expr.left, (ast.Name, ast.Call,
-                                                                                     ast.ListExpr)):
-            n = self._eval(expr.right, frame)
-            if n is ERR:
+        if container:
+            items = self._items(expr, frame)
+            if not isinstance(items, list):  # None or ERR: reported
                 return ERR
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                return self.error("E305", f"a repeat count must be a positive integer, got {describe(n)}",
-                                  expr.right.span)
-            if n > self.max_layers:
-                return self.error(LAYERS.code, f"a repeat count of {n:,} is too large", expr.right.span,
-                                  help=f"repetition is unrolled into layers; {LAYERS.hint()}")
-            return self._sequential([expr.left] * n, None, value, expr.span, alias, forced_name, frame, pattern)
+            return self._sequential(items, None, value, expr.span, alias, forced_name, frame, pattern)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
 
     def _check_step(self, expr: ast.Expr, frame: Frame) -> None:
         """Report what can be known about a step without its input: unknown ops, names and attributes."""
         if isinstance(expr, ast.Name):
-            if not self._is_callable(expr.id, frame) and expr.id not in frame.env:
+            declared = frame.env.get(expr.id)
+            if declared is not None and isinstance(declared.value, DeclaredLayer):
+                declared.used = True
+                declared.value.uses.append(expr.span)  # counts as applied: no second error for it
+            elif not self._is_callable(expr.id, frame) and expr.id not in frame.env:
                 guess = did_you_mean(expr.id, list(OPS) + list(ALIASES) + list(self.defs))
                 self.error("E301", f"unknown op or block `{expr.id}`", expr.span,
                            help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
@@ -975,8 +1010,15 @@ class Elaborator:
         elif isinstance(expr, ast.ListExpr):
             for item in expr.items:
                 self._check_step(item, frame)
-        elif isinstance(expr, ast.BinOp) and expr.op == "*":
+        elif isinstance(expr, ast.ListComp):
+            self._check_step(expr.item, with_bound(frame, ((expr.var, ERR, expr.var_span),)))
+        elif isinstance(expr, ast.Chain):
+            for part in (expr.head, *(st.expr for st in expr.steps)):
+                self._check_step(part, frame)
+        elif isinstance(expr, ast.BinOp) and expr.op in ("*", "+"):
             self._check_step(expr.left, frame)
+            if expr.op == "+":
+                self._check_step(expr.right, frame)
 
     def _check_arguments(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
                          span: Span) -> None:
@@ -988,7 +1030,7 @@ class Elaborator:
             self._bind_params(self.defs[name], scalars, {k: v for k, v in kw.items()
                                                          if not isinstance(v[0], Value)}, span)
 
-    def _sequential(self, items: list[ast.Expr], _unused: Any, value: Any, span: Span,
+    def _sequential(self, items: list[Item], _unused: Any, value: Any, span: Span,
                     alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame,
                     pattern: tuple[str, Span] | None = None) -> Any:
         names = [str(i) for i in range(len(items))]
@@ -1011,7 +1053,9 @@ class Elaborator:
         for item, forced in zip(items, names):
             if value is ERR:
                 break
-            value = self._step(item, value, sub, None, forced, False)
+            # A step of a chain written inside a list keeps its own `as` name (`[Conv2d(8, 3) -> BatchNorm2d as bn]`).
+            value = self._step(item.expr, value, with_bound(sub, item.bound), item.alias,
+                               None if item.alias is not None else forced, False, item.pattern)
         mod.outputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]
         return value
 
@@ -1057,6 +1101,7 @@ class Elaborator:
                     break
             frame.counters[base] = k
         frame.taken.add(name)
+        register(frame.module, name)
         return name
 
     def _apply_op(self, name: str, pos: list[tuple[Any, Span]], kw: dict[str, tuple[Any, Span]],
@@ -1448,6 +1493,7 @@ _PARAM_CHECKS = {
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "bool": lambda v: isinstance(v, bool),
     "str": lambda v: isinstance(v, str),
+    "list": lambda v: isinstance(v, tuple),  # `widths: list = [64, 128, 256]`, indexed as `widths[i]`
 }
 
 

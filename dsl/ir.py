@@ -97,6 +97,23 @@ class Module:
     # The optional inputs of the definition (network or block), in declaration order, whether or not this
     # call passes them; `inputs` holds only the values the caller passed.
     input_defaults: dict[str, InputDefault] = field(default_factory=dict)
+    # The children's names in the order torch registers them, when a layer was declared before its use
+    # (`reduction = Linear(...)`, dsl/declarations.py); empty when that is the order of `body` (first use).
+    registration: list[str] = field(default_factory=list)
+
+    def registered(self) -> list[OpNode | Module]:
+        """The children in registration order: what `__init__` assigns first, and the state_dict's order."""
+        if not self.registration:
+            return list(self.body)
+        rank = {name: i for i, name in enumerate(self.registration)}
+        return sorted(self.body, key=lambda el: rank.get(el.name, len(rank)))
+
+    def walk_registered(self) -> Iterator[OpNode | Module]:
+        """Like `walk`, in registration order."""
+        for item in self.registered():
+            yield item
+            if isinstance(item, Module):
+                yield from item.walk_registered()
 
     def walk(self) -> Iterator[OpNode | Module]:
         """Every node and sub-module below this one, in execution order (pre-order)."""
@@ -159,7 +176,7 @@ class Graph:
     def state_dict(self) -> list[StateEntry]:
         """Entries in torch's order: a module's parameters, then its buffers, then its children."""
         out: list[StateEntry] = []
-        for node in self.op_nodes():
+        for node in (n for n in self.root.walk_registered() if isinstance(n, OpNode)):
             prefix = node.path + "." if node.path else ""
             for pname, shape in node.params.items():
                 out.append(StateEntry(prefix + pname, shape, "float32", "parameter", node.tied.get(pname)))

@@ -150,6 +150,9 @@ class _ToAst(Transformer):
     def list(self, meta, *items):  # type: ignore[no-untyped-def]
         return ast.ListExpr(self._span(meta), tuple(items))
 
+    def list_comp(self, meta, item, var, values):  # type: ignore[no-untyped-def]
+        return ast.ListComp(self._span(meta), item, str(var), self._tspan(var), values)
+
     # operators
     def binop(self, meta, left, op, right):  # type: ignore[no-untyped-def]
         return ast.BinOp(self._span(meta), str(op), left, right)

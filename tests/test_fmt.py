@@ -218,3 +218,16 @@ def test_lines_starting_with_an_operator_stay_broken() -> None:
     assert assert_formats_faithfully(text) == (
         "network N {\n    input x: f32[B, 4]\n    y = x * 2  # double\n        + x\n        - 1\n    output y\n}\n")
     assert ir_of(format_text(text)) == ir_of(text)
+
+
+def test_containers_comprehensions_chains_in_lists_and_declarations_round_trip() -> None:
+    text = ("block Blk(c: int, d: int = 1) {\n  input x: f32[B, C, H, W]\n  conv = Conv2d(c, 3, padding=d, dilation=d)\n"
+            "  output x -> conv -> relu\n}\n"
+            "network N(widths: list = [4,8]) {\n    input x: f32[B, 3, 16, 16]\n"
+            "    y = x -> [Blk( widths[i],d=2**i ) for i in range(2)] as a\n"
+            "      -> [Blk(8)]+Blk(8)*0+[Conv2d(8, 1)->BatchNorm2d as bn->relu] as b\n    output y\n}\n")
+    out = assert_formats_faithfully(text)
+    assert "[Blk(widths[i], d=2 ** i) for i in range(2)] as a" in out
+    assert "[Blk(8)] + Blk(8) * 0 + [Conv2d(8, 1) -> BatchNorm2d as bn -> relu] as b" in out
+    assert "    conv = Conv2d(c, 3, padding=d, dilation=d)\n" in out
+    assert ir_of(out) == ir_of(text)

@@ -155,6 +155,22 @@ async def test_definition_and_references(client: LanguageClient) -> None:
 
 
 @pytest.mark.asyncio
+async def test_definition_of_a_comprehension_variable(client: LanguageClient, tmp_path: Path) -> None:
+    path = tmp_path / "comp.net"
+    text = ("network N(widths: list = [4, 8]) {\n    input x: f32[B, 3]\n"
+            "    output x -> [Linear(widths[i]) -> relu for i in range(2)] as s\n}\n")
+    path.write_text(text)
+    uri = await open_doc(client, path)
+    assert list(client.diagnostics[uri]) == []
+    loc = await client.text_document_definition_async(lsp.DefinitionParams(
+        lsp.TextDocumentIdentifier(uri), position_of(text, "i]) ->")))
+    assert isinstance(loc, lsp.Location) and loc.range.start == position_of(text, "i in range")
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(uri), position_of(text, "i in range")))
+    assert hover is not None and "0" in hover.contents.value and "1" in hover.contents.value  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio
 async def test_rename_a_parameter_everywhere(client: LanguageClient) -> None:
     path = SAMPLES / "mnist_mlp.net"
     text = path.read_text()

@@ -17,6 +17,7 @@ EXPECTED_PARAMS = {
                    + (84 * 10 + 10)),  # 61,706
     "resnet18.net": ("ResNet18", 11_689_512),
     "resnet50.net": ("ResNet50", 25_557_032),  # torchvision's published figure for resnet50
+    "resnet152.net": ("ResNet152", 60_192_808),  # torchvision's published figure for resnet152
     "lenet5_digits.net": ("DigitsLeNet5", (1 * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (400 * 120 + 120)
                           + (120 * 84 + 84) + (84 * 10 + 10)),
     "vgg11_bn.net": ("VGG11BN", 132_868_840),

@@ -220,15 +220,15 @@ network N {
 """
 
 
-def test_instances_a_class_cannot_express_get_their_own_class() -> None:
+def test_repeat_counts_from_parameters_make_one_class_with_a_loop() -> None:
     result = netc.check_source(SPECIALISED, "stack.net")
     gen = get_backend("torch").generate(result)
-    assert "class Stack(" in gen.code and "class Stack_1(" in gen.code
-    assert any("written as 2 classes" in n for n in gen.notes)
+    assert "class Stack(" in gen.code and "class Stack_1(" not in gen.code
+    assert "for _ in range(n)" in gen.code
     ns: dict[str, object] = {}
     exec(compile(gen.code, "<stack>", "exec"), ns)
     with pytest.raises(ValueError, match="not compiled"):
-        ns["Stack"](wide=True)  # type: ignore[operator]
+        ns["Stack"](n=1, wide=True)  # type: ignore[operator]
     model = ns["N"]()  # type: ignore[operator]
     keys = [e.key for e in result.graphs["N"].state_dict()]
     assert list(model.state_dict()) == keys

@@ -10,8 +10,8 @@ from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ...dsl.types import TensorType
 from .definfo import DefInfo, match_args, span_key
-from .evaluate import EvalError, Val, evaluate
-from .exprs import Leaf, Lit, Node, Tracked, Tup, _is_int, tree_of
+from .evaluate import EvalError, Val, collecting, evaluate
+from .exprs import IfExp, Leaf, Lit, Node, Tracked, Tup, _is_int, track, tree_of
 
 
 @dataclass
@@ -37,6 +37,8 @@ class Analysis:
     nodes: dict[int, NodeInfo] = field(default_factory=dict)
     children: dict[int, ChildInfo] = field(default_factory=dict)
     syms: list[str] = field(default_factory=list)
+    # exact divisions in the instance's own statements (not its children's): (dividend, divisor, expression)
+    divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
 
 
 def same(a: Any, b: Any, sym_map: dict[str, Any]) -> bool:
@@ -71,7 +73,11 @@ class Analyzer:
             v = mod.args.get(p.name)
             leaf = Leaf("param", p.name)
             env[p.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
-        return self.analyze(mod, env, None, {})
+        divisions: list[tuple[Node, Node, ast.BinOp]] = []
+        with collecting(divisions):
+            a = self.analyze(mod, env, None, {})
+        a.divisions = divisions
+        return a
 
     def analyze(self, mod: Module, env0: dict[str, Val], input_types: list[TensorType] | None,
                 sym_map: dict[str, Any]) -> Analysis:
@@ -139,9 +145,12 @@ class Analyzer:
                 if decision == -1 and s.orelse:
                     decision = len(s.branches)
                 a.decisions[id(s)] = decision
+                before = dict(env)
                 if decision is not None and decision >= 0:
                     body = s.orelse if decision == len(s.branches) else s.branches[decision][1]
                     self._walk(body or (), mod, a, input_types, counter)
+                if decision is not None:
+                    _chosen_values(s, trees, before, env)
 
     def _input(self, s: ast.Input, value: Value, given: TensorType | None, a: Analysis) -> None:
         env = a.env
@@ -271,8 +280,37 @@ class Analyzer:
                 val = Val(actual, tree_of(actual) if not isinstance(actual, Dim) else Lit(actual))
             cenv[p.name] = val
         cinputs = [a.types.get(v.id, v.type) for v in child.inputs]
-        sub = self.analyze(child, cenv, cinputs, a.sym_map)
+        with collecting(None):  # the child's class checks its own divisions
+            sub = self.analyze(child, cenv, cinputs, a.sym_map)
         for v in child.outputs:
             a.types[v.id] = sub.types.get(v.id, v.type)
         names = [p.name for p in cdefn.params] + sub.syms
         a.children[id(child)] = ChildInfo({n: sub.env[n] for n in names if n in sub.env})
+
+
+def _chosen_values(s: ast.If, conds: list[Node | None], before: dict[str, Val], env: dict[str, Val]) -> None:
+    """Values an `if` assigns (`factor = 2` in `if bilinear`) become `2 if bilinear else 1`: the expression holds
+    for every instance, whichever arm it took. Each arm's plain assignments are evaluated where the arm starts;
+    a value some arm cannot give that way keeps the instance's own value (and its own tree)."""
+    if any(c is None for c in conds):
+        return
+    arms = [body for _, body in s.branches] + [s.orelse or ()]
+    assigned = [{t.id: st.value for st in body if isinstance(st, ast.Assign) and len(st.targets) == 1
+                 for t in st.targets if isinstance(t, ast.Name)} for body in arms]
+    for name in dict.fromkeys(n for arm in assigned for n in arm):
+        if name not in env:
+            continue
+        values: list[Node] = []
+        try:
+            for arm in assigned:
+                if name in arm:
+                    values.append(evaluate(arm[name], before).tree)
+                elif name in before:
+                    values.append(before[name].tree)
+                else:
+                    raise EvalError(name)
+        except EvalError:
+            continue
+        tree = IfExp(tuple((c, v) for c, v in zip(conds, values) if c is not None), values[-1])
+        value = env[name].value
+        env[name] = Val(track(int(value), tree) if _is_int(value) else value, tree)

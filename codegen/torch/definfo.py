@@ -33,6 +33,10 @@ class DefInfo:
     bindings: dict[SpanKey, list[str]] = field(default_factory=dict)  # result span -> the names it is bound to
     out_names: dict[SpanKey, list[str]] = field(default_factory=dict)
     inputs: list[ast.Input] = field(default_factory=list)
+    # `y = h`: a name bound to another value, with the `if` arms it sits in (a class writes it where an
+    # instance's output is such an alias: `y = x + h` in one arm, `y = h` in the other)
+    aliases: dict[str, list[tuple[str, tuple[tuple[int, int], ...]]]] = field(default_factory=dict)
+    output_names: list[str | None] = field(default_factory=list)  # `output y`: the name each output reads
 
     @classmethod
     def build(cls, defn: ast.Definition, callables: set[str]) -> DefInfo:
@@ -54,6 +58,8 @@ class DefInfo:
                 span = _result_span(s.value, callables)
                 if span is not None and names:
                     self.bindings[span_key(span)] = names
+                if len(names) == 1 and len(s.targets) == 1 and isinstance(s.value, ast.Name):
+                    self.aliases.setdefault(names[0], []).append((s.value.id, self.guard_of(s.span)))
             elif isinstance(s, ast.ExprStmt):
                 e = s.expr
                 if isinstance(e, ast.Chain) and isinstance(e.steps[-1].expr, ast.Name) \
@@ -62,6 +68,7 @@ class DefInfo:
                     if span is not None:
                         self.bindings[span_key(span)] = [e.steps[-1].expr.id]
             elif isinstance(s, ast.Output):
+                self.output_names += [item.value.id if isinstance(item.value, ast.Name) else None for item in s.items]
                 for i, item in enumerate(s.items):
                     name = item.name or (item.value.id if isinstance(item.value, ast.Name) else
                                          ("out" if len(s.items) == 1 else f"out{i}"))

@@ -1,6 +1,9 @@
 """Evaluating .net expressions to (value, tree): the value one instance has, and the expression it came from."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -8,6 +11,19 @@ from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.elaborate import arith, compare
 from .exprs import _CMP, Bin, Lit, Node, Tup, Unary, _is_int, plain, track
+
+# The exact divisions (`d / heads`) met while one instance is analysed, as (dividend, divisor, expression):
+# the constructor refuses arguments that do not divide, as the compiler does. None: not collecting.
+_REQUIREMENTS: ContextVar[list[tuple[Node, Node, ast.BinOp]] | None] = ContextVar("requirements", default=None)
+
+
+@contextmanager
+def collecting(into: list[tuple[Node, Node, ast.BinOp]] | None) -> Iterator[None]:
+    token = _REQUIREMENTS.set(into)
+    try:
+        yield
+    finally:
+        _REQUIREMENTS.reset(token)
 
 
 class EvalError(Exception):
@@ -76,6 +92,10 @@ def _eval_binop(e: ast.BinOp, env: dict[str, Val]) -> Val:
     py_op = op
     if op == "/":
         py_op = "//" if _is_int(value) or isinstance(value, Dim) else "/"
+        needs = _REQUIREMENTS.get()
+        if needs is not None and _is_int(value) and _is_int(a) and _is_int(b) and \
+                (left.tree.has_leaf() or right.tree.has_leaf()):
+            needs.append((left.tree, right.tree, e))
     if op == "@":
         raise EvalError("@")
     tree = Bin(py_op, left.tree, right.tree)

@@ -126,6 +126,24 @@ class Tup(Node):
 
 
 @dataclass(frozen=True)
+class IfExp(Node):
+    """A value an `if` of the source chose: `2 if bilinear else 1` (the `factor = 2` inside `if bilinear`)."""
+
+    arms: tuple[tuple[Node, Node], ...]  # (condition, value), in the source's order
+    orelse: Node
+    prec = 0  # looser than any operator: always parenthesised inside another expression
+
+    def render(self, ctx: Ctx) -> str:
+        text = _paren(self.orelse, 1, ctx)
+        for cond, value in reversed(self.arms):
+            text = f"{_paren(value, 1, ctx)} if {_paren(cond, 1, ctx)} else {text}"
+        return text
+
+    def has_leaf(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class Var(Node):
     """A local variable of the generated forward (`x`, `h1`): an atom."""
 

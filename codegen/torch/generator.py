@@ -8,6 +8,7 @@ from ...dsl.compiler import Result
 from ...dsl.ir import Module, Value
 from ...dsl.ops import OPS
 from ...dsl.types import FLOAT_DTYPES
+from ...dsl.variants import branch_variants, elaborate_with
 from ..base import GeneratedCode
 from ..naming import Namespace, global_namespace
 from .analysis import Analyzer
@@ -47,6 +48,17 @@ class Generator:
         self.plans: list[ClassPlan] = []
         self.notes: list[str] = []
         self.cls_ns = global_namespace()
+        # The networks elaborated again with other parameter values (dsl/variants.py): their instances show the
+        # arms of `if`s the compiled values skip, so a class can build those too. They join a class only when
+        # it merges them; nothing else is generated for them.
+        self.variants: list[Module] = []
+        for g in self.graphs:
+            if g.name in self.defs:
+                for values in branch_variants(result, g.name):
+                    other = elaborate_with(result, g.name, values)
+                    if other is not None:
+                        self.variants.append(other.root)
+        self.variant_ids: set[int] = set()
 
     # -- which classes, in which order ---------------------------------------------------------------
     def _collect(self) -> tuple[dict[str, list[Module]], list[str]]:
@@ -71,6 +83,12 @@ class Generator:
             instances.setdefault(g.name, []).append(g.root)
             roots.append(g.name)
             under(g.root, g.name)
+        real = {id(m) for ms in instances.values() for m in ms}
+        for root in self.variants:
+            d = root.definition or ""
+            instances.setdefault(d, []).append(root)
+            under(root, d)
+        self.variant_ids = {id(m) for ms in instances.values() for m in ms} - real
         order: list[str] = []
         seen: set[str] = set()
 
@@ -102,15 +120,29 @@ class Generator:
         analyzer = Analyzer(self.defs, self.infos)
         try:
             for d in order:
-                views = [Renderer(self, d).render(inst, analyzer.own(inst)) for inst in instances[d]]
-                self._classes(d, views, first_names[d])
+                views, variant_views = [], []
+                for inst in instances[d]:
+                    if id(inst) not in self.variant_ids:
+                        views.append(Renderer(self, d).render(inst, analyzer.own(inst)))
+                        continue
+                    try:
+                        variant_views.append(Renderer(self, d).render(inst, analyzer.own(inst)))
+                    except (Unrenderable, KeyError):
+                        pass  # a variant whose parts were not merged into their classes: it adds nothing
+                self._classes(d, views, variant_views, first_names[d])
         except Unrenderable as exc:
             raise CodegenError(f"cannot write this network in PyTorch: {exc}") from None
         return GeneratedCode(self._emit(), self._notes())
 
-    def _classes(self, d: str, views: list[View], first_name: str) -> None:
-        plan = Merger(self, d, views).plan(first_name)
+    def _classes(self, d: str, views: list[View], variant_views: list[View], first_name: str) -> None:
+        plan = None
+        if variant_views and views:
+            plan = Merger(self, d, views + variant_views).plan(first_name)
         if plan is not None:
+            groups, plans = [views + variant_views], [plan]
+        elif not views:
+            return  # only the variants use this definition, and they do not make one class
+        elif (plan := Merger(self, d, views).plan(first_name)) is not None:
             groups, plans = [views], [plan]
         else:
             groups, plans = [], []
@@ -131,9 +163,12 @@ class Generator:
                     groups.append([v])
                     plans.append(p)
             if len(plans) > 1:
+                why = _difference(groups[0][0], [g[0] for g in groups[1:]])
                 self.notes.append(
                     f"`{d}` is written as {len(plans)} classes ({', '.join(p.name for p in plans)}): its instances "
-                    "differ in ways that no `if` of the source explains")
+                    f"differ in ways that no parameter or `if` of the source expresses{why}")
+                for p in plans[1:]:
+                    p.specialised = f"A specialisation of `{d}` for some of its instances{why}."
         for p in plans:
             if self.guards:
                 self._add_guards(p)
@@ -195,13 +230,22 @@ class Generator:
 
     # -- text -----------------------------------------------------------------------------------------
     def _doc(self, p: ClassPlan) -> str:
+        doc = self._doc_text(p)
+        if not p.specialised:
+            return doc
+        head, sep, rest = doc.partition("\n")
+        return f"{head}\n\n    {_doc_safe(p.specialised)}{sep and chr(10)}{rest}" if rest else \
+            f"{head}\n\n    {_doc_safe(p.specialised)}\n    "
+
+    def _doc_text(self, p: ClassPlan) -> str:
         defn = self.defs[p.definition]
         loc = _doc_safe(f"{defn.name_span.source.path}:{defn.name_span.line}")
         what = "Network" if defn.kind == "network" else "Block"
         head = f"{what} `{p.name}` from {loc}, compiled by netc."
-        if defn.kind != "network" or len(p.views) != 1:
+        own = [v for v in p.views if id(v.mod) not in self.variant_ids]
+        if defn.kind != "network" or len(own) != 1:
             return head
-        view = p.views[0]
+        view = own[0]
         names = self.def_names[p.definition]
         ctx = names.comment_ctx()
 
@@ -313,6 +357,26 @@ class Generator:
     def network_class(self, network: str | None) -> str:
         g = self.graphs[0] if network is None else self.result.graphs[network]
         return self.class_of[id(g.root)].name
+
+
+def _difference(first: View, others: list[View]) -> str:
+    """Where a specialised class's instance first differs from the first class's: `; first at file:line (...)`."""
+    for other in others:
+        for side in ("init", "fwd"):
+            mine = {it.key: it for it in getattr(first, side)}
+            theirs = {it.key: it for it in getattr(other, side)}
+            for key in list(mine) + [k for k in theirs if k not in mine]:
+                a, b = mine.get(key), theirs.get(key)
+                if a is None or b is None or a.text != b.text:
+                    it = a or b
+                    assert it is not None
+                    reason = first.why.get(key) or other.why.get(key)
+                    if reason:
+                        return f": {reason}"
+                    what = "present in only some instances" if a is None or b is None else \
+                        f"`{a.text.splitlines()[0]}` in one, `{b.text.splitlines()[0]}` in another"
+                    return f"; they first differ at {it.where} (`{key}`: {what})"
+    return ""
 
 
 def _comment_safe(text: str) -> str:

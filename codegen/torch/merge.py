@@ -1,14 +1,15 @@
 """Merging the rendered instances of one definition into classes."""
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
 from .evaluate import EvalError, evaluate
-from .exprs import Unrenderable, _is_int, plain
-from .guards import _GuardEmitter
+from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Lit, Unrenderable, _is_int, plain
+from .guards import _GuardEmitter, _message
 from .render import Arg, ClassPlan, Item, View
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ def _topo(seqs: list[list[str]]) -> list[str] | None:
     return out if len(out) == len(first) else None
 
 
+def _ident(it: Item) -> str:
+    return f"{it.key}|{it.guard}" if it.guard else it.key
+
+
 class Merger:
     """Tries to write a group of instances of one definition as one class."""
 
@@ -60,13 +65,15 @@ class Merger:
         merged = []
         for side in ("init", "fwd"):
             lists = [getattr(v, side) for v in views]
-            order = _topo([[it.key for it in lst] for lst in lists])
+            # A line is identified by its layer and the `if` arm it sits in: `up` may be a different layer in
+            # each arm of `if bilinear`.
+            order = _topo([[_ident(it) for it in lst] for lst in lists])
             if order is None:
                 return None
             table: dict[str, list[tuple[int, Item]]] = {}
             for vi, lst in enumerate(lists):
                 for it in lst:
-                    table.setdefault(it.key, []).append((vi, it))
+                    table.setdefault(_ident(it), []).append((vi, it))
             for rows in table.values():
                 if len({it.text for _, it in rows}) != 1 or len({it.guard for _, it in rows}) != 1:
                     return None
@@ -108,6 +115,8 @@ class Merger:
             return out
 
         init_items, fwd_items = pick(iorder, itable), pick(forder, ftable)
+        if guarded:
+            fwd_items = self._hoist(fwd_items)
         used: set[tuple[str, str]] = set()
         for it in init_items:
             used |= it.used
@@ -120,17 +129,82 @@ class Merger:
         except Unrenderable:
             return None
         used |= emitter.used
+        checks = self._checks(used)
         stored = [raw for kind, raw in sorted(fwd_used) if kind == "param"]
         used |= {("param", raw) for raw in stored}
         plan = ClassPlan(name, self.defname, self.views)
         plan.signature, plan.keyword_only = self._signature(used)
         head = [f"self.{self.names.attrs.name(raw, ('param', raw), what='parameter')} = {self.names.arg(raw)}"
                 for raw in self._ordered(stored)]
-        plan.init_lines = head + init_lines
+        plan.init_lines = checks + head + init_lines
         plan.fwd_lines = self._unpack({raw for kind, raw in fwd_used if kind == "sym"}) + fwd_lines + [self.views[0].ret]
         plan.params = self.views[0].params
         plan.returns = len(self.views[0].mod.outputs)
         return plan
+
+    def _hoist(self, items: list[Item]) -> list[Item]:
+        """Forward lines the same in every arm of an `if` are written once, outside it: both arms of
+        `if bilinear` call `self.up(x)`, whatever `self.up` is."""
+        for if_id, stmt in self.ifs.items():
+            if not stmt.orelse:
+                continue  # an arm that takes no branch runs none of the lines
+            inside = [it for it in items if any(g[0] == if_id for g in it.guard)]
+            if not inside or any(it.guard[-1][0] != if_id for it in inside):
+                continue  # nothing here, or an `if` nested inside this one
+            arms: dict[int, list[tuple[str, str, Any]]] = {}
+            for it in inside:
+                arms.setdefault(it.guard[-1][1], []).append((it.key, it.text, it.guard[:-1]))
+            bodies = list(arms.values())
+            if len(arms) != len(stmt.branches) + 1 or any(b != bodies[0] for b in bodies):
+                continue
+            first = next(iter(arms))
+            per_arm: dict[int, list[Item]] = {}
+            for it in inside:
+                per_arm.setdefault(it.guard[-1][1], []).append(it)
+            hoisted = {id(it): dataclasses.replace(it, guard=it.guard[:-1], shapes=_merge_shapes(
+                [arm[i].shapes for arm in per_arm.values()])) for i, it in enumerate(per_arm[first])}
+            items = [hoisted.get(id(it), it) for it in items if it not in inside or it.guard[-1][1] == first]
+        return items
+
+    def _checks(self, used: set[tuple[str, str]]) -> list[str]:
+        """`if d % heads != 0: raise ValueError(...)`: the exact divisions every instance needs, as the compiler
+        requires them, refused at construction with the .net line (not later as a shape error in forward)."""
+        out: list[str] = []
+        for v in self.views:
+            for num, den, expr in v.a.divisions:
+                if _always_divides(num, den):
+                    continue
+                ctx = self.names.init_ctx()
+                try:
+                    n, d = _paren_text(num, ctx), _paren_text(den, ctx)
+                    arm = self._arm_condition(v, expr, ctx)
+                except Unrenderable:
+                    continue
+                if any(kind != "param" and (kind, raw) not in used for kind, raw in ctx.used):
+                    continue  # a size bound by an input at forward time (not a constructor argument)
+                msg = (f"{expr.span.location()}: `{expr.span.text}` needs {expr.left.span.text} to be a multiple "
+                       f"of {expr.right.span.text}")
+                line = f"if {arm}{n} % {d} != 0:"
+                if line not in out:
+                    out += [line, f"    raise ValueError({_message(msg)})"]
+                    used |= ctx.used
+        return out
+
+    def _arm_condition(self, v: View, expr: ast.BinOp, ctx: Any) -> str:
+        """`bilinear and `: the conditions of the `if` arms the division sits in (empty outside any `if`)."""
+        parts: list[str] = []
+        for if_id, k in self.dinfo.guard_of(expr.span):
+            stmt = self.ifs[if_id]
+            trees = v.a.cond_trees.get(if_id) or []
+            upto = min(k + 1, len(stmt.branches))
+            if len(trees) < upto or any(tr is None for tr in trees[:upto]):
+                raise Unrenderable("condition")
+            texts = [_paren_text(tr, ctx, PREC_AND + 1) for tr in trees[:upto]]
+            if k < len(stmt.branches):
+                parts += [f"not {x}" for x in texts[:k]] + [texts[k]]
+            else:
+                parts += [f"not {x}" for x in texts]
+        return "".join(f"{p} and " for p in parts)
 
     def _ordered(self, raws: list[str]) -> list[str]:
         order = [p.name for p in self.gen.defs[self.defname].params]
@@ -203,3 +277,35 @@ def _merge_shapes(all_shapes: list[list[list[str]]]) -> list[list[str]]:
         return [["?"] for _ in first]
     return [[d if all(s[o][j] == d for s in all_shapes) else "?" for j, d in enumerate(out)]
             for o, out in enumerate(first)]
+
+
+def _paren_text(node: Any, ctx: Any, need: int = PREC_MUL + 1) -> str:
+    """A tree's text as an operand (of `%` by default), parenthesised unless it binds as tightly."""
+    text = node.render(ctx)
+    return text if node.prec >= need else f"({text})"
+
+
+def _literal_values(node: Any) -> list[int] | None:
+    """The ints a tree can be when it holds no argument but through `if`s (`2 if bilinear else 1`), else None."""
+    if isinstance(node, Lit) and _is_int(node.value):
+        return [int(node.value)]
+    if isinstance(node, IfExp):
+        out: list[int] = []
+        for value in [v for _, v in node.arms] + [node.orelse]:
+            vals = _literal_values(value)
+            if vals is None:
+                return None
+            out += vals
+        return out
+    return None
+
+
+def _always_divides(num: Any, den: Any) -> bool:
+    """`16 * base` by `2 if bilinear else 1`: a constant factor of the dividend that every divisor divides."""
+    divisors = _literal_values(den)
+    if not divisors or 0 in divisors:
+        return False
+    factor = _literal_values(num)
+    if factor is None and isinstance(num, Bin) and num.op == "*":
+        factor = _literal_values(num.left) or _literal_values(num.right)
+    return factor is not None and all(f % d == 0 for f in factor for d in divisors)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import REQUIRED
@@ -13,7 +14,8 @@ from ..naming import attribute_namespace, local_namespace, registered_name
 from .analysis import Analysis, NodeInfo, same
 from .definfo import SpanKey, span_key
 from .emitters import Attrs, Emitter
-from .exprs import Ctx, Lit, Tracked, Unrenderable, render_dim
+from .evaluate import EvalError, evaluate
+from .exprs import Ctx, Lit, Node, Tracked, Unrenderable, render_dim
 from .ops import EMITTERS
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ class Item:
     attr: str | None = None  # init items: the attribute they assign
     shapes: list[list[str]] = field(default_factory=list)  # forward items: output shapes, dim by dim
     used: frozenset[tuple[str, str]] = frozenset()
+    where: str = ""  # the .net location of the layer or step the line comes from
 
 
 @dataclass
@@ -44,6 +47,7 @@ class View:
     ret: str
     params: list[str]
     needs: set[str]
+    why: dict[str, str] = field(default_factory=dict)  # line key -> why it cannot be written generally
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Unit:
     inputs: list[Value]
     outputs: list[Value]
     make: Callable[[list[str]], tuple[str, Ctx, Callable[[list[str]], str]]]
+    loop: str | None = None  # a repeated block: `for layer in self.<loop>:`, the values carried through
 
 
 @dataclass
@@ -82,6 +87,7 @@ class ClassPlan:
     params: list[str] = field(default_factory=list)
     returns: int = 1
     doc: str = ""
+    specialised: str = ""  # why this class stands for only some instances of its definition
 
 
 class DefNames:
@@ -130,9 +136,13 @@ class Renderer:
         self.units: list[Unit] = []
         self.needs: set[str] = set()
         self.inline: list[Module] = []  # containers written inline (nn.ModuleDict), not called as one
+        self.why: dict[str, str] = {}
         first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
         self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
         self._walk(mod.body, None, None)
+        if mod.registration:  # a layer declared before its use: `__init__` assigns in registration order
+            rank = {name: i for i, name in enumerate(mod.registration)}
+            self.init.sort(key=lambda it: rank.get(it.raw, len(rank)))
         return self._name_values(mod, a)
 
     def _rel(self, path: str) -> str:
@@ -148,6 +158,9 @@ class Renderer:
         if el.kind == "sequential":
             if not self._seq_able(el):
                 raise Unrenderable("nested container")
+            loop = self._repeated(el, ctx, "nn.Sequential")
+            if loop is not None:
+                return loop
             items = [self._module_text(x, ctx) for x in el.body]
             if [x.name for x in el.body] == [str(i) for i in range(len(el.body))]:
                 return fmt_call("nn.Sequential", items)
@@ -189,6 +202,64 @@ class Renderer:
             prev = el.outputs[0]
         return m.outputs[0].id == prev.id
 
+    def _repeat_count(self, m: Module) -> Node | None:
+        """The count of `Block(...) * n`, as an expression in the class's arguments (None: not a repetition)."""
+        expr = self.dinfo.exprs.get(span_key(m.span))
+        if not (isinstance(expr, ast.BinOp) and expr.op == "*"
+                and isinstance(expr.left, (ast.Name, ast.Call, ast.ListExpr))):
+            return None
+        try:
+            count = evaluate(expr.right, self.a.env)
+        except EvalError:
+            return None
+        if isinstance(count.value, bool) or not isinstance(count.value, int) or int(count.value) != len(m.body):
+            return None
+        return count.tree
+
+    def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
+        """`nn.Sequential(*[Block(d=d) for _ in range(layers)])` for a repetition whose items are written alike.
+
+        Items that differ (the first block of a ResNet stage strides) or that are named by a pattern keep the
+        unrolled form; so does a count that is not an expression in the class's arguments.
+        """
+        count = self._repeat_count(m)
+        if count is None or len(m.body) < 1 or [x.name for x in m.body] != [str(i) for i in range(len(m.body))]:
+            return None
+        texts, ctxs = [], []
+        for x in m.body:
+            c = self.names.init_ctx()
+            try:
+                texts.append(self._module_text(x, c))
+            except Unrenderable:
+                return None
+            ctxs.append(c)
+        if len(set(texts)) != 1:
+            other = next(x for x in texts if x != texts[0])
+            self.why[self._rel(m.path).split(".")[0]] = (
+                f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{texts[0]}`, then "
+                f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
+            return None
+        for c in ctxs:
+            ctx.used |= c.used
+            ctx.needs |= c.needs
+        n = count.render(ctx)
+        item = texts[0]
+        star = "*" if container == "nn.Sequential" else ""
+        one = f"{container}({star}[{item} for _ in range({n})])"
+        if len(one) <= 88 and "\n" not in one:
+            return one
+        body = "    " + item.replace("\n", "\n    ")
+        return f"{container}({star}[\n{body}\n    for _ in range({n})\n])"
+
+    def _loop_able(self, m: Module) -> bool:
+        """Does each item of the container take exactly what the one before it returned (a for loop)?"""
+        prev = m.inputs
+        for el in m.body:
+            if [v.id for v in el.inputs] != [v.id for v in prev] or len(el.outputs) != len(prev):
+                return False
+            prev = el.outputs
+        return [v.id for v in m.outputs] == [v.id for v in prev]
+
     def _add_module(self, el: OpNode | Module, text: str, ctx: Ctx, prefix: str | None,
                     entries: list[tuple[str, str, set[tuple[str, str]]]] | None) -> str:
         if prefix is None:
@@ -210,7 +281,8 @@ class Renderer:
                     raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
                 tied_key = self.gen.generated_key(self.mod, key[len(base):])
                 line += f"\n{ref}.{pname} = self.get_parameter({tied_key!r})"
-            self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used)))
+            self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used),
+                                  where=el.span.location()))
             self.needs |= ctx.needs
             return ref
         assert entries is not None
@@ -248,7 +320,17 @@ class Renderer:
                         return em.forward(xs, a), ctx, functools.partial(em.pack, a=a)
                     self._unit(el, make)
                 continue
-            elif el.kind == "sequential" and not self._seq_able(el):
+            elif el.kind == "sequential" and not self._seq_able(el) and prefix is None and self._loop_able(el):
+                ctx = self.names.init_ctx()
+                text = self._repeated(el, ctx, "nn.ModuleList")
+                if text is not None:
+                    callee = self._add_module(el, text, ctx, prefix, entries)
+
+                    def loop(xs: list[str]) -> tuple[str, Ctx, Callable[[list[str]], str]]:
+                        return ", ".join(xs), self.names.fwd_ctx(), ", ".join
+                    self._unit(el, loop, callee)
+                    continue
+            if isinstance(el, Module) and el.kind == "sequential" and not self._seq_able(el):
                 sub: list[tuple[str, str, set[tuple[str, str]]]] = []
                 if prefix is None:
                     attr = self.names.attrs.name(el.name, ("mod", el.name), what="layer")
@@ -274,11 +356,12 @@ class Renderer:
                 return f"{callee}({', '.join(xs)})", self.names.fwd_ctx(), ", ".join
             self._unit(el, call)
 
-    def _unit(self, el: OpNode | Module, make: Callable[[list[str]], tuple[str, Ctx, Any]]) -> None:
+    def _unit(self, el: OpNode | Module, make: Callable[[list[str]], tuple[str, Ctx, Any]],
+              loop: str | None = None) -> None:
         key = self._rel(el.path)
         raw = key.replace(".", "_") if el.name.isdigit() else el.name  # `head.0` -> `head_0`
         self.units.append(Unit(key, self.dinfo.guard_of(el.span), raw, el.span, list(el.inputs),
-                               list(el.outputs), make))
+                               list(el.outputs), make, loop))
 
     def _name_values(self, mod: Module, a: Analysis) -> View:
         """Choose a variable for every value: the user's names where they gave one, chains reuse a name."""
@@ -351,7 +434,7 @@ class Renderer:
             self.needs |= ctx.needs
             targets = []
             for k, v in enumerate(u.outputs):
-                if not uses.get(v.id):
+                if not uses.get(v.id) and u.loop is None:
                     targets.append("_")
                     continue
                 # the user's name; else continue the chain in its input's variable (a fresh `x` when that
@@ -383,11 +466,34 @@ class Renderer:
                 holder[chosen] = v.id
                 targets.append(chosen)
             text = expr if all(t == "_" for t in targets) else f"{pack(targets)} = {expr}"
+            if u.loop is not None:
+                item = loc.name("layer", ("loop", u.key), what="value")
+                carried = ", ".join(targets)
+                head = [] if carried == expr else [text]
+                text = "\n".join(head + [f"for {item} in {u.loop}:", f"    {carried} = {item}({carried})"])
             cctx = self.names.comment_ctx()
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
-            fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used)))
+            fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used),
+                            where=u.span.location()))
+        fwd += self._output_aliases(mod, a, var, loc)
         ret = "return " + ", ".join(var[v.id] for v in mod.outputs)
-        return View(mod, a, self.init, fwd, ret, params, self.needs)
+        return View(mod, a, self.init, fwd, ret, params, self.needs, self.why)
+
+    def _output_aliases(self, mod: Module, a: Analysis, var: dict[int, str], loc: Any) -> list[Item]:
+        """`y = h` where the source binds an output by an alias inside an `if` arm this instance took, so that
+        every instance returns the same name (`return y`) and they make one class."""
+        out: list[Item] = []
+        for i, v in enumerate(mod.outputs):
+            want = self.dinfo.output_names[i] if i < len(self.dinfo.output_names) else None
+            if want is None or var.get(v.id) == loc.get(("var", want)):
+                continue
+            for _src, guard in self.dinfo.aliases.get(want, []):
+                if guard and all(a.decisions.get(if_id) == k for if_id, k in guard):
+                    target = loc.name(want, ("var", want), what="value")
+                    out.append(Item(f"alias:{want}", guard, want, f"{target} = {var[v.id]}"))
+                    var[v.id] = target
+                    break
+        return out
 
     @staticmethod
     def _dim_text(d: Any, ctx: Ctx) -> str:

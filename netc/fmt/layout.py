@@ -77,6 +77,8 @@ def _expr(e: object) -> str:
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
     if isinstance(e, ast.ListExpr):
         return f"[{', '.join(expr(i) for i in e.items)}]"
+    if isinstance(e, ast.ListComp):
+        return f"[{expr(e.item)} for {e.var} in {expr(e.values)}]"
     if isinstance(e, ast.Chain):
         return " -> ".join([expr(e.head, 1)] + [step(s) for s in e.steps])
     raise TypeError(f"cannot format {type(e).__name__}")

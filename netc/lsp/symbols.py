@@ -92,6 +92,8 @@ def _locals(d: ast.Definition, definitions: dict[str, ast.Definition]) -> set[st
             last = node.steps[-1].expr
             if isinstance(last, ast.Name) and lookup(last.id) is None and last.id not in definitions:
                 names.add(last.id)
+        elif isinstance(node, ast.ListComp):  # `[Block(i) for i in range(4)]`
+            names.add(node.var)
     return names
 
 
@@ -119,6 +121,8 @@ def _definition(index: Index, d: ast.Definition, definitions: dict[str, ast.Defi
             _add(index, node.alias_span.start, node.alias, ("layer", node.alias), True)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             _keywords(index, node, definitions)
+        elif isinstance(node, ast.ListComp):
+            _add(index, node.var_span.start, node.var, ("local", d.name, node.var), True)
     for p in d.params:
         if p.default is not None:
             _names(index, p.default, d, local, binding, definitions, layers)
