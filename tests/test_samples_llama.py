@@ -73,8 +73,6 @@ def test_llama2_7b_counts_symbolically() -> None:
     assert "model.layers.31.mlp.down_proj" in result.output and "(B, T, 32000)" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="HF registers a decoder layer's norms after self_attn and mlp but uses "
-                   "them first; the language has no declaration order yet (issue 18 item 4)")
 def test_llama2_7b_order_is_hfs() -> None:
     graph = netc.check(LLAMA).graphs["LlamaForCausalLM"]
     assert [(e.key, tuple(e.shape)) for e in graph.state_dict()] == LLAMA2_7B
@@ -97,8 +95,6 @@ def test_tiny_through_set_has_hfs_keys_shapes_and_count() -> None:
     assert [(e["key"], tuple(e["shape"])) for e in TINY["state_dict"]] == hf_layout(100, 64, 172, 2, 4, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="HF registers a decoder layer's norms after self_attn and mlp but uses "
-                   "them first; the language has no declaration order yet (issue 18 item 4)")
 def test_tiny_order_is_hfs() -> None:
     module = netc.build(LLAMA, overrides=tiny_overrides())()
     assert list(module.state_dict()) == [e["key"] for e in TINY["state_dict"]]
