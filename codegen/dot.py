@@ -25,7 +25,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..dsl.dims import Dim
-from ..dsl.ir import Graph, Module, OpNode, Value
+from ..dsl.ir import Graph, Module, OpNode, StateNode, Value
 from ..dsl.ops import REQUIRED, lookup
 from ..dsl.types import TensorType
 from .base import GeneratedCode
@@ -487,9 +487,11 @@ class _Drawing:
                 return self.resolve(produced[v.id])
             if v.id in inputs:
                 return inputs[v.id]
-            # A value made outside any layer (an optional input filled at run time): its own small node.
+            # A value made outside any layer (an optional input filled at run time, a declared parameter or
+            # buffer): its own small node, in the module that owns it.
             nid = self.nid("value", f"{v.name}.{len(self.loose)}")
-            self.loose.append((nid, v, where))
+            owner = v.producer.parent if isinstance(v.producer, StateNode) else None
+            self.loose.append((nid, v, owner or where))
             inputs[v.id] = nid
             return nid
 
@@ -572,6 +574,9 @@ def _loose_node(g: graphviz.Digraph, nid: str, value: Value, where: Module) -> N
     """An optional input filled at run time: `eps = randn` with its type, in the module that takes it."""
     fill = getattr(getattr(where, "input_defaults", {}).get(value.name), "fill", None)
     name = f"{value.name} = {fill}" if fill else value.name
+    if isinstance(value.producer, StateNode):  # `param class_token: ...`: its kind and initializer
+        state = value.producer
+        name = f"{'param' if state.kind == 'parameter' else 'buffer'} {value.name} = {state.init.kind}"
     g.node(nid, _label([f"<B>{_h(name)}</B>", _font(_h(str(value.type)), 9)]), shape="ellipse",
            style="filled", fillcolor="#ffffff", color=MUTED)
 

@@ -308,6 +308,13 @@ def rms_norm(x: np.ndarray, normalized_shape: tuple[int, ...], weight: np.ndarra
     return y if weight is None else y * weight
 
 
+def layer_norm_2d(x: np.ndarray, normalized_shape: int, weight: np.ndarray | None = None,
+                  bias: np.ndarray | None = None, eps: float = 1e-5) -> np.ndarray:
+    """torchvision's LayerNorm2d: LayerNorm over the channels of (N, C, H, W), channels moved last and back."""
+    y = layer_norm(np.moveaxis(x, 1, -1), (normalized_shape,), weight, bias, eps)
+    return np.ascontiguousarray(np.moveaxis(y, -1, 1))
+
+
 def lp_pool(x: np.ndarray, norm_type: float, kernel_size: tuple[int, ...], stride: tuple[int, ...] | None = None,
             ceil_mode: bool = False) -> np.ndarray:
     """torch's lp_pool: (average of x^p over the window, times its size)^(1/p)."""
@@ -417,6 +424,8 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "reciprocal": np.reciprocal, "neg": np.negative, "abs": np.abs, "sign": np.sign, "square": np.square,
     "floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc,
     "clamp": np.clip, "pow": np.power, "where": np.where, "masked_fill": masked_fill,
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "minimum": np.minimum, "maximum": np.maximum,
     "relu6": relu6, "hardtanh": hardtanh, "hardswish": hardswish, "hardsigmoid": hardsigmoid, "mish": mish,
     "selu": selu, "celu": celu, "rrelu": rrelu, "logsigmoid": logsigmoid, "softsign": softsign,
     "softshrink": softshrink, "hardshrink": hardshrink, "tanhshrink": tanhshrink, "threshold": threshold,
@@ -432,6 +441,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "BatchNorm3d": batch_norm, "SyncBatchNorm": batch_norm, "GroupNorm": group_norm,
     "InstanceNorm1d": instance_norm, "InstanceNorm2d": instance_norm, "InstanceNorm3d": instance_norm,
     "LocalResponseNorm": local_response_norm, "CrossMapLRN2d": cross_map_lrn2d, "RMSNorm": rms_norm,
+    "LayerNorm2d": layer_norm_2d,
     "MaxPool3d": max_pool, "AvgPool3d": avg_pool, "AdaptiveAvgPool3d": adaptive_avg_pool,
     "AdaptiveMaxPool3d": adaptive_max_pool, "UpsamplingNearest2d": interpolate, "UpsamplingBilinear2d": interpolate,
     "LPPool1d": lp_pool, "LPPool2d": lp_pool, "LPPool3d": lp_pool,

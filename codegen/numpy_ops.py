@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dsl.ir import OpNode
+from ..dsl.ops.compare import COMPARISONS
 from ..dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
 from ..dsl.types import FLOAT_DTYPES
 from .numpy_ref import (
@@ -17,6 +18,7 @@ from .numpy_ref import (
     _adaptive,
     _avg_pool,
     _batch_norm,
+    _binary,
     _call,
     _dim_or_fail,
     _dropout,
@@ -47,8 +49,9 @@ def _kernel(fn: str, *pos: str, params: tuple[str, ...] = (), **defaults: Any) -
 
 
 def _float_result(f: Forward, n: OpNode, expr: str) -> str:
-    """torch gives a float result for integer tensors with a float number; NumPy would give float64."""
-    if n.outputs[0].type.dtype in FLOAT_DTYPES and all(v.type.dtype not in FLOAT_DTYPES for v in n.inputs):
+    """torch gives a float result for integer tensors with a float number, or with a float tensor, in the float
+    operand's width; NumPy would give float64."""
+    if n.outputs[0].type.dtype in FLOAT_DTYPES and any(v.type.dtype not in FLOAT_DTYPES for v in n.inputs):
         return f"({expr}).astype({f.dtype_expr})"
     return expr
 
@@ -58,12 +61,24 @@ def _clamp(f: Forward, n: OpNode, xs: list[str]) -> str:
 
 
 def _pow(f: Forward, n: OpNode, xs: list[str]) -> str:
+    if n.attrs.get("base") is not None:  # `2 ** x`; a negative base needs its parentheses: `(-2) ** x`
+        base = _lit(n.attrs["base"])
+        return _float_result(f, n, f"{'(' + base + ')' if base.startswith('-') else base} ** {xs[0]}")
     return _float_result(f, n, f"{xs[0]} ** {xs[1] if len(xs) == 2 else _lit(n.attrs['exponent'])}")
+
+
+def _extremum(fn: str) -> Emitter:
+    def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
+        return _float_result(f, n, f"{fn}({xs[0]}, {xs[1]})")
+    return emit
 
 
 def _where(f: Forward, n: OpNode, xs: list[str]) -> str:
     other = xs[2] if len(xs) == 3 else _lit(n.attrs["other"])
     expr = f"np.where({xs[0]}, {xs[1]}, {other})"
+    if len(xs) == 3 and n.outputs[0].type.dtype in FLOAT_DTYPES and any(
+            v.type.dtype not in FLOAT_DTYPES for v in n.inputs[1:]):
+        return f"({expr}).astype({f.dtype_expr})"  # a float and an integer tensor: torch keeps the float width
     if len(xs) == 2 and n.outputs[0].type.dtype in FLOAT_DTYPES:  # a Python float would make float64
         return f"{expr}.astype({xs[1]}.dtype)" if n.inputs[1].type.dtype in FLOAT_DTYPES else \
             f"({expr}).astype({f.dtype_expr})"
@@ -166,6 +181,9 @@ EMITTERS: dict[str, Emitter] = {
     **{name: _unary(name) for name in (*FLOAT_UNARY, *EXACT_UNARY)},
     "clamp": _clamp,
     "pow": _pow,
+    **{name: _binary(symbol) for symbol, name in COMPARISONS.items()},
+    "minimum": _extremum("np.minimum"),
+    "maximum": _extremum("np.maximum"),
     "where": _where,
     "masked_fill": _kernel("masked_fill", "value"),
     "relu6": _activation("relu6"),
@@ -215,6 +233,7 @@ EMITTERS: dict[str, Emitter] = {
     "LocalResponseNorm": _kernel("local_response_norm", "size", alpha=1e-4, beta=0.75, k=1.0),
     "CrossMapLRN2d": _kernel("cross_map_lrn2d", "size", alpha=1e-4, beta=0.75, k=1.0),
     "RMSNorm": _kernel("rms_norm", "normalized_shape", params=("weight",), eps=None),
+    "LayerNorm2d": _kernel("layer_norm_2d", "normalized_shape", params=("weight", "bias"), eps=1e-5),
     "MaxPool3d": _max_pool,
     "AvgPool3d": _avg_pool,
     "AdaptiveAvgPool3d": _adaptive("avg"),

@@ -252,9 +252,9 @@ def _binary(symbol: str) -> Emitter:
     def emit(f: Forward, n: OpNode, xs: list[str]) -> str:
         other = xs[1] if len(xs) > 1 else _lit(n.attrs["other"])
         expr = f"{xs[0]} {symbol} {other}"
-        # torch gives a float result where NumPy would give float64 (int tensor with a float, or int / int)
-        ints = all(v.type.dtype not in FLOAT_DTYPES for v in n.inputs)
-        if ints and (symbol == "/" or isinstance(n.attrs.get("other"), float)):
+        # torch gives a float result of the float inputs' width where NumPy would give float64 (an integer
+        # or bool tensor with a float, with a float tensor, or int / int)
+        if n.outputs[0].type.dtype in FLOAT_DTYPES and any(v.type.dtype not in FLOAT_DTYPES for v in n.inputs):
             return f"({expr}).astype({f.dtype_expr})"
         return expr
     return emit
@@ -487,6 +487,7 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
                 f.bindable[s] = (var, axis)
     chain = next((c for c in ("x", "h", "y", "z") if f.ns.available(c)), None) or f.ns.name("x")
     f.ns.reserve(chain)
+    made_state = _name_state(f, graph)
 
     ops = list(graph.op_nodes())
     position = {id(n): i for i, n in enumerate(ops)}
@@ -586,7 +587,7 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
     results = [f.var(v) for _, v in graph.outputs]
     body.append(f"return {', '.join(results)}")
 
-    head = ["p = self.params"]
+    head = ["p = self.params"] + made_state
     defaults = getattr(graph, "input_defaults", {})
     optional: list[str] = []  # made after the symbols they are sized by are bound
     for (name, _, _), (var, value) in zip(graph.inputs, inputs):
@@ -610,6 +611,27 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
     if trace:
         head.append("t = {} if trace is None else trace  # layer path -> output, for `netc verify`")
     return f, head + body
+
+
+def _name_state(f: Forward, graph: Graph) -> list[str]:
+    """Declared parameters and buffers (`param`, `buffer`) are read from the state dict by key; a buffer kept
+    out of it (`persistent=false`) is made at the top of forward from its constant initializer."""
+    lines: list[str] = []
+    for s in graph.root.state_nodes():
+        assert s.value is not None
+        if s.persistent:
+            f.names[s.value.id] = f"p[{_str(s.path)}]"
+            continue
+        if s.init.kind not in ("zeros", "ones", "constant"):
+            raise UnsupportedOp(f"the numpy backend cannot remake `{s.path}`, a buffer outside the state_dict "
+                                f"drawn at random ({s.init.kind}); make it persistent or constant")
+        value = {"zeros": 0.0, "ones": 1.0}.get(s.init.kind) if s.init.kind != "constant" else s.init.arg("value")
+        np_dtype = f.dtype_expr if s.type.dtype in FLOAT_DTYPES else f"np.{DTYPES[s.type.dtype]}"
+        var = f.ns.name(s.path.replace(".", "_"))
+        f.names[s.value.id] = var
+        lines.append(f"{var} = np.full({_shape_code([str(d) for d in s.type.dims])}, {_lit(value)}, "
+                     f"dtype={np_dtype})  # buffer {s.path} (not in the state_dict)")
+    return lines
 
 
 def _fill(f: Forward, fill: str, dtype: str, shape: str) -> str:

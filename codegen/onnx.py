@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from ..dsl.dims import Dim, IntLike, Sym
-from ..dsl.ir import Graph, OpNode, Value
+from ..dsl.ir import Graph, OpNode, StateNode, Value
+from ..dsl.types import DTYPES
 from . import onnx_more as m
 from . import onnx_ops as o
 from . import onnx_seq as s
 from .onnx_builder import _ONNX_DTYPES, OPSET, Builder, Emitter, UnsupportedOp
+from .onnx_compare import EMITTERS as COMPARE_EMITTERS
 
 __all__ = ["EMITTERS", "OPSET", "UnsupportedOp", "to_onnx"]
 
@@ -31,13 +33,13 @@ EMITTERS: dict[str, Emitter] = {
     "AdaptiveAvgPool1d": o.adaptive("avg", 1), "AdaptiveAvgPool2d": o.adaptive("avg", 2),
     "AdaptiveMaxPool1d": o.adaptive("max", 1), "AdaptiveMaxPool2d": o.adaptive("max", 2),
     "BatchNorm1d": o.batch_norm, "BatchNorm2d": o.batch_norm, "LayerNorm": o.layer_norm,
-    "Dropout": o.unary("Identity"),
+    "LayerNorm2d": o.layer_norm_2d, "expand": o.expand,
+    "Dropout": o.unary("Identity"), "StochasticDepth": o.unary("Identity"),  # inference: the identity
     "Flatten": o.reshape, "flatten": o.reshape, "view": o.reshape,
     "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
     "add": o.binary("Add"), "sub": o.binary("Sub"), "mul": o.binary("Mul"), "div": o.binary("Div"),
     "matmul": o.matmul,
-    "RMSNorm": m.rms_norm, "pow": m.pow_, "repeat_interleave": m.repeat_interleave,
-    "StochasticDepth": o.unary("Identity"),  # identity at inference, like Dropout
+    "RMSNorm": m.rms_norm, "repeat_interleave": m.repeat_interleave,
     "relu": o.unary("Relu"), "leaky_relu": o.unary("LeakyRelu", alpha="negative_slope"),
     "elu": o.unary("Elu", alpha="alpha"), "gelu": o.gelu, "silu": o.silu, "sigmoid": o.unary("Sigmoid"),
     "tanh": o.unary("Tanh"), "softplus": o.softplus, "exp": o.unary("Exp"),
@@ -56,6 +58,7 @@ EMITTERS: dict[str, Emitter] = {
         "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh", "softsign": "Softsign", "hardswish": "HardSwish",
         "mish": "Mish", "selu": "Selu", "Identity": "Identity"}.items()},
     "hardsigmoid": o.unary("HardSigmoid", alpha=1 / 6, beta=0.5),  # torch's relu6(x + 3) / 6
+    **COMPARE_EMITTERS,  # comparisons, minimum/maximum, pow, where, masked_fill
 }
 
 # Ops of the torch.nn layer set and the tensor-op family whose lowering is not written yet: exporting a network
@@ -68,9 +71,9 @@ InstanceNorm3d LPPool1d LPPool2d LPPool3d LSTMCell LocalResponseNorm MaxPool3d P
 PixelUnshuffle RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
 ReplicationPad3d Softmax2d SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
 Unfold UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d ZeroPad3d celu clamp cumsum einsum erfc erfinv
-exp2 expand expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid masked_fill pad relu6 repeat
+exp2 expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid pad relu6 repeat
 roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
-unsqueeze where
+unsqueeze
 """.split())
 
 
@@ -88,6 +91,26 @@ def _is_symbol(d: IntLike) -> str | None:
         if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
             return mono[0][0].name
     return None
+
+
+def _state_initializer(b: Builder, state: StateNode) -> None:
+    """A declared parameter or buffer: the initializer of its state_dict key; a buffer kept out of the state_dict
+    (`persistent=false`) is a constant made from its initializer."""
+    assert state.value is not None
+    if state.persistent:
+        if state.path not in b.weights:
+            raise UnsupportedOp(None, f"the weights have no `{state.path}`")
+        b.initializers[state.path] = numpy_helper.from_array(np.ascontiguousarray(b.weights[state.path]), state.path)
+        b.taken.add(state.path)
+        b.names[state.value.id] = state.path
+        return
+    if state.init.kind not in ("zeros", "ones", "constant"):
+        raise UnsupportedOp(None, f"`{state.path}` is a buffer outside the state_dict drawn at random "
+                            f"({state.init.kind}); the ONNX graph cannot hold torch's draw",
+                            "make it persistent, or constant")
+    fill = state.init.arg("value") if state.init.kind == "constant" else {"zeros": 0.0, "ones": 1.0}[state.init.kind]
+    array = np.full(tuple(int(d) for d in state.type.dims), fill, dtype=DTYPES[state.type.dtype])
+    b.names[state.value.id] = b.const(array, state.path)
 
 
 def supported(graph: Graph) -> list[OpNode]:
@@ -108,6 +131,8 @@ def to_onnx(graph: Graph, weights: dict[str, np.ndarray], opset: int = OPSET,
             s = _is_symbol(d)
             if s is not None and s not in b.symbols:
                 b.symbols[s] = (name, axis)
+    for state in graph.root.state_nodes():
+        _state_initializer(b, state)
     for n in graph.op_nodes():
         b.node = n
         emitter = EMITTERS.get(n.op)

@@ -1,4 +1,4 @@
-"""ONNX lowerings of RMSNorm, pow, repeat_interleave and StochasticDepth (opset 18 has no RMSNormalization)."""
+"""ONNX lowerings of RMSNorm and repeat_interleave (opset 18 has no RMSNormalization)."""
 from __future__ import annotations
 
 from ..dsl.ir import OpNode
@@ -18,15 +18,6 @@ def rms_norm(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
     mean_square = b.one("ReduceMean", [b.one("Mul", [x, x]), b.ints(list(range(-k, 0)))], keepdims=1)
     y = b.one("Div", [x, b.one("Sqrt", [b.one("Add", [mean_square, b.scalar(eps, dt)])])])
     return [b.one("Mul", [y, b.param(n, "weight")]) if a["elementwise_affine"] else y]
-
-
-def pow_(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
-    """x ** exponent, or x ** y for two tensors; operands in the result's dtype, as torch promotes them."""
-    want = n.outputs[0].type.dtype
-    ins = [b.cast(x, v.type.dtype, want) for x, v in zip(xs, n.inputs)]
-    if len(ins) == 1:
-        ins.append(b.scalar(n.attrs["exponent"], want))
-    return [b.one("Pow", ins)]
 
 
 def repeat_interleave(b: Builder, n: OpNode, xs: list[str]) -> list[str]:

@@ -162,6 +162,23 @@ def layer_norm(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
     return [b.one("LayerNormalization", ins, axis=-len(shape), epsilon=a["eps"])]
 
 
+def layer_norm_2d(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
+    """torchvision's LayerNorm2d: channels last, LayerNormalization over them, channels back (as it permutes)."""
+    a = n.attrs
+    c = a["normalized_shape"]
+    ins = [b.one("Transpose", xs, perm=[0, 2, 3, 1]),
+           b.param(n, "weight") if a["elementwise_affine"] else b.const(np.ones(c, np.float32), "ones")]
+    if a["elementwise_affine"] and a["bias"]:
+        ins.append(b.param(n, "bias"))
+    y = b.one("LayerNormalization", ins, axis=-1, epsilon=a["eps"])
+    return [b.one("Transpose", [y], perm=[0, 3, 1, 2])]
+
+
+def expand(b: Builder, n: OpNode, xs: list[str]) -> list[str]:
+    """torch's expand: ONNX Expand to the output shape the checker computed (its -1s already resolved)."""
+    return [b.one("Expand", [xs[0], b.shape(n.outputs[0].type.dims)])]
+
+
 # -- tensor plumbing --------------------------------------------------------------------------------------------
 def _reshape_to(b: Builder, x: str, dims: tuple[IntLike, ...]) -> str:
     return b.one("Reshape", [x, b.shape(dims)])

@@ -159,7 +159,21 @@ class If(Node):
     orelse: tuple[Stmt, ...] | None
 
 
-Stmt = Input | Output | Assign | ExprStmt | If
+@dataclass(frozen=True)
+class StateDecl(Node):
+    """`param class_token: f32[1, 1, d] = zeros` or `buffer mask: f32[T, T] = ones, persistent=false`: a tensor
+    the module owns. `kind` is the first word as written; the elaborator rejects anything but `param`/`buffer`."""
+
+    kind: str
+    kind_span: Span
+    name: str
+    name_span: Span
+    type: TensorTypeExpr
+    init: Expr | None  # `zeros`, `normal(std=0.02)`, ...; None when left out (an error, with a hint)
+    options: tuple[Arg, ...] = ()  # `persistent=false`
+
+
+Stmt = Input | Output | Assign | ExprStmt | If | StateDecl
 
 
 # -- definitions ---------------------------------------------------------------------------------

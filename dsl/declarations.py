@@ -121,8 +121,12 @@ class DeclarationMixin:
         # declaration, and an attribute's own error points into the declaration through its argument's span).
         kw = {**layer.kw, **(tensors or {})}
         frame.taken.discard(layer.name)
-        return self._apply(layer.callee, layer.pos, kw, value, span,  # type: ignore[attr-defined]
-                           (layer.name, layer.span), None, frame)
+        out = self._apply(layer.callee, layer.pos, kw, value, span,  # type: ignore[attr-defined]
+                          (layer.name, layer.span), None, frame)
+        applied = frame.module.body[-1] if frame.module.body else None
+        if applied is not None and applied.name == layer.name:
+            applied.call_span = layer.call_span
+        return out
 
     def _unapplied_layers(self, frame: Frame) -> None:
         for name, b in frame.env.items():

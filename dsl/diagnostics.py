@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "E309": "cannot unpack",
     "E310": "a chain ends in a misspelt op",
     "E311": "invalid layer name",
+    "E320": "invalid parameter or buffer declaration",
     "E313": "a declared layer is never applied, or applied twice",
     # E4xx: definitions and files
     "E400": "duplicate definition",

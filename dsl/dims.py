@@ -12,6 +12,7 @@ dependency with no floor-division simplification of the kind shape rules need.
 """
 from __future__ import annotations
 
+import math
 from contextvars import ContextVar
 from typing import Union
 
@@ -321,9 +322,36 @@ def lower_bound(d: IntLike) -> int | None:
             total += c
             continue
         if c < 0:
-            return None
+            return _lower_bound_of_floors(d)
+        if len(mono) == 1 and isinstance(mono[0][0], FloorDiv) and mono[0][1] == 1:
+            inner = lower_bound(mono[0][0].num)  # floor is monotone: (T + 1)//2 >= (1 + 1)//2
+            total += c * (inner // mono[0][0].den if inner is not None else 0)
+            continue
         total += c * (_least(mono) if all(isinstance(a, Sym) for a, _ in mono) else 0)
     return total
+
+
+def _lower_bound_of_floors(d: Dim) -> int | None:
+    """`T - T//2` and the like: a floor division bounded by its rational value, from above where it is
+    subtracted (c * (n//k) >= c * n/k for c < 0) and from below where it is added ((n - k + 1)/k <= n//k).
+    The bounds, scaled by the common denominator L, form a polynomial without those floors; d is an integer,
+    so d >= ceil(lower_bound(L * bound) / L)."""
+    dens = [a.den for mono, _ in d.terms for a, _p in mono if isinstance(a, FloorDiv)]
+    if not dens:
+        return None
+    scale = math.lcm(*dens)
+    acc: IntLike = 0
+    for mono, c in d.terms:
+        if len(mono) == 1 and isinstance(mono[0][0], FloorDiv) and mono[0][1] == 1:
+            fd = mono[0][0]
+            num = fd.num if c < 0 else fd.num - (fd.den - 1)
+            acc = acc + c * (scale // fd.den) * num
+        elif all(isinstance(a, Sym) for a, _ in mono):
+            acc = acc + scale * c * (Dim({mono: 1}) if mono else 1)
+        else:
+            return None
+    inner = lower_bound(normalize(acc) if isinstance(acc, Dim) else acc)
+    return None if inner is None else -(-inner // scale)
 
 
 def fmt(d: IntLike) -> str:

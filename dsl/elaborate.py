@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast
+from . import ast, tensor_operators
 from .declarations import DeclarationMixin, DeclaredLayer, declares, register
 from .diagnostics import Diagnostics, Label, did_you_mean
 from .dims import Dim, IntLike, Sym, add_minimum, dims_equal, floordiv, lower_bound, sym
@@ -23,8 +23,12 @@ from .limits import ELEMENTS, LAYERS, PARAMS
 from .ops import OPS, REQUIRED, AttrError, OpSpec, ShapeError, lookup
 from .ops.base import ALIASES, LayerRef, describe
 from .ops.tensor import exact_div
+from .parse import WHERE_HINT
 from .repetition import ContainerMixin, Item, is_container, with_bound
 from .source import Span
+from .state import declare as declare_state
+from .state_hints import PYTORCH_CALLS
+from .state_hints import SYNTAX_HINT as STATE_SYNTAX_HINT
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
 
@@ -98,7 +102,9 @@ def _collect_aliases(stmts: tuple[ast.Stmt, ...]) -> set[str]:
                 expr(a.value)
 
     for s in stmts:
-        if isinstance(s, ast.Assign):
+        if isinstance(s, ast.StateDecl):
+            out.add(s.name)  # a declared parameter's name is an attribute too: generated names avoid it
+        elif isinstance(s, ast.Assign):
             if isinstance(s.value, ast.Call) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
                 out.add(s.targets[0].id)  # may declare a layer (`linear1 = Linear(ff)`): not a generated name
             expr(s.value)
@@ -309,6 +315,8 @@ class Elaborator(ContainerMixin, DeclarationMixin):
                     self._assign(ast.TupleExpr(stmt.span, stmt.targets), value, frame)
             elif isinstance(stmt, ast.ExprStmt):
                 self._expr_stmt(stmt, frame)
+            elif isinstance(stmt, ast.StateDecl):
+                declare_state(self, stmt, frame)
             elif isinstance(stmt, ast.If):
                 for cond, body in stmt.branches:
                     c = self._eval(cond, frame)
@@ -455,7 +463,7 @@ class Elaborator(ContainerMixin, DeclarationMixin):
         if left is ERR or right is ERR:
             return
         if not (_is_dim(left) and _is_dim(right)):
-            self.error("E204", "a `where` condition must compare two dims", cond.span)
+            self.error("E204", "a `where` condition must compare two dims", cond.span, help=WHERE_HINT)
             return
         verdict = compare(cond.op, left, right)
         if verdict is False:
@@ -766,9 +774,8 @@ class Elaborator(ContainerMixin, DeclarationMixin):
                 return self.error("E204", f"`not` needs true or false, got {describe(v)}", e.operand.span)
             return not v
         if isinstance(v, Value):
-            if e.op == "+":
-                return v
-            return self._apply_op("mul", [], {"other": (-1, e.span)}, [v], e.span, None, None, frame)
+            return tensor_operators.unary(e.op, v, self._operator_apply(e.span, frame), self._operator_fail(e.span),
+                                          lambda t: t.type.dtype == "bool")
         if isinstance(v, bool) or not isinstance(v, (int, float, Dim)):
             return self.error("E204", f"`{e.op}` needs a number, got {describe(v)}", e.operand.span)
         return -v if e.op == "-" else v
@@ -821,25 +828,20 @@ class Elaborator(ContainerMixin, DeclarationMixin):
         return out
 
     def _tensor_binop(self, e: ast.BinOp, left: Any, right: Any, frame: Frame) -> Any:
-        names = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
-        if e.op not in names:
+        if not tensor_operators.is_tensor_operator(e.op):
             return self.error("E204", f"`{e.op}` is not defined for tensors", e.span)
-        opname = names[e.op]
-        if isinstance(left, Value) and isinstance(right, Value):
-            return self._apply_op(opname, [], {}, [left, right], e.span, None, None, frame)
-        if opname == "matmul":
-            return self.error("E204", "`@` needs two tensors", e.span)
-        tensor, scalar = (left, right) if isinstance(left, Value) else (right, left)
-        if isinstance(scalar, bool) or not isinstance(scalar, (int, float)):
-            return self.error("E204", f"cannot {opname} a tensor and {describe(scalar)}", e.span)
-        if not isinstance(left, Value) and opname in ("sub", "div"):
-            # scalar - x == -(x - scalar); scalar / x has no single op here.
-            if opname == "div":
-                return self.error("E204", "dividing a number by a tensor is not supported", e.span)
-            neg = self._apply_op("sub", [], {"other": (scalar, e.span)}, [tensor], e.span, None, None, frame)
-            return self._apply_op("mul", [], {"other": (-1, e.span)}, [neg], e.span, None, None, frame) \
-                if neg is not ERR else ERR
-        return self._apply_op(opname, [], {"other": (scalar, e.span)}, [tensor], e.span, None, None, frame)
+        return tensor_operators.binary(e.op, left, right, isinstance(left, Value), isinstance(right, Value),
+                                       self._operator_apply(e.span, frame), self._operator_fail(e.span),
+                                       lambda t: t.type.is_float, ERR)
+
+    def _operator_apply(self, span: Span, frame: Frame) -> tensor_operators.Apply:
+        def apply(name: str, attrs: dict[str, Any], inputs: list[Any]) -> Any:
+            kw = {k: (v, span) for k, v in attrs.items()}
+            return self._apply_op(name, [], kw, inputs, span, None, None, frame)
+        return apply
+
+    def _operator_fail(self, span: Span) -> tensor_operators.Fail:
+        return lambda message, help: self.error("E204", message, span, help=help)
 
     # -- calls, chains, steps ----------------------------------------------------------------------
     def _eval_args(self, args: tuple[ast.Arg, ...], frame: Frame,
@@ -879,7 +881,8 @@ class Elaborator(ContainerMixin, DeclarationMixin):
         candidates = list(OPS) + list(ALIASES) + list(self.defs)
         guess = did_you_mean(name, candidates)
         self.error("E301", f"unknown op or block `{name}`", func.span,
-                   help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+                   help=STATE_SYNTAX_HINT if name in PYTORCH_CALLS else
+                   f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
         return None
 
     def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
@@ -1109,6 +1112,9 @@ class Elaborator(ContainerMixin, DeclarationMixin):
                   frame: Frame, mapped: bool = False) -> Any:
         spec_cls = lookup(name)
         assert spec_cls is not None
+        if spec_cls.pairwise and name == spec_cls.name and len(inputs) == 2:
+            spec_cls = lookup(spec_cls.pairwise)  # `min(x, y)` is torch.minimum, `min(x, dim=1)` a reduction
+            assert spec_cls is not None
         if not self._count_layer(span):
             return ERR
         canonical = spec_cls.name

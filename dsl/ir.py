@@ -22,7 +22,7 @@ _ids = itertools.count()
 class Value:
     name: str
     type: TensorType
-    producer: OpNode | Module | None = None
+    producer: OpNode | Module | StateNode | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     def __repr__(self) -> str:
@@ -48,6 +48,9 @@ class OpNode:
     # Weight tying (`Linear(vocab, tied=wte)`): own parameter name -> the state_dict key of the parameter it
     # shares. Like torch, the state_dict lists the key under both names, but the parameter counts once.
     tied: dict[str, str] = field(default_factory=dict)
+    # The call that gave the attributes, when it is not at `span`: a declared layer (`linear1 = Linear(ff)`)
+    # is applied later by name, and backends that print attributes as expressions read them from the call.
+    call_span: Span | None = None
 
     @property
     def num_params(self) -> int:
@@ -55,6 +58,54 @@ class OpNode:
 
     def __repr__(self) -> str:
         return f"OpNode({self.path}: {self.op})"
+
+
+# How a declared parameter or buffer is filled when the module is built (torch.nn.init's functions and
+# torch.zeros/ones/full): `param class_token: f32[1, 1, d] = zeros`, `= trunc_normal(std=0.02)`.
+INITIALIZERS: dict[str, tuple[tuple[str, float | None], ...]] = {
+    "zeros": (),
+    "ones": (),
+    "constant": (("value", None),),
+    "normal": (("mean", 0.0), ("std", 1.0)),
+    "trunc_normal": (("mean", 0.0), ("std", 1.0), ("a", -2.0), ("b", 2.0)),
+    "uniform": (("a", 0.0), ("b", 1.0)),
+}
+
+
+@dataclass(frozen=True)
+class Init:
+    """An initializer with its arguments resolved to numbers (defaults filled in), in INITIALIZERS' order."""
+
+    kind: str
+    args: tuple[tuple[str, float], ...] = ()
+
+    def arg(self, name: str) -> float:
+        return dict(self.args)[name]
+
+
+@dataclass(eq=False)
+class StateNode:
+    """A tensor a module owns, declared by a statement: a learned parameter (`param`) or a buffer (`buffer`).
+
+    Its state_dict key is the module's path and its name; torch lists a module's own parameters, then its own
+    buffers, then its children's entries, whatever the order of the statements (see Graph.state_dict)."""
+
+    kind: Literal["parameter", "buffer"]
+    name: str  # the attribute of the module
+    path: str  # the state_dict key
+    type: TensorType  # dims are known integers (a parameter is allocated when the module is built)
+    init: Init
+    persistent: bool  # False for a buffer that is not saved in the state_dict (`persistent=false`)
+    span: Span
+    parent: Module | None = None
+    value: Value | None = None  # what the name stands for in expressions
+
+    @property
+    def num_params(self) -> int:
+        return _numel(self.type.dims) if self.kind == "parameter" else 0
+
+    def __repr__(self) -> str:
+        return f"StateNode({self.path}: {self.kind} {self.type})"
 
 
 ModuleKind = Literal["network", "block", "sequential"]
@@ -94,9 +145,12 @@ class Module:
     outputs: list[Value] = field(default_factory=list)
     parent: Module | None = None
     arg_source: dict[str, str] = field(default_factory=dict)  # source text of each argument given
+    call_span: Span | None = None  # the declaration's call, for a declared block (see OpNode.call_span)
     # The optional inputs of the definition (network or block), in declaration order, whether or not this
     # call passes them; `inputs` holds only the values the caller passed.
     input_defaults: dict[str, InputDefault] = field(default_factory=dict)
+    # Parameters and buffers declared in the body (`param`, `buffer`), in declaration order.
+    state: list[StateNode] = field(default_factory=list)
     # The children's names in the order torch registers them, when a layer was declared before its use
     # (`reduction = Linear(...)`, dsl/declarations.py); empty when that is the order of `body` (first use).
     registration: list[str] = field(default_factory=list)
@@ -125,9 +179,21 @@ class Module:
     def op_nodes(self) -> Iterator[OpNode]:
         return (n for n in self.walk() if isinstance(n, OpNode))
 
+    def modules(self) -> Iterator[Module]:
+        """This module and every module below it, pre-order."""
+        yield self
+        for item in self.walk():
+            if isinstance(item, Module):
+                yield item
+
+    def state_nodes(self) -> Iterator[StateNode]:
+        """The declared parameters and buffers of this module and those below it."""
+        for mod in self.modules():
+            yield from mod.state
+
     @property
     def num_params(self) -> int:
-        return sum(n.num_params for n in self.op_nodes())
+        return sum(n.num_params for n in self.op_nodes()) + sum(s.num_params for s in self.state_nodes())
 
     def __repr__(self) -> str:
         return f"Module({self.path or '<root>'}: {self.definition or self.kind})"
@@ -176,18 +242,34 @@ class Graph:
     def state_dict(self) -> list[StateEntry]:
         """Entries in torch's order: a module's parameters, then its buffers, then its children."""
         out: list[StateEntry] = []
-        for node in (n for n in self.root.walk_registered() if isinstance(n, OpNode)):
-            prefix = node.path + "." if node.path else ""
-            for pname, shape in node.params.items():
-                out.append(StateEntry(prefix + pname, shape, "float32", "parameter", node.tied.get(pname)))
-            for bname, (shape, dtype) in node.buffers.items():
-                out.append(StateEntry(prefix + bname, shape, "int64" if dtype == "i64" else "float32", "buffer"))
+        _module_entries(self.root, out)
         return out
 
     @property
     def num_params(self) -> int:
         """Parameters counted like `sum(p.numel() for p in model.parameters())`: tied ones once."""
         return self.root.num_params
+
+
+_TORCH_DTYPE_NAMES = {"f32": "float32", "f64": "float64", "f16": "float16", "bf16": "bfloat16", "i64": "int64",
+                      "i32": "int32", "i16": "int16", "i8": "int8", "u8": "uint8", "bool": "bool"}
+
+
+def _module_entries(mod: Module, out: list[StateEntry]) -> None:
+    declared = [s for s in mod.state if s.kind == "parameter"] + [s for s in mod.state if s.kind == "buffer"]
+    for s in declared:
+        if s.persistent:
+            out.append(StateEntry(s.path, s.type.dims, _TORCH_DTYPE_NAMES.get(s.type.dtype, s.type.dtype),
+                                  s.kind))  # type: ignore[arg-type]
+    for item in mod.registered():  # children in the order torch registers them
+        if isinstance(item, Module):
+            _module_entries(item, out)
+            continue
+        prefix = item.path + "." if item.path else ""
+        for pname, shape in item.params.items():
+            out.append(StateEntry(prefix + pname, shape, "float32", "parameter", item.tied.get(pname)))
+        for bname, (shape, dtype) in item.buffers.items():
+            out.append(StateEntry(prefix + bname, shape, "int64" if dtype == "i64" else "float32", "buffer"))
 
 
 def _numel(shape: tuple[IntLike, ...]) -> int:

@@ -13,6 +13,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast
 from .diagnostics import Diagnostics, Label
 from .source import Source, Span
+from .state_hints import hint_for_line
 
 GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "netc.lark"
 
@@ -27,6 +28,9 @@ _GLYPH = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RB
 # Newlines are dropped after these tokens (the expression obviously continues) ...
 _CONTINUES_AFTER = {"_NL", "LBRACE", "COMMA", "EQUAL", "COLON", "ADD_OP", "MUL_OP", "COMPARE",
                     "_ARROW", "_POW", "AND", "OR", "NOT", "AS", "WHERE", "IMPORT", "IF", "ELIF"}
+# `where` continues the line only as the keyword of an input (after its type `]` or its default's name);
+# elsewhere it is the op (`x -> where` may end a line).
+_WHERE_KEYWORD_AFTER = {"RSQB", "NAME"}
 # ... and before these: a line starting with `->` continues the chain, one starting with a binary operator
 # continues the expression (`+ bias`, `* scale`, `and ...`); `}` closes the block.
 _CONTINUES_BEFORE = {"RBRACE", "_ARROW", "ELSE", "ELIF", "ADD_OP", "MUL_OP", "_POW", "COMPARE", "AND", "OR"}
@@ -41,15 +45,19 @@ class NewlineFilter:
         depth = 0
         prev: str | None = None
         pending: Token | None = None
+        where_keyword = False
         for tok in stream:
             if tok.type == "_NL":
                 if depth == 0 and pending is None:
                     pending = tok
                 continue
             if pending is not None:
-                if prev is not None and prev not in _CONTINUES_AFTER and tok.type not in _CONTINUES_BEFORE:
+                continues = prev in _CONTINUES_AFTER and (prev != "WHERE" or where_keyword)
+                if prev is not None and not continues and tok.type not in _CONTINUES_BEFORE:
                     yield pending
                 pending = None
+            if tok.type == "WHERE":
+                where_keyword = prev in _WHERE_KEYWORD_AFTER
             if tok.type in ("LPAR", "LSQB"):
                 depth += 1
             elif tok.type in ("RPAR", "RSQB"):
@@ -124,6 +132,9 @@ class _ToAst(Transformer):
     # atoms
     def name(self, meta, tok):  # type: ignore[no-untyped-def]
         return ast.Name(self._tspan(tok), str(tok))
+
+    def where_name(self, meta):  # type: ignore[no-untyped-def]
+        return ast.Name(self._span(meta), "where")
 
     def number(self, meta, tok):  # type: ignore[no-untyped-def]
         text = str(tok)
@@ -222,6 +233,15 @@ class _ToAst(Transformer):
         if rest and isinstance(rest[0], tuple):  # the marked `= randn` (where-conditions are AST nodes)
             default, rest = rest[0][1], rest[1:]
         return ast.Input(self._span(meta), str(name), self._tspan(name), ttype, tuple(rest), default)
+
+    def state_stmt(self, meta, kind, name, ttype, *rest):  # type: ignore[no-untyped-def]
+        init = rest[0] if rest and not isinstance(rest[0], ast.Arg) else None
+        options = tuple(r for r in rest if isinstance(r, ast.Arg))
+        return ast.StateDecl(self._span(meta), str(kind), self._tspan(kind), str(name), self._tspan(name), ttype,
+                             init, options)
+
+    def state_option(self, meta, name, value):  # type: ignore[no-untyped-def]
+        return ast.Arg(self._span(meta), str(name), value)
 
     def input_default(self, meta, tok):  # type: ignore[no-untyped-def]
         return ("default", ast.Name(self._tspan(tok), str(tok)))
@@ -411,7 +431,7 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
         help_ = None
         if ch == "'":
             help_ = 'strings use double quotes: "like this"'
-        help_ = _slash_comment_hint(source, pos) or help_
+        help_ = _slash_comment_hint(source, pos) or _pytorch_hint(source, pos) or help_
         diags.error("E103", f"unexpected character `{ch}`", span, label="not part of the language", help=help_)
         return pos
     if isinstance(err, UnexpectedToken):
@@ -465,7 +485,7 @@ def _report(source: Source, text: str, err: UnexpectedInput, diags: Diagnostics)
         span = Span(source, pos, tok.end_pos if tok.end_pos is not None else pos + 1)
         if tok.type == "_NL":
             span = Span(source, pos, pos + 1)
-        help_ = _slash_comment_hint(source, pos) or _syntax_hint(tok, expected)
+        help_ = _slash_comment_hint(source, pos) or _pytorch_hint(source, pos) or _syntax_hint(tok, expected)
         diags.error("E100", f"unexpected {_found(tok)}", span,
                     label=f"expected {_expected_words(expected)}", help=help_)
         return pos
@@ -494,10 +514,23 @@ def _slash_comment_hint(source: Source, pos: int) -> str | None:
     return "`//` is floor division in netc; comments start with `#` (or are enclosed in `/* ... */`)"
 
 
+WHERE_HINT = ("`where` after an input's type states facts about its dims (`input x: f32[B, T] where T <= 512`); "
+              "to pick elements, call the op: `where(x > 0, x, y)`")
+
+
+def _pytorch_hint(source: Source, pos: int) -> str | None:
+    """`nn.Parameter(...)`, `self.register_buffer(...)`: point at the `param`/`buffer` statements."""
+    line_start = source.text.rfind("\n", 0, pos) + 1
+    line_end = source.text.find("\n", pos)
+    return hint_for_line(source.text[line_start:len(source.text) if line_end < 0 else line_end])
+
+
 def _syntax_hint(tok: Token, expected: set[str]) -> str | None:
     text = str(tok)
     if text == "=" and "EQUAL" not in expected:
         return "`=` binds a name at the start of a line; to compare, use `==`"
+    if tok.type == "WHERE":
+        return WHERE_HINT
     if tok.type == "NAME" and "_NL" in expected:
         return "put each statement on its own line, or join steps with `->`"
     if tok.type == "NAME" and text in {"def", "class", "return", "for", "while", "lambda"}:

@@ -1,7 +1,7 @@
 """The `netc check` table: one row per layer with its state_dict path, op, output shape and parameters."""
 from __future__ import annotations
 
-from .ir import Graph, Module, OpNode
+from .ir import Graph, Module, OpNode, StateNode
 
 
 def _shape(node: OpNode | Module) -> str:
@@ -16,6 +16,7 @@ def rows(graph: Graph) -> list[tuple[str, str, str, str]]:
     for name, value, _ in graph.inputs:
         fill = graph.input_defaults.get(name)
         out.append((name, f"input = {fill.fill}" if fill else "input", str(value.type), "-"))  # `= randn`: optional
+    _state_rows(graph.root, out)
     for item in graph.root.walk():
         if isinstance(item, OpNode):
             count = f"{item.num_params:,}" if item.params else "-"
@@ -25,7 +26,21 @@ def rows(graph: Graph) -> list[tuple[str, str, str, str]]:
             out.append((item.path, item.op, _shape(item), count))
         elif item.kind == "block" or item.kind == "network":
             out.append((item.path, str(item.definition), _shape(item), f"({item.num_params:,})"))
+        if isinstance(item, Module):
+            _state_rows(item, out)
     return out
+
+
+def _state_rows(mod: Module, out: list[tuple[str, str, str, str]]) -> None:
+    """The parameters and buffers a module declares (`param`, `buffer`), listed where its rows start."""
+    for s in mod.state:
+        out.append((s.path, _state_kind(s), s.type.shape_str(), f"{s.num_params:,}" if s.num_params else "-"))
+
+
+def _state_kind(s: StateNode) -> str:
+    if s.kind == "parameter":
+        return "param"
+    return "buffer" if s.persistent else "buffer (not saved)"
 
 
 def format_table(graph: Graph) -> str:

@@ -46,3 +46,15 @@ def promote(a: str, b: str) -> str:
     if a == b:
         return a
     return a if _RANK[a] >= _RANK[b] else b
+
+
+def promote_scalar(dtype: str, scalar: object) -> str:
+    """Result dtype of a tensor with a Python number, as torch computes it: the number only changes the
+    dtype's category (a float makes an integer or bool tensor f32, an int makes a bool tensor i64)."""
+    if isinstance(scalar, bool) or scalar is None:
+        return dtype
+    if isinstance(scalar, float) and dtype not in FLOAT_DTYPES:
+        return "f32"
+    if isinstance(scalar, int) and dtype == "bool":
+        return "i64"
+    return dtype

@@ -17,8 +17,9 @@ import numpy as np
 
 from .dsl.compiler import Result
 from .dsl.diagnostics import Diagnostics
-from .dsl.ir import Graph
+from .dsl.ir import Graph, StateNode
 from .dsl.source import Source
+from .dsl.types import DTYPES
 from .weights import WeightsError, check_fits, load_arrays
 
 QUANTIZE = ("dynamic", "static")
@@ -52,10 +53,38 @@ def fresh_state(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
                 state[key] = np.zeros_like(state[key])
             elif node.op == "SinusoidalPositionalEncoding" and name == "pe":
                 state[key] = sinusoidal_table(*state[key].shape)
+    rng = np.random.default_rng(seed)
+    for declared in graph.root.state_nodes():  # `param`/`buffer`: drawn as their initializer says
+        if declared.persistent:
+            state[declared.path] = initial_values(declared, rng)
     for entry in graph.state_dict():  # tied entries follow their owner
         if entry.tied_to is not None:
             state[entry.key] = state[entry.tied_to]
     return state
+
+
+def initial_values(declared: StateNode, rng: np.random.Generator) -> np.ndarray:
+    """A declared parameter's or buffer's initial values, drawn like torch.nn.init's function of that name
+    (trunc_normal's a and b are absolute bounds, as in torch)."""
+    shape = tuple(int(d) for d in declared.type.dims)
+    dtype = DTYPES[declared.type.dtype]
+    init = declared.init
+    if init.kind in ("zeros", "ones", "constant"):
+        value = init.arg("value") if init.kind == "constant" else float(init.kind == "ones")
+        return np.full(shape, value, dtype=dtype)
+    if init.kind == "uniform":
+        return rng.uniform(init.arg("a"), init.arg("b"), shape).astype(dtype)
+    values = rng.normal(init.arg("mean"), init.arg("std"), shape)
+    if init.kind == "trunc_normal":
+        lo, hi = init.arg("a"), init.arg("b")
+        bad = (values < lo) | (values > hi)
+        for _ in range(100):  # redraw what falls outside [a, b]: the truncated normal
+            if not bad.any():
+                break
+            values[bad] = rng.normal(init.arg("mean"), init.arg("std"), int(bad.sum()))
+            bad = (values < lo) | (values > hi)
+        values = np.clip(values, lo, hi)  # [a, b] far in a tail: what redrawing did not place
+    return values.astype(dtype)
 
 
 def sinusoidal_table(max_len: int, d: int) -> np.ndarray:

@@ -125,6 +125,7 @@ def _elements(graph: Graph) -> int:
             n *= d if isinstance(d, int) else 1
         return n
 
+    total += sum(numel(s.type.dims) for s in graph.root.state_nodes())
     for node in graph.op_nodes():
         total += sum(numel(s) for s in node.params.values()) + sum(numel(s) for s, _ in node.buffers.values())
         total += sum(numel(v.type.dims) for v in node.outputs)
@@ -148,12 +149,17 @@ def random_state(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray
     drawn in float32 (fast, and exactly the same weights for a float32 and a float64 comparison).
     """
     owners = _node_of_key(graph)
+    declared = {s.path for s in graph.root.state_nodes()}
     state: dict[str, np.ndarray] = {}
     for entry in graph.state_dict():
         shape = tuple(entry.shape)
         tied = getattr(entry, "tied_to", None)
         if tied is not None and tied in state:
             state[entry.key] = state[tied]
+            continue
+        if entry.key in declared:  # `param`/`buffer`: values away from its initializer, so misuse shows
+            state[entry.key] = (np.zeros(shape, dtype=entry.dtype) if not entry.dtype.startswith("float")
+                                else _uniform(rng, -0.5, 0.5, shape))
             continue
         node, name = owners[entry.key]
         norm = node.op.startswith(("BatchNorm", "LayerNorm"))

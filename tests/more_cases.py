@@ -46,6 +46,12 @@ def _cross_map(size: int) -> Case:
                 lambda i, s: layer(i["x"]), inputs=IMG)
 
 
+def _compare(symbol: str, op: str) -> Case:
+    fn = getattr(torch, op)
+    return Case(op, f"out = x {symbol} y\noutput out", lambda i, s: fn(i["x"], i["y"]),
+                inputs="input x: f32[2, 6]\n    input y: f32[6]")
+
+
 MORE_CASES: list[Case] = [
     # element-wise math
     *[_unary(op, getattr(torch, op)) for op in ("sin", "cos", "tan", "atan", "sinh", "cosh", "asinh", "expm1",
@@ -60,6 +66,19 @@ MORE_CASES: list[Case] = [
     Case("pow", "out = pow(abs(x), 1.5)\noutput out", lambda i, s: i["x"].abs() ** 1.5),
     Case("pow", "out = pow(abs(x), y)\noutput out", lambda i, s: i["x"].abs() ** i["y"],
          inputs="input x: f32[2, 6]\n    input y: f32[6]"),
+    Case("pow", "out = 2.0 ** x\noutput out", lambda i, s: 2.0 ** i["x"]),
+    Case("pow", "out = x ** -2\noutput out", lambda i, s: i["x"] ** -2),
+    # comparisons and the element-wise extremes of two tensors (tensor operators)
+    *[_compare(sym, op) for sym, op in (("==", "eq"), ("!=", "ne"), ("<", "lt"), ("<=", "le"), (">", "gt"),
+                                          (">=", "ge"))],
+    Case("gt", "out = 0.25 < x\noutput out", lambda i, s: 0.25 < i["x"]),  # Python swaps it to x > 0.25
+    Case("eq", "out = x * 0.0 == y * 0.0\noutput out", lambda i, s: i["x"] * 0.0 == i["y"] * 0.0,
+         inputs="input x: f32[2, 6]\n    input y: f32[6]"),
+    Case("minimum", "out = min(x, y)\noutput out", lambda i, s: torch.minimum(i["x"], i["y"]),
+         inputs="input x: f32[2, 6]\n    input y: f32[6]"),
+    Case("maximum", "out = max(x, y)\noutput out", lambda i, s: torch.maximum(i["x"], i["y"]),
+         inputs="input x: f32[2, 6]\n    input y: i32[2, 1]"),
+    Case("where", "out = where(x > 0, x, -x ** 2)\noutput out", lambda i, s: torch.where(i["x"] > 0, i["x"], -i["x"] ** 2)),
     Case("where", "out = where_(m, x, y)\noutput out", lambda i, s: torch.where(i["m"], i["x"], i["y"]),
          inputs="input m: bool[2, 1]\n    input x: f32[2, 6]\n    input y: f32[6]"),
     Case("where", "out = where_(m, x, other=0.5)\noutput out", lambda i, s: torch.where(i["m"], i["x"], 0.5),
@@ -163,6 +182,8 @@ MORE_CASES: list[Case] = [
     Case("LocalResponseNorm", "x -> LocalResponseNorm(3, alpha=0.1) -> out\noutput out",
          lambda i, s: F.local_response_norm(i["x"], 3, alpha=0.1), inputs=IMG),
     *[_cross_map(n) for n in (2, 3, 6)],
+    Case("LayerNorm2d", "x -> LayerNorm2d(eps=1e-6) as n -> out\noutput out", lambda i, s: F.layer_norm(
+        i["x"].permute(0, 2, 3, 1), (4,), s["n.weight"], s["n.bias"], 1e-6).permute(0, 3, 1, 2), inputs=IMG),
     Case("RMSNorm", "x -> RMSNorm as n -> out\noutput out", lambda i, s: F.rms_norm(i["x"], (8,), s["n.weight"])),
     Case("RMSNorm", "x -> RMSNorm((3, 8), eps=0.001, elementwise_affine=false) -> out\noutput out",
          lambda i, s: F.rms_norm(i["x"], (3, 8), eps=1e-3)),

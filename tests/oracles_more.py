@@ -17,6 +17,7 @@ from torch import nn
 from netc.dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
 
 from .test_ops_vs_torch import FLOATS, Case, Outcome, finish, maybe, module_dtype, sometimes, sym_subset
+from .torchvision_ref import LayerNorm2d
 
 Shapes = list[tuple[str, tuple[int, ...]]]
 Run = Callable[[dict[str, Any], list[torch.Tensor], str], tuple[Any, nn.Module | None]]
@@ -241,6 +242,10 @@ ORACLES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
         "normalized_shape": xs[0].shape[-1] if xs[0].dim() else 1}),
         {"eps": st.sampled_from([None, 1e-6]), "elementwise_affine": st.booleans()}, ranks=(0, 3),
         sym=lambda s: list(range(len(s) - 1))),
+    "LayerNorm2d": lambda: op_case("LayerNorm2d", layer(LayerNorm2d, "normalized_shape", infer=lambda xs: {
+        "normalized_shape": xs[0].shape[1] if xs[0].dim() > 1 else 1}),
+        {"eps": st.sampled_from([1e-5, 1e-6]), "elementwise_affine": st.booleans(), "bias": st.booleans()},
+        inputs=nc(2), sym=lambda s: [0, 2, 3] if len(s) == 4 else []),
     # pooling
     **{name: (lambda name=name: op_case(name, layer(getattr(nn, name), "kernel_size"),
                                         {"kernel_size": st.integers(1, 2), "stride": st.integers(1, 2),

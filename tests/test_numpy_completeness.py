@@ -119,7 +119,7 @@ CASES: list[Case] = [
     Case("add", "out = x + y\noutput out", lambda i, s: i["x"] + i["y"], inputs=X2),
     Case("add", "out = x + 2.5\noutput out", lambda i, s: i["x"] + 2.5),
     Case("sub", "out = x - y\noutput out", lambda i, s: i["x"] - i["y"], inputs=X2),
-    Case("sub", "out = 1 - x\noutput out", lambda i, s: 1 - i["x"]),
+    Case("neg", "out = 1 - x\noutput out", lambda i, s: 1 - i["x"]),  # torch's rsub, as -x + 1 (exact)
     Case("mul", "out = x * y\noutput out", lambda i, s: i["x"] * i["y"], inputs=X2),
     Case("div", "out = x / y\noutput out", lambda i, s: i["x"] / i["y"], inputs=X2),
     Case("div", "out = x / 4\noutput out", lambda i, s: i["x"] / 4),

@@ -92,6 +92,9 @@ SMALL = {
     "gru_lm.net": {"vocab": 50, "d": 16},
     "lstm_classifier.net": {"vocab": 50, "emb": 16, "hidden": 16},
     "seq2seq.net": {"src_vocab": 50, "tgt_vocab": 50, "emb": 16, "hidden": 16},
+    "vit_b_16.net": {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 4, "hidden_dim": 32,
+                     "mlp_dim": 64, "num_classes": 10},
+    "convnext_tiny.net": {"c1": 8, "c2": 16, "c3": 32, "c4": 64, "num_classes": 10},
 }
 SAMPLE_NETWORKS = [(p.name, name) for p in sorted(SAMPLES.glob("*.net"))
                    for name in netc.check(p, SMALL.get(p.name)).graphs]

@@ -74,7 +74,8 @@ def test_numpy_backend_matches_torch(case: Case, dtype: str) -> None:
     ours, theirs = run_case(case, dtype)
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
-        assert np.asarray(a).dtype == (np.dtype(dtype) if b.dtype.is_floating_point else np.int64)
+        want = np.dtype(dtype) if b.dtype.is_floating_point else np.dtype(bool) if b.dtype == torch.bool else np.int64
+        assert np.asarray(a).dtype == want
         torch.testing.assert_close(torch.from_numpy(np.array(a)), b, **TOL[dtype])
 
 

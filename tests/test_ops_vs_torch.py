@@ -150,7 +150,8 @@ def source_text(case: Case, symbolic: list[set[int]] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
+INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@",
+         "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 def subscript_text(item: Any) -> str:
@@ -292,8 +293,8 @@ def netc_is_stricter(case: Case, expected: Outcome) -> str | None:
             and any(p < 0 for p in (padding if isinstance(padding, tuple) else (padding,)) if isinstance(p, int))):
         return ("torch feeds a negative padding with padding_mode reflect/replicate/circular to F.pad, which then "
                 "crops the input (undocumented); netc rejects negative padding in every mode")
-    if name == "div" and case.form == "scalar_left":
-        return "`number / tensor` is not supported by netc (write `reciprocal(x) * number`)"
+    if name == "div" and case.form == "scalar_left" and dtypes[0] not in FLOATS:
+        return "`number / integer tensor` is not supported by netc (make the tensor a float input)"
     from .oracles_more import stricter
 
     return stricter(case, expected)
@@ -873,17 +874,22 @@ def chunk_case(draw: Any) -> Case:
     return finish(draw, Case("chunk", attrs, [("f32", x_shape)], run, form=form, symbolic=[sym]))
 
 
-BINARY_FNS = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}
-PY_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+BINARY_FNS = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
+              "eq": torch.eq, "ne": torch.ne, "lt": torch.lt, "le": torch.le, "gt": torch.gt, "ge": torch.ge,
+              "minimum": torch.minimum, "maximum": torch.maximum}
+PY_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+          "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+          "ge": operator.ge}
 
 
 @st.composite
 def binary_case(draw: Any, name: str) -> Case:
     fn = BINARY_FNS[name]
-    pyop = PY_OPS[name]
+    pyop = PY_OPS.get(name)
     out = shape(draw, 0, 4, hi=4)
-    form = draw(st.sampled_from(["infix", "call", "tuple", "chain", "scalar_right", "scalar_left"]))
-    dtypes = ("f32", "f64", "i32", "i64")
+    form = draw(st.sampled_from(["call", "tuple"] if name not in PY_OPS else
+                                ["infix", "call", "tuple", "chain", "scalar_right", "scalar_left"]))
+    dtypes = ("f32", "f64", "i32", "i64", "bool")
     if form in ("chain", "scalar_right", "scalar_left"):
         dtype = draw(st.sampled_from(dtypes))
         other = draw(st.one_of(st.integers(-3, 3), st.sampled_from([0.5, 2.5, -1.5])))

@@ -20,7 +20,9 @@ from netc.codegen.naming import NN_MODULE_ATTRS, Namespace, attribute_namespace,
 from netc.codegen.torch import EMITTERS  # noqa: E402
 from netc.dsl.dims import Dim, subs  # noqa: E402
 from netc.dsl.ops import OPS  # noqa: E402
+from netc.dsl.source import Source  # noqa: E402
 from netc.dsl.types import DTYPES, FLOAT_DTYPES  # noqa: E402
+from netc.verify import resolve_sizes  # noqa: E402
 
 from .conftest import ROOT, SAMPLES  # noqa: E402
 
@@ -37,9 +39,10 @@ def build_source(text: str, network: str | None = None) -> type:
     return get_backend("torch").build(result, network=network)  # type: ignore[no-any-return]
 
 
-def make_inputs(graph: object, device: str = "cpu") -> list[torch.Tensor]:
-    sizes: dict[str, int] = {s: 16 for s in graph.symbols}  # type: ignore[attr-defined]
-    sizes["B"] = 2
+def make_inputs(graph: object, device: str = "cpu", sizes: dict[str, int] | None = None) -> list[torch.Tensor]:
+    if sizes is None:
+        sizes = {s: 16 for s in graph.symbols}  # type: ignore[attr-defined]
+        sizes["B"] = 2
     out = []
     for _, v, _ in graph.inputs:  # type: ignore[attr-defined]
         dims = tuple(int(subs(d, sizes)) if isinstance(d, Dim) else d for d in v.type.dims)
@@ -69,9 +72,10 @@ def test_sample_compiles_and_runs_forward_and_backward(sample: str) -> None:
         # the layout the IR promises (checked against torchvision for ResNet/VGG elsewhere)
         assert list(model.state_dict()) == [e.key for e in graph.state_dict()]
         assert sum(p.numel() for p in model.parameters()) == graph.num_params
-        out = model(*make_inputs(graph, device))
+        # sizes that pass the checks (`where H % 32 == 0`), as `netc verify` picks them
+        sizes, _ = resolve_sizes(Source(str(SAMPLES / sample), (SAMPLES / sample).read_text()), {}, name, graph)
+        out = model(*make_inputs(graph, device, sizes))
         outs = out if isinstance(out, tuple) else (out,)
-        sizes = {s: 16 for s in graph.symbols} | {"B": 2}
         expected = [tuple(int(subs(d, sizes)) if isinstance(d, Dim) else d for d in v.type.dims)
                     for _, v in graph.outputs]
         assert [tuple(o.shape) for o in outs] == expected

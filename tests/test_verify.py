@@ -32,6 +32,8 @@ SMALLER = {
     "gru_lm.net": "vocab=1000 d=64",
     "seq2seq.net": "src_vocab=500 tgt_vocab=500 emb=32 hidden=64",
     "lstm_classifier.net": "vocab=1000",
+    "vit_b_16.net": "image_size=32 patch_size=8 num_layers=2 num_heads=4 hidden_dim=32 mlp_dim=64 num_classes=10",
+    "convnext_tiny.net": "c1=8 c2=16 c3=32 c4=64 num_classes=10",
 }
 
 

@@ -9,7 +9,7 @@ from ...dsl.dims import Dim, dims_equal, subs
 from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ...dsl.types import TensorType
-from .definfo import DefInfo, match_args, span_key
+from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Val, collecting, evaluate
 from .exprs import IfExp, Leaf, Lit, Node, Tracked, Tup, _is_int, track, tree_of
 
@@ -37,8 +37,22 @@ class Analysis:
     nodes: dict[int, NodeInfo] = field(default_factory=dict)
     children: dict[int, ChildInfo] = field(default_factory=dict)
     syms: list[str] = field(default_factory=list)
+    # `param`/`buffer` declarations by span: each dim and initializer argument as followed from the source
+    # (None where it cannot be followed; the instance's number is written then)
+    state: dict[SpanKey, tuple[list[Val | None], dict[str, Val]]] = field(default_factory=dict)
     # exact divisions in the instance's own statements (not its children's): (dividend, divisor, expression)
     divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
+
+
+def _follow(e: ast.Expr, env: dict[str, Val]) -> Val | None:
+    try:
+        return evaluate(e, env)
+    except EvalError:
+        return None
+
+
+def _init_args(s: ast.StateDecl) -> tuple[ast.Arg, ...]:
+    return s.init.args if isinstance(s.init, ast.Call) else ()
 
 
 def same(a: Any, b: Any, sym_map: dict[str, Any]) -> bool:
@@ -88,6 +102,12 @@ class Analyzer:
         for i, v in enumerate(mod.inputs):
             if v.id not in a.types:
                 a.types[v.id] = input_types[i] if input_types is not None else v.type
+        for state in mod.state:  # declared tensors: their dims in the class's terms where they follow
+            dims, _ = a.state.get(span_key(state.span), ([], {}))
+            typed = [d.value if d is not None and same(d.value, actual, a.sym_map) else actual
+                     for d, actual in zip(dims, state.type.dims)] if len(dims) == state.type.rank else state.type.dims
+            assert state.value is not None
+            a.types[state.value.id] = TensorType(state.type.dtype, tuple(typed))
         self._body(mod.body, a, self.infos[defn.name])
         return a
 
@@ -122,6 +142,11 @@ class Analyzer:
                 e = s.expr
                 if isinstance(e, ast.Chain) and isinstance(e.steps[-1].expr, ast.Name):
                     env.pop(e.steps[-1].expr.id, None)
+            elif isinstance(s, ast.StateDecl):
+                a.state[span_key(s.span)] = (
+                    [_follow(d, env) for d in s.type.dims],
+                    {arg.name or str(k): v for k, arg in enumerate(_init_args(s)) if (v := _follow(arg.value, env))})
+                env.pop(s.name, None)
             elif isinstance(s, ast.If):
                 trees: list[Node | None] = []
                 verdicts: list[bool | None] = []
@@ -195,7 +220,7 @@ class Analyzer:
     def _node(self, node: OpNode, a: Analysis, info: DefInfo) -> None:
         spec = OPS[node.op]
         xs = [a.types.get(v.id, v.type) for v in node.inputs]
-        expr = info.exprs.get(span_key(node.span))
+        expr = info.exprs.get(span_key(node.call_span or node.span))
         call = expr if isinstance(expr, ast.Call) else None
         matched = match_args(call, node.attr_source, [(at.name, at.variadic) for at in spec.attrs if at.positional])
         given: dict[str, Any] = {}
@@ -260,7 +285,7 @@ class Analyzer:
 
     def _child(self, child: Module, a: Analysis, info: DefInfo) -> None:
         cdefn = self.defs[child.definition or ""]
-        expr = info.exprs.get(span_key(child.span))
+        expr = info.exprs.get(span_key(child.call_span or child.span))
         call = expr if isinstance(expr, ast.Call) else None
         matched = match_args(call, child.arg_source, [(p.name, False) for p in cdefn.params])
         cenv: dict[str, Val] = {}

@@ -9,6 +9,7 @@ import weakref
 from typing import Any
 
 from ...dsl.ir import Module, OpNode
+from ...dsl.ops.compare import COMPARISONS
 from ...dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
 from .emitters import ALWAYS, Attrs, Emitter, Expr, Func, Layer, _call
 from .exprs import Bin, Var, literal
@@ -410,11 +411,20 @@ STOCHASTIC_DEPTH_HELPER = '''class StochasticDepth(nn.Module):
         return x * noise'''
 
 
+LAYER_NORM_2D_HELPER = '''class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt): nn.LayerNorm over the channels of an (N, C, H, W) tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)'''
+
+
 class Helper(Layer):
     """An op torch has no module for: a small class defined in the generated file."""
 
-    def __init__(self, cls: str, pos: tuple[str, ...], helper: str) -> None:
-        super().__init__(cls, pos)
+    def __init__(self, cls: str, pos: tuple[str, ...], helper: str, kw: dict[str, Any] | None = None) -> None:
+        super().__init__(cls, pos, kw)
         self.helper = helper
 
 
@@ -431,7 +441,12 @@ def _squeeze(xs: list[str], a: Attrs) -> str:
 
 
 def _pow(xs: list[str], a: Attrs) -> str:
-    return f"{xs[0]} ** {xs[1] if len(xs) == 2 else a['exponent']}"
+    """`x ** y`, `x ** 2`, `2 ** x` (torch.pow(2, x)), as a tree: a negative base gets its parentheses."""
+    if len(xs) == 2:
+        return Bin("**", Var(xs[0]), Var(xs[1])).render(a.ctx)
+    if a.value("base") is not None:
+        return Bin("**", a.tree("base"), Var(xs[0])).render(a.ctx)
+    return Bin("**", Var(xs[0]), a.tree("exponent")).render(a.ctx)
 
 
 def _where(xs: list[str], a: Attrs) -> str:
@@ -480,6 +495,9 @@ EMITTERS.update({
     **{name: Func(_TORCH_NAMES.get(name, f"torch.{name}")) for name in (*FLOAT_UNARY, *EXACT_UNARY)},
     "clamp": Expr(_clamp),
     "pow": Expr(_pow),
+    **{name: _binary(symbol) for symbol, name in COMPARISONS.items()},  # `x > 0`: a bool tensor
+    "minimum": Expr(lambda xs, a: f"torch.minimum({xs[0]}, {xs[1]})"),
+    "maximum": Expr(lambda xs, a: f"torch.maximum({xs[0]}, {xs[1]})"),
     "where": Expr(_where),
     "masked_fill": Expr(lambda xs, a: f"{xs[0]}.masked_fill({xs[1]}, {a['value']})"),
     # activations
@@ -546,6 +564,8 @@ EMITTERS.update({
     **{name: Layer(f"nn.{name}", (), {"p": 0.5})
        for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")},
     "StochasticDepth": Helper("StochasticDepth", ("p", "mode"), STOCHASTIC_DEPTH_HELPER),
+    "LayerNorm2d": Helper("LayerNorm2d", ("normalized_shape",), LAYER_NORM_2D_HELPER,
+                          {"eps": 1e-5, "elementwise_affine": True, "bias": True}),
     # pairs of inputs, bags
     "Bilinear": Layer("nn.Bilinear", ("in1_features", "in2_features", "out_features"), {"bias": True}),
     "CosineSimilarity": Func("F.cosine_similarity", (), {"dim": 1, "eps": 1e-8}, module="nn.CosineSimilarity"),
@@ -565,4 +585,4 @@ EMITTERS.update({
     "UpsamplingBilinear2d": FixedFunc("F.interpolate", ("mode='bilinear'", "align_corners=True"), (),
                                       {"size": None, "scale_factor": None}, module="nn.UpsamplingBilinear2d"),
 })
-HELPER_NAMES += ("StochasticDepth",)
+HELPER_NAMES += ("StochasticDepth", "LayerNorm2d")

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from ...dsl import ast
 from ...dsl.dims import Dim
-from ...dsl.ir import Module, OpNode, Value
+from ...dsl.ir import Module, OpNode, StateNode, Value
 from ...dsl.ops import REQUIRED
-from ..naming import attribute_namespace, local_namespace, registered_name
+from ..naming import attribute_namespace, local_namespace, plain_attribute, registered_name
 from .analysis import Analysis, NodeInfo, same
 from .definfo import SpanKey, span_key
 from .emitters import Attrs, Emitter
 from .evaluate import EvalError, evaluate
 from .exprs import Ctx, Lit, Node, Tracked, Unrenderable, render_dim
 from .ops import EMITTERS
+from .state import declaration, tensor_text
 
 if TYPE_CHECKING:
     from .generator import Generator
@@ -139,11 +140,36 @@ class Renderer:
         self.why: dict[str, str] = {}
         first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
         self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
+        self.state_refs: dict[int, str] = {}  # value id of a declared parameter or buffer -> `self.name`
+        for state in mod.state:
+            self._declare(state)
         self._walk(mod.body, None, None)
         if mod.registration:  # a layer declared before its use: `__init__` assigns in registration order
             rank = {name: i for i, name in enumerate(mod.registration)}
             self.init.sort(key=lambda it: rank.get(it.raw, len(rank)))
         return self._name_values(mod, a)
+
+    def _declare(self, state: StateNode) -> None:
+        """`param class_token: ...` -> `self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))`."""
+        if not registered_name(state.name) and not plain_attribute(state.name):
+            raise Unrenderable(f"`{state.name}` cannot be a parameter's name in torch")
+        guard = self.dinfo.guard_of(state.span)
+        attr = self.names.attrs.name(state.name, ("mod", state.name), what="parameter") \
+            if plain_attribute(state.name) else None
+        if attr != state.name:  # not an identifier, or taken: registered under the source's name
+            if guard:
+                raise Unrenderable(f"a parameter named `{state.name}` inside an `if`")
+            attr, ref = None, f"getattr(self, {state.name!r})"
+        else:
+            ref = f"self.{attr}"
+        ctx = self.names.init_ctx()
+        dims, given = self.a.state.get(span_key(state.span), ([], {}))
+        line = declaration(state, ref if attr and state.kind == "parameter" else None,
+                           tensor_text(state, dims, given, ctx))
+        self.init.append(Item(self._rel(state.path), guard, state.name, line, attr=attr, used=frozenset(ctx.used)))
+        self.needs |= ctx.needs
+        assert state.value is not None
+        self.state_refs[state.value.id] = ref
 
     def _rel(self, path: str) -> str:
         return path[len(self.mod.path) + 1:] if self.mod.path else path
@@ -151,6 +177,8 @@ class Renderer:
     # -- __init__ side ----------------------------------------------------------------------------
     def _module_text(self, el: OpNode | Module, ctx: Ctx) -> str:
         if isinstance(el, OpNode):
+            if EMITTERS[el.op].helper is not None:  # inside a container too: the file must define its class
+                ctx.needs.add("helper:" + EMITTERS[el.op].helper)  # type: ignore[operator]
             text = EMITTERS[el.op].module(Attrs(el, self.a.nodes[id(el)], ctx))
             if text is None:
                 raise Unrenderable(f"`{el.op}` has no nn.Module form")
@@ -427,6 +455,7 @@ class Renderer:
                     var[v.id] = n
                     holder[n] = v.id
                     input_ids.add(v.id)
+        var.update(self.state_refs)  # declared parameters and buffers are read as `self.name`
         fwd: list[Item] = []
         for i, u in enumerate(units):
             args = [var[v.id] for v in u.inputs]
@@ -442,7 +471,7 @@ class Renderer:
                 cands: list[tuple[str, bool]] = []  # (raw name, or an existing variable when True)
                 if v.id in pref:
                     cands.append((pref[v.id], False))
-                if k == 0 and u.inputs and last(u.inputs[0].id) == i:
+                if k == 0 and u.inputs and last(u.inputs[0].id) == i and u.inputs[0].id not in self.state_refs:
                     if u.inputs[0].id in input_ids:
                         cands.append(("x", False))
                     cands.append((var[u.inputs[0].id], True))

@@ -3,6 +3,7 @@ from . import (  # noqa: F401  (registration side effects)
     activation,
     attention,  # scaled_dot_product_attention, MultiheadAttention, positional encodings
     cells,  # RNNCell, LSTMCell, GRUCell
+    compare,  # eq/ne/lt/le/gt/ge (`x > 0`), minimum/maximum (`min(x, y)`)
     conv,
     distance,  # Bilinear, CosineSimilarity, PairwiseDistance, EmbeddingBag
     elementwise,  # sqrt, sin, log, abs, ..., clamp, pow, where, masked_fill

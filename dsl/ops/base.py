@@ -108,6 +108,8 @@ class OpSpec:
     not_counted: ClassVar[str] = ""
     # The outputs alias the input's storage (view, transpose, split): no new activation memory.
     is_view: ClassVar[bool] = False
+    # With two input tensors the call means this other op (`min(x, y)` is torch.minimum, not a reduction).
+    pairwise: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.warnings: list[Warn] = []

@@ -32,7 +32,7 @@ DATA_MOVEMENT = ("unsqueeze squeeze expand repeat repeat_interleave stack roll U
                  "ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d ReplicationPad3d CircularPad1d "
                  "CircularPad2d CircularPad3d PixelShuffle PixelUnshuffle ChannelShuffle Unfold Dropout1d Dropout2d "
                  "Dropout3d AlphaDropout FeatureAlphaDropout StochasticDepth").split()
-NORMS = {"GroupNorm": 7, "InstanceNorm1d": 7, "InstanceNorm2d": 7, "InstanceNorm3d": 7, "RMSNorm": 4,
+NORMS = {"GroupNorm": 7, "InstanceNorm1d": 7, "InstanceNorm2d": 7, "InstanceNorm3d": 7, "RMSNorm": 4, "LayerNorm2d": 7,
          "LocalResponseNorm": 5, "CrossMapLRN2d": 5}  # mean/variance passes, normalise, affine
 NOT_COUNTED = {
     "Fold": "overlapping blocks are summed; the count of adds depends on the overlap, not declared yet",

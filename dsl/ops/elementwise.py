@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..types import TensorType, promote
+from ..types import TensorType, promote, promote_scalar
 from .base import Any_, Attr, Float, OpSpec, ShapeError, expect_float, register
 from .tensor import broadcast
 
@@ -51,10 +51,11 @@ for _name, _doc in EXACT_UNARY.items():
 
 
 def _scalar_dtype(x: TensorType, *scalars: Any) -> TensorType:
-    """torch's promotion of a tensor with Python numbers: a float number makes an integer tensor float32."""
-    if any(isinstance(s, float) for s in scalars) and not x.is_float:
-        return x.with_dtype("f32")
-    return x
+    """torch's promotion of a tensor with Python numbers (see types.promote_scalar)."""
+    dtype = x.dtype
+    for s in scalars:
+        dtype = promote_scalar(dtype, s)
+    return x.with_dtype(dtype)
 
 
 def _number(v: Any) -> Any:
@@ -92,34 +93,35 @@ class pow(OpSpec):  # noqa: N801,A001 - the op is called pow
     family = "math"
     min_inputs = 1
     max_inputs = 2
-    doc = "x to the power `exponent` (a number), or x ** y element-wise for two tensors"
-    attrs = (Attr("exponent", _number, None),)
+    doc = ("x to the power `exponent` (a number; `x ** 2`), `base` to the power x (`2 ** x`), or x ** y "
+           "element-wise for two tensors")
+    attrs = (Attr("exponent", _number, None),
+             Attr("base", _number, None, positional=False, doc="a number raised to the powers in x (`2 ** x`)"))
 
     def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        e, b = a["exponent"], a["base"]
         if len(xs) == 2:
-            if a["exponent"] is not None:
-                raise ShapeError("E308", "`pow` takes two tensors or a tensor and `exponent`, not both")
-            for x in xs:
-                if x.dtype == "bool":
-                    raise ShapeError("E205", "`pow` needs numeric inputs, but one is bool")
+            if e is not None or b is not None:
+                raise ShapeError("E308", "`pow` takes two tensors or a tensor and a number, not both")
+            if all(x.dtype == "bool" for x in xs):
+                raise ShapeError("E205", "`pow` of two bool tensors is not defined (nor in torch)")
             return [broadcast(xs[0], xs[1], "pow", self)]
         (x,) = xs
-        e = a["exponent"]
-        if e is None:
-            raise ShapeError("E308", "`pow` needs an exponent: a number, or a second tensor")
-        if x.dtype == "bool":
-            raise ShapeError("E205", "`pow` needs a numeric input, but it is bool", label=f"input here is {x}")
-        if isinstance(e, int) and e < 0 and not x.is_float:
+        if (e is None) == (b is None):
+            raise ShapeError("E308", "`pow` needs one number: an `exponent` (x ** 2) or a `base` (2 ** x); "
+                             "or a second tensor")
+        out = x.with_dtype(promote_scalar(x.dtype, e if b is None else b))
+        if isinstance(e, int) and e < 0 and not out.is_float:
             raise ShapeError("E205", f"integers cannot be raised to the negative power {e}",
                              label=f"input here is {x}", help="use a float input or a float exponent")
-        return [_scalar_dtype(x, e)]
+        return [out]
 
 
 @register
 class where(OpSpec):  # noqa: N801
     name = "where"
     family = "math"
-    aliases = ("where_",)  # `where` is a keyword of input statements: `where_(cond, x, y)` reaches the op
+    aliases = ("where_",)  # the spelling from when `where` was only a keyword; `where(cond, x, y)` works now
     min_inputs = 2
     max_inputs = 3
     doc = "x where cond is true, else y (a tensor, or the number `other`); all three broadcast"

@@ -1,4 +1,5 @@
-"""More normalisation layers: GroupNorm, InstanceNorm1d/2d/3d, LocalResponseNorm, CrossMapLRN2d, RMSNorm."""
+"""More normalisation layers: GroupNorm, InstanceNorm1d/2d/3d, LocalResponseNorm, CrossMapLRN2d, RMSNorm,
+LayerNorm2d."""
 from __future__ import annotations
 
 from typing import Any
@@ -154,6 +155,42 @@ class RMSNorm(OpSpec):
 
     def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
         return {"weight": a["normalized_shape"]} if a["elementwise_affine"] else {}
+
+
+@register
+class LayerNorm2d(OpSpec):
+    """torchvision's `LayerNorm2d` (ConvNeXt's stem and downsampling): an `nn.LayerNorm` over the channels of an
+    (N, C, H, W) tensor, applied by permuting the channels last and back. Its keys are `weight` and `bias` of
+    shape (C,), as nn.LayerNorm's."""
+
+    name = "LayerNorm2d"
+    family = "norm"
+    doc = "Layer normalisation over the channels (dim 1) of N, C, H, W (torchvision's ConvNeXt LayerNorm2d)."
+    attrs = (
+        Attr("normalized_shape", Optional(positive), None, inferred=True,
+             doc="the channels, as torchvision names it; inferred from dim 1"),
+        Attr("eps", Float(0.0), 1e-5),
+        Attr("elementwise_affine", Bool, True),
+        Attr("bias", Bool, True),
+    )
+
+    def infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        (x,) = xs
+        expect_rank(x, (4,), "N, C, H, W")
+        expect_float(x, self.name)
+        c = a["normalized_shape"]
+        if c is None:
+            a["normalized_shape"] = known(x.dims[1], "the channel dim")
+        elif dims_equal(c, x.dims[1]) is not True:
+            raise ShapeError("E200", f"`LayerNorm2d` normalises {c} channels, but the input is {x}",
+                             label=f"input here is {x}", help="normalized_shape must equal the input's dim 1")
+        return [x]
+
+    def params(self, a: dict[str, Any], xs: list[TensorType]) -> dict[str, tuple[IntLike, ...]]:
+        if not a["elementwise_affine"]:
+            return {}
+        shape = (a["normalized_shape"],)
+        return {"weight": shape, "bias": shape} if a["bias"] else {"weight": shape}
 
 
 __all__ = ["INSTANCE_NORMS", "exact_div"]

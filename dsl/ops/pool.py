@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dims import Dim, IntLike, ceildiv, floordiv
+from ..residues import evaluate, periodic_bindings
 from ..types import TensorType
 from .base import (
     Attr,
@@ -37,10 +38,22 @@ def pool_out(size: IntLike, k: int, s: int, p: int, d: int, ceil_mode: bool, spe
                 out -= 1
         elif isinstance(out, Dim) and eff - p < s:
             # With r = the round-up of the ceil division (0 <= r <= s - 1), the dropped-window condition reads
-            # r >= eff - p; it can hold for some input size exactly when eff - p <= s - 1.
-            spec.warnings.append(Warn("W002", "ceil_mode output size assumes the last window starts inside "
-                                      "the input; it is one less for some input sizes", equality=False))
+            # r >= eff - p: it depends on the size modulo s only. Look at every remainder the size can leave.
+            drops = _drops_last_window(size, out, s, p)
+            if drops == {True}:
+                out = out - 1  # the size always leaves such a remainder (`where L % 2 == 0`, stride 2, k 1)
+            elif drops != {False}:
+                spec.warnings.append(Warn("W002", "ceil_mode output size assumes the last window starts inside "
+                                          "the input; it is one less for some input sizes", equality=False))
     return out
+
+
+def _drops_last_window(size: IntLike, out: IntLike, s: int, p: int) -> set[bool] | None:
+    """Whether torch drops the last window, over bindings showing every remainder of the size modulo s."""
+    bindings = periodic_bindings(size, s)
+    if bindings is None:
+        return None
+    return {(evaluate(out, b) - 1) * s >= evaluate(size, b) + p for b in bindings}
 
 
 class _PoolNd(OpSpec):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..dims import Dim, IntLike, ceildiv, dims_equal, floordiv, lower_bound
+from ..dims import Dim, IntLike, floordiv
 from ..types import DTYPES, FLOAT_DTYPES, TensorType
 from .base import (
     Attr,
@@ -28,6 +28,7 @@ from .base import (
     numel,
     register,
 )
+from .slices import slice_size
 
 
 def _dims(v: Any) -> tuple[int, ...] | None:
@@ -103,6 +104,7 @@ class Mean(_Reduce):
 class Max(_Reduce):
     name = "max"
     aliases = ("amax",)
+    pairwise = "maximum"
     doc = "Largest value over dims (the values only, like torch.amax)."
 
 
@@ -110,6 +112,7 @@ class Max(_Reduce):
 class Min(_Reduce):
     name = "min"
     aliases = ("amin",)
+    pairwise = "minimum"
     doc = "Smallest value over dims (the values only, like torch.amin)."
 
 
@@ -197,23 +200,11 @@ class index(OpSpec):  # noqa: N801
         if isinstance(n, int) and (start is None or isinstance(start, int)) and (stop is None or isinstance(stop, int)):
             return len(range(*slice(start, stop, step).indices(n)))
 
-        def pos(b: IntLike | None, default: IntLike) -> IntLike:
-            if b is None:
-                return default
-            if isinstance(b, int) and b < 0:
-                return n + b  # type: ignore[operator]
-            # Python clamps a bound past the end; only a bound we can prove in range needs no note.
-            lb = lower_bound(n - b)  # type: ignore[operator]
-            if dims_equal(b, n) is not True and (lb is None or lb < 0):
-                self.warnings.append(Warn("W002", f"slice `{_fmt_slice(s)}` of dim {d} (size {n}) assumes "
-                                          f"{b} <= {n}", equality=False))
-            return b
-
-        lo, hi = pos(start, 0), pos(stop, n)
-        length = hi - lo  # type: ignore[operator]
-        if isinstance(length, int) and length < 0:
-            return 0
-        return length if step == 1 else ceildiv(length, step)
+        size, doubt = slice_size(n, s, step)
+        if doubt is not None:
+            self.warnings.append(Warn("W002", f"slice `{_fmt_slice(s)}` of dim {d} (size {n}) assumes {doubt}",
+                                      equality=False))
+        return size
 
 
 # -- arange --------------------------------------------------------------------------------------

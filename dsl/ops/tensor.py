@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dims import Dim, IntLike, dims_equal, floordiv, lower_bound
-from ..types import TensorType, promote
+from ..types import TensorType, promote, promote_scalar
 from .base import (
     Any_,
     Attr,
@@ -321,6 +321,10 @@ class _Binary(OpSpec):
         return Cost(flops=numel(outs[0].dims))
 
     def _infer(self, a: dict[str, Any], xs: list[TensorType]) -> list[TensorType]:
+        if self.name == "sub" and any(x.dtype == "bool" for x in xs):
+            # torch refuses it too ("Subtraction, the `-` operator, with a bool tensor is not supported")
+            raise ShapeError("E205", "`-` is not defined for bool tensors", help="use `not`-style logic with "
+                             "`where`, or compare: `x != y`")
         if len(xs) == 2:
             if a["other"] is not None:
                 raise ShapeError("E308", f"`{self.name}` takes two tensors or a tensor and `other`, not both")
@@ -329,9 +333,7 @@ class _Binary(OpSpec):
         if isinstance(other, bool) or not isinstance(other, (int, float)):
             raise ShapeError("E308", f"`{self.name}` needs a second operand: another tensor or a number `other`")
         x = xs[0]
-        if isinstance(other, float) and not x.is_float:
-            return [x.with_dtype("f32")]
-        return [x]
+        return [x.with_dtype(promote_scalar(x.dtype, other))]
 
 
 def _binary(name: str, symbol: str, doc: str) -> type[OpSpec]:

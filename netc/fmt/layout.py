@@ -185,6 +185,12 @@ class Printer:
             self.chain_statement(indent, "", s.expr, s.span)
         elif isinstance(s, ast.If):
             self.if_statement(s, indent)
+        elif isinstance(s, ast.StateDecl):
+            text = f"{s.kind} {s.name}: {_tensor_type(s.type)}"
+            if s.init is not None:
+                text += f" = {expr(s.init)}"
+            text += "".join(f", {o.name}={expr(o.value)}" for o in s.options)
+            self.emit(indent, text, s.span.start, s.span.end)
         else:
             raise TypeError(f"cannot format {type(s).__name__}")
 

@@ -277,6 +277,8 @@ def outline(a: Analysis) -> list[Outline]:
         for node in walk(*d.body):
             if isinstance(node, ast.Input):
                 item.children.append(Outline(node.name, "input", node.span, node.name_span, node.type.span.text))
+            elif isinstance(node, ast.StateDecl):
+                item.children.append(Outline(node.name, node.kind, node.span, node.name_span, node.type.span.text))
             elif isinstance(node, ast.Output):
                 for out in node.items:
                     name = out.name or out.value.span.text

@@ -19,6 +19,7 @@ _SYMBOL_KINDS = {
     "network": lsp.SymbolKind.Class, "block": lsp.SymbolKind.Class, "train": lsp.SymbolKind.Module,
     "import": lsp.SymbolKind.File, "input": lsp.SymbolKind.Variable, "output": lsp.SymbolKind.Variable,
     "layer": lsp.SymbolKind.Field, "setting": lsp.SymbolKind.Property,
+    "param": lsp.SymbolKind.Field, "buffer": lsp.SymbolKind.Field,
 }
 _COMPLETION_KINDS = {
     "op": lsp.CompletionItemKind.Function, "block": lsp.CompletionItemKind.Class,

@@ -85,6 +85,8 @@ def _locals(d: ast.Definition, definitions: dict[str, ast.Definition]) -> set[st
         if isinstance(node, ast.Input):
             names.add(node.name)
             names.update(e.id for e in node.type.dims if isinstance(e, ast.Name))
+        elif isinstance(node, ast.StateDecl):
+            names.add(node.name)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 names.update(t.id for t in walk(target) if isinstance(t, ast.Name))
@@ -111,6 +113,8 @@ def _definition(index: Index, d: ast.Definition, definitions: dict[str, ast.Defi
                 if isinstance(e, ast.Name) and e.id not in seen_dims:
                     seen_dims.add(e.id)
                     binding.add(e.span.start)
+        elif isinstance(node, ast.StateDecl):  # `param class_token: ...` binds its name like an input
+            _add(index, node.name_span.start, node.name, ("local", d.name, node.name), True)
         elif isinstance(node, ast.Assign):
             binding.update(t.span.start for target in node.targets for t in walk(target) if isinstance(t, ast.Name))
         elif isinstance(node, ast.Chain):
