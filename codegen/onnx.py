@@ -17,6 +17,7 @@ from onnx import helper, numpy_helper
 from ..dsl.dims import Dim, IntLike, Sym
 from ..dsl.ir import Graph, OpNode, StateNode, Value
 from ..dsl.types import DTYPES
+from . import onnx_more as m
 from . import onnx_ops as o
 from . import onnx_seq as s
 from .onnx_builder import _ONNX_DTYPES, OPSET, Builder, Emitter, UnsupportedOp
@@ -38,6 +39,7 @@ EMITTERS: dict[str, Emitter] = {
     "transpose": o.transpose, "permute": o.permute, "concat": o.concat, "split": o.split, "chunk": o.split,
     "add": o.binary("Add"), "sub": o.binary("Sub"), "mul": o.binary("Mul"), "div": o.binary("Div"),
     "matmul": o.matmul,
+    "RMSNorm": m.rms_norm, "repeat_interleave": m.repeat_interleave,
     "relu": o.unary("Relu"), "leaky_relu": o.unary("LeakyRelu", alpha="negative_slope"),
     "elu": o.unary("Elu", alpha="alpha"), "gelu": o.gelu, "silu": o.silu, "sigmoid": o.unary("Sigmoid"),
     "tanh": o.unary("Tanh"), "softplus": o.softplus, "exp": o.unary("Exp"),
@@ -66,11 +68,11 @@ AdaptiveAvgPool3d AdaptiveMaxPool3d AlphaDropout AvgPool3d BatchNorm3d Bilinear 
 CircularPad2d CircularPad3d ConstantPad1d ConstantPad2d ConstantPad3d CosineSimilarity CrossMapLRN2d Dropout1d
 Dropout2d Dropout3d EmbeddingBag FeatureAlphaDropout Fold GRUCell GroupNorm InstanceNorm1d InstanceNorm2d
 InstanceNorm3d LPPool1d LPPool2d LPPool3d LSTMCell LocalResponseNorm MaxPool3d PReLU PairwiseDistance PixelShuffle
-PixelUnshuffle RMSNorm RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
+PixelUnshuffle RNNCell ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
 ReplicationPad3d Softmax2d SyncBatchNorm TransformerDecoderLayer TransformerEncoderLayer Unflatten
 Unfold UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d ZeroPad3d celu clamp cumsum einsum erfc erfinv
 exp2 expm1 gather glu hardshrink hardtanh log10 log1p log2 logsigmoid pad relu6 repeat
-repeat_interleave roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
+roll rrelu rsqrt softmin softshrink sort square squeeze stack tanhshrink threshold topk trunc
 unsqueeze
 """.split())
 

@@ -82,7 +82,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from netc.verify import VerifyError, verify_network
 
     failures: list[str] = []
-    verified = skipped = 0
+    verified = skipped = too_large = 0
     for result in list(_COMPILED.values()):
         for name, graph in result.graphs.items():  # type: ignore[attr-defined]
             try:
@@ -90,6 +90,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             except VerifyError as exc:
                 if "draw" in str(exc) and "noise" in str(exc):
                     skipped += 1  # noise drawn inside the network: the two backends' generators differ
+                    continue
+                if "elements of weights and activations" in str(exc):
+                    too_large += 1  # beyond NETC_VERIFY_MAX_ELEMENTS (Llama-2-7B built on the meta device)
                     continue
                 failures.append(f"{graph.source.path} {name}: {exc}\n{graph.source.text}")
                 continue
@@ -102,7 +105,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"netc verify: {verified} networks of {len(_COMPILED)} compiled programs agree"
-                            f" ({skipped} draw noise inside and were not compared)")
+                            f" ({skipped} draw noise inside and were not compared; {too_large} are larger than"
+                            " netc verify materialises, verified at smaller sizes by their own tests)")
         for f in failures:
             reporter.write_line(f"netc verify FAILED: {f}", red=True)
     if failures:

@@ -26,7 +26,11 @@ from click.testing import CliRunner  # noqa: E402
 from netc.cli import main  # noqa: E402
 from netc.codegen import onnx as onnx_backend  # noqa: E402
 
+from .more_cases import MORE_CASES  # noqa: E402
 from .test_numpy_completeness import CASES, TOL, Case  # noqa: E402
+
+# The later op families' cases too, for the ops that have a lowering (the rest are E600, tested above).
+LOWERED_CASES = CASES + [c for c in MORE_CASES if c.op in onnx_backend.EMITTERS]
 
 
 def test_every_op_has_an_onnx_lowering_or_is_listed_as_not_lowered() -> None:
@@ -52,7 +56,7 @@ def _run(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # type: igno
 NOT_IN_ONNX = ("proj_size=",)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.op)
+@pytest.mark.parametrize("case", LOWERED_CASES, ids=lambda c: c.op)
 def test_op_exported_to_onnx_matches_torch(case: Case) -> None:
     result = netc.check_source(case.source(), path="case.net")
     graph = next(iter(result.graphs.values()))
@@ -79,6 +83,8 @@ def test_op_exported_to_onnx_matches_torch(case: Case) -> None:
 # Small sizes for the big samples (the op mix is what matters); every network of every sample.
 SMALL = {
     "gpt2.net": {"vocab": 96, "ctx": 32, "d": 64, "layers": 2, "heads": 4},
+    "llama.net": {"vocab_size": 96, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                  "num_attention_heads": 4, "num_key_value_heads": 2},
     "bert.net": {"vocab": 96, "d": 64, "layers": 2, "heads": 4, "ff": 128, "max_pos": 32},
     "transformer.net": {"d_model": 32, "nhead": 4, "num_encoder_layers": 2, "num_decoder_layers": 2,
                         "dim_feedforward": 64},

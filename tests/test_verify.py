@@ -26,6 +26,8 @@ def run(*args: str) -> tuple[int, str]:
 SMALLER = {
     "bert.net": "vocab=1000 d=64 layers=2 heads=4 ff=128 max_pos=64",
     "gpt2.net": "vocab=1000 ctx=64 d=64 layers=2 heads=4",
+    "llama.net": "vocab_size=100 hidden_size=64 intermediate_size=172 num_hidden_layers=2 num_attention_heads=4 "
+                 "num_key_value_heads=2",
     "transformer.net": "d_model=64 nhead=4 num_encoder_layers=2 num_decoder_layers=2 dim_feedforward=128",
     "gru_lm.net": "vocab=1000 d=64",
     "seq2seq.net": "src_vocab=500 tgt_vocab=500 emb=32 hidden=64",
