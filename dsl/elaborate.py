@@ -1050,6 +1050,8 @@ class Elaborator(ContainerMixin, DeclarationMixin):
             return ERR
         mod = Module("sequential", name, _join(frame.module.path, name), None, {}, span, alias is not None,
                      parent=frame.module)
+        if pattern is not None:
+            mod.item_pattern = pattern[0]
         frame.module.body.append(mod)
         sub = Frame(frame.definition, mod, frame.env, frame.provided_inputs, frame.call_span, set(), set(), {})
         mod.inputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]

@@ -146,6 +146,9 @@ class Module:
     parent: Module | None = None
     arg_source: dict[str, str] = field(default_factory=dict)  # source text of each argument given
     call_span: Span | None = None  # the declaration's call, for a declared block (see OpNode.call_span)
+    # `* n as layers["encoder_layer_{i}"]`: the pattern naming the items of a container (placeholders `{i}`,
+    # `{i+K}`, `{i-K}`), so a backend can write the loop that names them for any count
+    item_pattern: str | None = None
     # The optional inputs of the definition (network or block), in declaration order, whether or not this
     # call passes them; `inputs` holds only the values the caller passed.
     input_defaults: dict[str, InputDefault] = field(default_factory=dict)

@@ -12,6 +12,7 @@ import netc
 from netc.dsl.compiler import compile_source
 from netc.dsl.ops import OPS
 from netc.dsl.source import Source
+from netc.dsl.types import DTYPES, INT_DTYPES
 from netc.export import ExportError, build_model, fresh_state, verify_onnx
 from netc.verify import random_inputs, random_state
 
@@ -70,6 +71,9 @@ def test_op_exported_to_onnx_matches_torch(case: Case) -> None:
     rng = np.random.default_rng(0)
     state = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in random_state(graph, rng).items()}
     inputs = random_inputs(next(iter(concrete.graphs.values())), rng, "float32")
+    # an ONNX graph takes each input in its declared dtype (`i32` is int32; verify draws every integer as int64)
+    inputs = [x.astype(DTYPES[v.type.dtype]) if v.type.dtype in INT_DTYPES else x
+              for (_, v, _), x in zip(graph.inputs, inputs)]
     model = build_model(graph, state)  # runs onnx.checker (full check, with shape inference)
     ours = _run(model, {name: x for (name, _, _), x in zip(graph.inputs, inputs)})
     tstate = {k: torch.from_numpy(v) for k, v in state.items()}

@@ -272,6 +272,8 @@ class Generator:
             sig = ["self"] + (["*"] if p.keyword_only and p.signature else [])
             for arg in p.signature:
                 text = f"{arg.py}: {arg.annotation}"
+                if arg.derived is not None:
+                    text += " | None"
                 if arg.has_default:
                     text += f" = {literal(arg.default)}"
                 sig.append(text)

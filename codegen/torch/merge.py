@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
-from .evaluate import EvalError, evaluate
-from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Lit, Unrenderable, _is_int, plain
+from .evaluate import EvalError, Val, evaluate
+from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Leaf, Lit, Tracked, Unrenderable, _is_int, plain
 from .guards import _GuardEmitter, _message
 from .render import Arg, ClassPlan, Item, View
 
@@ -136,7 +136,9 @@ class Merger:
         plan.signature, plan.keyword_only = self._signature(used)
         head = [f"self.{self.names.attrs.name(raw, ('param', raw), what='parameter')} = {self.names.arg(raw)}"
                 for raw in self._ordered(stored)]
-        plan.init_lines = checks + head + init_lines
+        derived = [line for a in plan.signature if a.derived is not None
+                   for line in (f"if {a.py} is None:", f"    {a.py} = {a.derived}")]
+        plan.init_lines = derived + checks + head + init_lines
         plan.fwd_lines = self._unpack({raw for kind, raw in fwd_used if kind == "sym"}) + fwd_lines + [self.views[0].ret]
         plan.params = self.views[0].params
         plan.returns = len(self.views[0].mod.outputs)
@@ -223,11 +225,18 @@ class Merger:
                 out.append(Arg(s, "sym", self.names.arg(s), "int", default))
         types_ = {"int": "int", "dim": "int", "float": "float", "bool": "bool", "str": "str"}
         for p in defn.params:
-            if p.name not in raws:
+            # a network's constructor takes every parameter of its definition, also one that only bounds an
+            # input (`where T <= max_len`); a block's takes the ones its body uses, which its callers pass
+            if p.name not in raws and not is_network:
                 continue
             default: Any = REQUIRED
             if is_network:
                 default = self.views[0].mod.args.get(p.name, REQUIRED)
+                derived = self._derived_default(p)
+                if derived is not None:
+                    out.append(Arg(p.name, "param", self.names.arg(p.name), types_.get(p.type_name, "int"),
+                                   None, derived))
+                    continue
             elif p.default is not None:
                 try:
                     default = evaluate(p.default, {}).value
@@ -246,6 +255,26 @@ class Merger:
             elif seen_default:
                 keyword_only = True
         return out, keyword_only
+
+    def _derived_default(self, p: ast.Param) -> str | None:
+        """The Python text of a default that is an expression in the definition's other parameters."""
+        if p.default is None or p.name in self.gen.result.overrides:  # `--set head_dim=8` is the default then
+            return None
+        try:
+            evaluate(p.default, {})
+            return None  # a constant default is written as a literal
+        except EvalError:
+            pass
+        env: dict[str, Val] = {}
+        for q in self.gen.defs[self.defname].params:
+            if q.name != p.name:
+                v, leaf = self.views[0].mod.args.get(q.name), Leaf("param", q.name)
+                env[q.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
+        try:
+            tree = evaluate(p.default, env).tree
+        except EvalError:
+            return None
+        return tree.render(self.names.init_ctx())
 
     def _unpack(self, syms: set[str]) -> list[str]:
         """`B, T, _ = x.shape` for the sizes forward needs, from the first input that declares them."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,9 @@ class Arg:
     py: str
     annotation: str
     default: Any = REQUIRED
+    # a network parameter whose default is an expression in earlier ones (`head_dim: int = hidden / heads`):
+    # the Python expression computing it in __init__ when the caller leaves it None
+    derived: str | None = None
 
     @property
     def has_default(self) -> bool:
@@ -251,7 +255,8 @@ class Renderer:
         unrolled form; so does a count that is not an expression in the class's arguments.
         """
         count = self._repeat_count(m)
-        if count is None or len(m.body) < 1 or [x.name for x in m.body] != [str(i) for i in range(len(m.body))]:
+        indexed = [x.name for x in m.body] == [str(i) for i in range(len(m.body))]
+        if count is None or len(m.body) < 1 or not (indexed or m.item_pattern is not None):
             return None
         texts, ctxs = [], []
         for x in m.body:
@@ -272,6 +277,17 @@ class Renderer:
             ctx.needs |= c.needs
         n = count.render(ctx)
         item = texts[0]
+        if not indexed:  # items named by a pattern: the loop names them as the pattern does, for any count
+            if container != "nn.Sequential" or re.search(r"\bi\b", item):
+                return None
+            ctx.needs.add("OrderedDict")
+            # the pattern's placeholders (`{i}`, `{i+1}`) are f-string fields; repr quotes the literal parts
+            pair = f"(f{m.item_pattern!r}, {item})"
+            one = f"nn.Sequential(OrderedDict({pair} for i in range({n})))"
+            if len(one) <= 88 and "\n" not in one:
+                return one
+            body = "    " + pair.replace("\n", "\n    ")
+            return f"nn.Sequential(OrderedDict(\n{body}\n    for i in range({n})\n))"
         star = "*" if container == "nn.Sequential" else ""
         one = f"{container}({star}[{item} for _ in range({n})])"
         if len(one) <= 88 and "\n" not in one:
