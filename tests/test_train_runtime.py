@@ -244,8 +244,11 @@ def test_tensorboard_events_and_safetensors_weights(tmp_path: Path) -> None:
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path: Path) -> None:
     path = write(tmp_path, SEC.replace("epochs: 3", "epochs: 100000"))
     out = tmp_path / "run"
+    # As started from a terminal: a job started in the background (`pytest &`) inherits SIGINT ignored, and
+    # Python then leaves Ctrl-C ignored too, as a shell's background job should.
     proc = subprocess.Popen([sys.executable, "-m", "netc.cli", "train", str(path), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     deadline = time.monotonic() + 120
     while not (out / "last.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)

@@ -11,7 +11,7 @@ from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ...dsl.types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Val, collecting, evaluate
-from .exprs import IfExp, Leaf, Lit, Node, Tracked, Tup, _is_int, track, tree_of
+from .exprs import IfExp, Leaf, Lit, Local, Node, Tracked, Tup, _is_int, track, tree_of
 
 
 @dataclass
@@ -42,6 +42,35 @@ class Analysis:
     state: dict[SpanKey, tuple[list[Val | None], dict[str, Val]]] = field(default_factory=dict)
     # exact divisions in the instance's own statements (not its children's): (dividend, divisor, expression)
     divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
+    # the instance's own analysis names the values its source names (`squeeze`: a Local); the analysis of a
+    # child seen from its parent does not (its names mean nothing in the parent's __init__)
+    names_locals: bool = False
+    locals: dict[str, Local] = field(default_factory=dict)  # Local.key -> Local
+    # `if`s whose every arm only assigns compile-time values, all followed into `a if c else b` trees: an arm
+    # no instance took is still written correctly, so it needs no "recompile" refusal
+    scalar_ifs: set[int] = field(default_factory=set)
+    # the values as they stand where each statement starts (source id, start, end, env): a call reads the names
+    # as they are at its own statement, not after a later `h = h + 1`
+    snapshots: list[tuple[int, int, int, dict[str, Val]]] = field(default_factory=list)
+
+    def env_at(self, span: Any) -> dict[str, Val]:
+        """The values the statement holding `span` sees (the innermost statement; the final ones if none)."""
+        best: tuple[int, dict[str, Val]] | None = None
+        for source, start, end, env in self.snapshots:
+            if source == id(span.source) and start <= span.start and span.end <= end:
+                if best is None or end - start < best[0]:
+                    best = (end - start, env)
+        return best[1] if best is not None else self.env
+
+    def named(self, name: str, val: Val, at: int) -> Val:
+        """`name = <expression>` as a Local, where this analysis names values and the expression is worth a name."""
+        if not self.names_locals or isinstance(val.tree, (Leaf, Lit, Local, Tup)):
+            return val
+        if isinstance(val.value, bool) or not isinstance(val.value, (int, float)):
+            return val
+        local = Local(name, at, val.tree)
+        self.locals[local.key] = local
+        return Val(track(val.value, local) if _is_int(val.value) else val.value, local)
 
 
 def _follow(e: ast.Expr, env: dict[str, Val]) -> Val | None:
@@ -79,7 +108,7 @@ class Analyzer:
         self.defs = defs
         self.infos = infos
 
-    def own(self, mod: Module) -> Analysis:
+    def own(self, mod: Module, names_locals: bool = False) -> Analysis:
         """Analyse an instance in terms of its own class's arguments."""
         defn = self.defs[mod.definition or ""]
         env: dict[str, Val] = {}
@@ -89,14 +118,14 @@ class Analyzer:
             env[p.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
         divisions: list[tuple[Node, Node, ast.BinOp]] = []
         with collecting(divisions):
-            a = self.analyze(mod, env, None, {})
+            a = self.analyze(mod, env, None, {}, names_locals)
         a.divisions = divisions
         return a
 
     def analyze(self, mod: Module, env0: dict[str, Val], input_types: list[TensorType] | None,
-                sym_map: dict[str, Any]) -> Analysis:
+                sym_map: dict[str, Any], names_locals: bool = False) -> Analysis:
         defn = self.defs[mod.definition or ""]
-        a = Analysis(dict(env0), sym_map)
+        a = Analysis(dict(env0), sym_map, names_locals=names_locals)
         counter = [0]
         self._walk(defn.body, mod, a, input_types, counter)
         for i, v in enumerate(mod.inputs):
@@ -116,6 +145,7 @@ class Analyzer:
               counter: list[int]) -> None:
         env = a.env
         for s in stmts:
+            a.snapshots.append((id(s.span.source), s.span.start, s.span.end, dict(env)))
             if isinstance(s, ast.Input):
                 i = counter[0]
                 counter[0] += 1
@@ -128,7 +158,7 @@ class Analyzer:
                 try:
                     val = evaluate(s.value, env)
                     if len(targets) == 1 and names:
-                        env[names[0]] = val
+                        env[names[0]] = a.named(names[0], val, s.span.start)
                     elif isinstance(val.value, tuple) and len(val.value) == len(names) == len(targets):
                         trees = val.tree.items if isinstance(val.tree, Tup) else tuple(Lit(x) for x in val.value)
                         for n, v, t in zip(names, val.value, trees):
@@ -174,8 +204,8 @@ class Analyzer:
                 if decision is not None and decision >= 0:
                     body = s.orelse if decision == len(s.branches) else s.branches[decision][1]
                     self._walk(body or (), mod, a, input_types, counter)
-                if decision is not None:
-                    _chosen_values(s, trees, before, env)
+                if decision is not None and _chosen_values(s, trees, before, env, a):
+                    a.scalar_ifs.add(id(s))
 
     def _input(self, s: ast.Input, value: Value, given: TensorType | None, a: Analysis) -> None:
         env = a.env
@@ -224,16 +254,17 @@ class Analyzer:
         call = expr if isinstance(expr, ast.Call) else None
         matched = match_args(call, node.attr_source, [(at.name, at.variadic) for at in spec.attrs if at.positional])
         given: dict[str, Any] = {}
+        env = a.env_at(node.call_span or node.span)
         for name, ex in matched.items():
             try:
-                given[name] = [evaluate(x, a.env) for x in ex] if isinstance(ex, list) else evaluate(ex, a.env)
+                given[name] = [evaluate(x, env) for x in ex] if isinstance(ex, list) else evaluate(ex, env)
             except EvalError:
                 pass
         if isinstance(expr, ast.BinOp) and node.attrs.get("other") is not None and "other" not in given:
             # `x * scale`: the scalar side of the expression is the `other` operand.
             for side in (expr.right, expr.left):
                 try:
-                    v = evaluate(side, a.env)
+                    v = evaluate(side, env)
                     if isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
                         given["other"] = v
                         break
@@ -294,7 +325,7 @@ class Analyzer:
             val: Val | None = None
             try:
                 if p.name in matched:
-                    val = evaluate(matched[p.name], a.env)
+                    val = evaluate(matched[p.name], a.env_at(child.call_span or child.span))
                 elif p.default is not None:
                     val = evaluate(p.default, cenv)
             except EvalError:
@@ -313,17 +344,24 @@ class Analyzer:
         a.children[id(child)] = ChildInfo({n: sub.env[n] for n in names if n in sub.env})
 
 
-def _chosen_values(s: ast.If, conds: list[Node | None], before: dict[str, Val], env: dict[str, Val]) -> None:
+def _chosen_values(s: ast.If, conds: list[Node | None], before: dict[str, Val], env: dict[str, Val],
+                   a: Analysis) -> bool:
     """Values an `if` assigns (`factor = 2` in `if bilinear`) become `2 if bilinear else 1`: the expression holds
     for every instance, whichever arm it took. Each arm's plain assignments are evaluated where the arm starts;
-    a value some arm cannot give that way keeps the instance's own value (and its own tree)."""
+    a value some arm cannot give that way keeps the instance's own value (and its own tree).
+
+    True when the `if` does nothing else: every statement of every arm is such an assignment, all followed."""
     if any(c is None for c in conds):
-        return
+        return False
     arms = [body for _, body in s.branches] + [s.orelse or ()]
+    only_values = all(isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)
+                      for body in arms for st in body)
     assigned = [{t.id: st.value for st in body if isinstance(st, ast.Assign) and len(st.targets) == 1
                  for t in st.targets if isinstance(t, ast.Name)} for body in arms]
+    only_values = only_values and all(len(arm) == sum(1 for _ in body) for arm, body in zip(assigned, arms))
     for name in dict.fromkeys(n for arm in assigned for n in arm):
         if name not in env:
+            only_values = False
             continue
         values: list[Node] = []
         try:
@@ -335,7 +373,9 @@ def _chosen_values(s: ast.If, conds: list[Node | None], before: dict[str, Val], 
                 else:
                     raise EvalError(name)
         except EvalError:
+            only_values = False
             continue
         tree = IfExp(tuple((c, v) for c, v in zip(conds, values) if c is not None), values[-1])
         value = env[name].value
-        env[name] = Val(track(int(value), tree) if _is_int(value) else value, tree)
+        env[name] = a.named(name, Val(track(int(value), tree) if _is_int(value) else value, tree), s.span.end)
+    return only_values

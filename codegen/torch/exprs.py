@@ -20,10 +20,13 @@ _CMP = ("==", "!=", "<", "<=", ">", ">=")
 class Ctx:
     """Renders the leaves of expression trees: the same parameter reads `cout` in __init__, `self.cout` in forward."""
 
-    def __init__(self, leaf: Callable[[str, str], str]) -> None:
+    def __init__(self, leaf: Callable[[str, str], str], names_locals: bool = False) -> None:
         self._leaf = leaf
         self.used: set[tuple[str, str]] = set()
         self.needs: set[str] = set()  # module-level names used, e.g. "F"
+        # __init__ reads a value the source named (`squeeze = ...`) by its name, computed once at the top;
+        # forward and comments write the expression itself
+        self.names_locals = names_locals
 
     def leaf(self, kind: str, name: str) -> str:
         self.used.add((kind, name))
@@ -35,6 +38,10 @@ class Node:
 
     def render(self, ctx: Ctx) -> str:
         raise NotImplementedError
+
+    def prec_in(self, ctx: Ctx) -> int:
+        """How tightly the rendered text binds (a named value is an atom only where it is written by name)."""
+        return self.prec
 
     def has_leaf(self) -> bool:
         return False
@@ -143,6 +150,45 @@ class IfExp(Node):
         return True
 
 
+@dataclass(frozen=True, eq=False)
+class Local(Node):
+    """A compile-time value the source named (`squeeze = (expanded // 4 + 4) // 8 * 8`), one version of it: a
+    reassignment (`squeeze = squeeze + 8`) is a new version whose tree refers to the previous one. __init__
+    computes it once under its name, as a person writes it; elsewhere the expression is written in place."""
+
+    name: str
+    at: int  # where the source gives it this value (an offset): the definitions are written in this order
+    tree: Node
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.at}"
+
+    def render(self, ctx: Ctx) -> str:
+        if ctx.names_locals:
+            return ctx.leaf("local", self.key)
+        return _paren(self.tree, self.tree.prec_in(ctx), ctx)
+
+    def prec_in(self, ctx: Ctx) -> int:
+        return PREC_ATOM if ctx.names_locals else self.tree.prec_in(ctx)
+
+    def has_leaf(self) -> bool:
+        return self.tree.has_leaf()
+
+
+def locals_in(node: Node) -> list[Local]:
+    """The named values a tree reads directly (not those their own definitions read)."""
+    if isinstance(node, Local):
+        return [node]
+    out: list[Local] = []
+    for child in vars(node).values() if hasattr(node, "__dict__") else ():
+        for c in (child if isinstance(child, tuple) else (child,)):
+            for x in (c if isinstance(c, tuple) else (c,)):
+                if isinstance(x, Node):
+                    out += locals_in(x)
+    return out
+
+
 @dataclass(frozen=True)
 class Var(Node):
     """A local variable of the generated forward (`x`, `h1`): an atom."""
@@ -158,7 +204,7 @@ _ATOMIC_TEXT = re.compile(r"[\w.]+")  # a name, a number or an attribute read: b
 
 def _paren(node: Node, need: int, ctx: Ctx) -> str:
     text = node.render(ctx)
-    return f"({text})" if node.prec < need else text
+    return f"({text})" if node.prec_in(ctx) < need else text
 
 
 _IDENT = re.compile(r"[^\W\d]\w*")

@@ -116,23 +116,38 @@ class Generator:
             names = DefNames(d, reserved)
             for inp in self.infos[d].inputs:
                 names.locals.name(inp.name, ("var", inp.name), what="input")
+            for p in self.defs[d].params:  # before any value the source names: a parameter keeps its name
+                names.arg(p.name)
             self.def_names[d] = names
         analyzer = Analyzer(self.defs, self.infos)
         try:
             for d in order:
-                views, variant_views = [], []
-                for inst in instances[d]:
-                    if id(inst) not in self.variant_ids:
-                        views.append(Renderer(self, d).render(inst, analyzer.own(inst)))
-                        continue
-                    try:
-                        variant_views.append(Renderer(self, d).render(inst, analyzer.own(inst)))
-                    except (Unrenderable, KeyError):
-                        pass  # a variant whose parts were not merged into their classes: it adds nothing
+                views, variant_views = self._views(d, instances[d], analyzer, names_locals=True)
+                if not self._one_class(d, views, variant_views, first_names[d]):
+                    # the named values do not fit every instance alike: write their expressions in place
+                    views, variant_views = self._views(d, instances[d], analyzer, names_locals=False)
                 self._classes(d, views, variant_views, first_names[d])
         except Unrenderable as exc:
             raise CodegenError(f"cannot write this network in PyTorch: {exc}") from None
         return GeneratedCode(self._emit(), self._notes())
+
+    def _views(self, d: str, instances: list[Module], analyzer: Analyzer,
+               names_locals: bool) -> tuple[list[View], list[View]]:
+        """Each instance of `d` rendered in its class's terms (the variants' separately)."""
+        views, variant_views = [], []
+        for inst in instances:
+            if id(inst) not in self.variant_ids:
+                views.append(Renderer(self, d).render(inst, analyzer.own(inst, names_locals)))
+                continue
+            try:
+                variant_views.append(Renderer(self, d).render(inst, analyzer.own(inst, names_locals)))
+            except (Unrenderable, KeyError):
+                pass  # a variant whose parts were not merged into their classes: it adds nothing
+        return views, variant_views
+
+    def _one_class(self, d: str, views: list[View], variant_views: list[View], first_name: str) -> bool:
+        return Merger(self, d, views + variant_views).plan(first_name) is not None or \
+            (not views or Merger(self, d, views).plan(first_name) is not None)
 
     def _classes(self, d: str, views: list[View], variant_views: list[View], first_name: str) -> None:
         plan = None

@@ -81,6 +81,8 @@ class _GuardEmitter:
             seen = {v.a.decisions.get(if_id) for v in self.m.views}
             if None in seen or any(x.guard and x.guard[0][0] == if_id for x in init + extra):
                 continue
+            if all(if_id in v.a.scalar_ifs for v in self.m.views):
+                continue  # it only chooses values, and their `a if c else b` holds for every argument
             arms = [b for _, b in stmt.branches] + ([stmt.orelse] if stmt.orelse else [])
             if any(body and k not in seen for k, body in enumerate(arms)) and self._top_level(stmt):
                 taken = next(iter(seen))
@@ -145,7 +147,8 @@ class _GuardEmitter:
             body += [f"self.{f} = {fk == k}" for fk, f in flags]
             body += [f"self.{a} = None" for a in all_attrs if a not in attrs_in[k]]
             src = sources[k] if k >= 0 else ()
-            if k not in observed and src and not arm_items:
+            if k not in observed and src and not arm_items and \
+                    not all(if_id in v.a.scalar_ifs for v in self.m.views):
                 loc = stmt.span.location()
                 body = [f"raise ValueError({_message(f'{loc}: these arguments take a branch of this `if` that was not compiled; recompile the .net file with them')})"]
             if k == -1 and not body:

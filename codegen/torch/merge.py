@@ -8,8 +8,9 @@ from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
 from .evaluate import EvalError, Val, evaluate
-from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Leaf, Lit, Tracked, Unrenderable, _is_int, plain
+from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Leaf, Lit, Local, Tracked, Unrenderable, _is_int, plain
 from .guards import _GuardEmitter, _message
+from .nesting import fold_operand_chains
 from .render import Arg, ClassPlan, Item, View
 
 if TYPE_CHECKING:
@@ -130,6 +131,9 @@ class Merger:
             return None
         used |= emitter.used
         checks = self._checks(used)
+        definitions = self._local_definitions(used)
+        if definitions is None:
+            return None
         stored = [raw for kind, raw in sorted(fwd_used) if kind == "param"]
         used |= {("param", raw) for raw in stored}
         plan = ClassPlan(name, self.defname, self.views)
@@ -138,11 +142,77 @@ class Merger:
                 for raw in self._ordered(stored)]
         derived = [line for a in plan.signature if a.derived is not None
                    for line in (f"if {a.py} is None:", f"    {a.py} = {a.derived}")]
-        plan.init_lines = derived + checks + head + init_lines
-        plan.fwd_lines = self._unpack({raw for kind, raw in fwd_used if kind == "sym"}) + fwd_lines + [self.views[0].ret]
+        plan.init_lines = derived + definitions + checks + head + init_lines
+        plan.fwd_lines = fold_operand_chains(
+            self._unpack({raw for kind, raw in fwd_used if kind == "sym"}) + fwd_lines + [self.views[0].ret],
+            keep=self._source_names())
         plan.params = self.views[0].params
         plan.returns = len(self.views[0].mod.outputs)
         return plan
+
+    def _source_names(self) -> set[str]:
+        """The forward variables named by the source (`types = ids -> Embedding`, an input, an output)."""
+        info = self.dinfo
+        layers = {it.raw for v in self.views for it in v.init}  # `input_layernorm = RMSNorm()` declares a layer
+        raws = ({n for names in info.bindings.values() for n in names} - layers) | set(info.aliases) | \
+            {n for n in info.output_names if n} | {inp.name for inp in info.inputs}
+        return {py for raw in raws if (py := self.names.locals.get(("var", raw))) is not None}
+
+    def _local_definitions(self, used: set[tuple[str, str]]) -> list[str] | None:
+        """`squeeze = (expanded // 4 + 4) // 8 * 8`, then `if squeeze < 8: squeeze = 8`: the values the source
+        named that __init__ reads, each computed once, in the source's order. Adds what they read to `used`.
+
+        None when the instances do not define them alike, or when one name's versions cannot share one Python
+        variable (a line reads an earlier version after a later one is computed): the class is then written with
+        the expressions in place."""
+        wanted = [raw for kind, raw in used if kind == "local"]
+        if not wanted:
+            return []
+        read_by_lines = set(wanted)
+        found: dict[str, Local] = {}
+        texts: dict[str, list[str]] = {}
+        reads: dict[str, set[str]] = {}
+        while wanted:
+            key = wanted.pop()
+            if key in found:
+                continue
+            per_view = [v.a.locals.get(key) for v in self.views]
+            if any(x is None for x in per_view):
+                return None
+            rendered = set()
+            for local in per_view:
+                assert local is not None
+                ctx = self.names.init_ctx()
+                rendered.add(tuple(self._definition(local, ctx)))
+                used |= ctx.used
+                reads.setdefault(key, set()).update(raw for kind, raw in ctx.used if kind == "local")
+            if len(rendered) != 1:
+                return None
+            found[key] = per_view[0]  # type: ignore[assignment]
+            texts[key] = list(rendered.pop())
+            wanted += list(reads[key])
+        order = sorted(found, key=lambda k: found[k].at)
+        position = {k: i for i, k in enumerate(order)}
+        py = {k: self.names.local(k) for k in order}
+        # every read sees the version it means: none of that variable's later values is computed before it
+        readers = [(position[k], r) for k in order for r in reads.get(k, ())] + \
+                  [(len(order), r) for r in read_by_lines]
+        for at, r in readers:
+            if any(py[o] == py[r] and position[r] < position[o] < at for o in order):
+                return None
+        return [line for k in order for line in texts[k]]
+
+    def _definition(self, local: Local, ctx: Any) -> list[str]:
+        """One named value's lines: `name = expr`, or an `if` that reassigns it where the source's `if` did."""
+        name = ctx.leaf("local", local.key)
+        tree = local.tree
+        if isinstance(tree, IfExp) and isinstance(tree.orelse, Local) and self.names.local(tree.orelse.key) == name:
+            ctx.leaf("local", tree.orelse.key)
+            lines: list[str] = []
+            for i, (cond, value) in enumerate(tree.arms):
+                lines += [f"{'if' if i == 0 else 'elif'} {cond.render(ctx)}:", f"    {name} = {value.render(ctx)}"]
+            return lines
+        return [f"{name} = {tree.render(ctx)}"]
 
     def _hoist(self, items: list[Item]) -> list[Item]:
         """Forward lines the same in every arm of an `if` are written once, outside it: both arms of
@@ -182,7 +252,7 @@ class Merger:
                     arm = self._arm_condition(v, expr, ctx)
                 except Unrenderable:
                     continue
-                if any(kind != "param" and (kind, raw) not in used for kind, raw in ctx.used):
+                if any(kind not in ("param", "local") and (kind, raw) not in used for kind, raw in ctx.used):
                     continue  # a size bound by an input at forward time (not a constructor argument)
                 msg = (f"{expr.span.location()}: `{expr.span.text}` needs {expr.left.span.text} to be a multiple "
                        f"of {expr.right.span.text}")
@@ -311,13 +381,15 @@ def _merge_shapes(all_shapes: list[list[list[str]]]) -> list[list[str]]:
 def _paren_text(node: Any, ctx: Any, need: int = PREC_MUL + 1) -> str:
     """A tree's text as an operand (of `%` by default), parenthesised unless it binds as tightly."""
     text = node.render(ctx)
-    return text if node.prec >= need else f"({text})"
+    return text if node.prec_in(ctx) >= need else f"({text})"
 
 
 def _literal_values(node: Any) -> list[int] | None:
     """The ints a tree can be when it holds no argument but through `if`s (`2 if bilinear else 1`), else None."""
     if isinstance(node, Lit) and _is_int(node.value):
         return [int(node.value)]
+    if isinstance(node, Local):
+        return _literal_values(node.tree)
     if isinstance(node, IfExp):
         out: list[int] = []
         for value in [v for _, v in node.arms] + [node.orelse]:

@@ -108,7 +108,12 @@ class DefNames:
         return self.args.name(raw, ("arg", raw), what="parameter")
 
     def init_ctx(self) -> Ctx:
-        return Ctx(lambda kind, raw: self.arg(raw))
+        return Ctx(lambda kind, raw: self.local(raw) if kind == "local" else self.arg(raw), names_locals=True)
+
+    def local(self, key: str) -> str:
+        """The __init__ variable of a value the source named: every version of `squeeze` is `squeeze`."""
+        raw = key.rsplit("@", 1)[0]
+        return self.args.name(raw, ("local", raw), what="value")
 
     def fwd_ctx(self) -> Ctx:
         return Ctx(lambda kind, raw: ("self." + self.attrs.name(raw, ("param", raw), what="parameter"))

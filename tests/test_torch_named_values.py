@@ -1,0 +1,138 @@
+"""Values the source names (`squeeze = ...`, `factor = 2` inside `if bilinear`) are computed once, by name, in the
+generated __init__, and an `if` that only chooses values holds for every argument, also for arms no compiled
+instance took.
+
+Oracles: torchvision's `_make_divisible` (copied below from torchvision/models/_utils.py, v0.29.1), and the
+module the compiler itself builds when the same values are bound with `--set` (the elaborated IR's state_dict).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import netc  # noqa: E402
+from netc.codegen import get_backend  # noqa: E402
+from netc.codegen import torch as torch_backend  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision.models._utils._make_divisible, verbatim."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that round down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def module_namespace(text: str, path: str = "t.net") -> tuple[str, dict[str, Any]]:
+    result = netc.check_source(text, path)
+    assert result.ok, result.diagnostics
+    code = get_backend("torch").generate(result).code
+    ns: dict[str, Any] = {}
+    exec(compile(code, f"<{path}>", "exec"), ns)  # noqa: S102 - our generated code
+    return code, ns
+
+
+def test_mobilenet_v3_squeeze_width_is_make_divisible_for_every_expanded_width() -> None:
+    """The sample never takes `if squeeze < 8`; the class still computes torchvision's width for widths that do,
+    instead of refusing them."""
+    code = (SAMPLES / "mobilenet_v3_large.net").read_text()
+    gen = get_backend("torch").generate(netc.check_source(code, "mobilenet_v3_large.net")).code
+    assert "squeeze = (expanded // 4 + 4) // 8 * 8" in gen and "take a branch" not in gen
+    ns: dict[str, Any] = {}
+    exec(compile(gen, "<mbv3>", "exec"), ns)  # noqa: S102 - our generated code
+    for expanded in (4, 8, 12, 16, 20, 36, 72, 100, 120, 184, 240, 480, 672, 960):
+        block = ns["InvertedResidual"](C=5, kernel=3, expanded=expanded, cout=24, se=True, act="HS", stride=2)
+        se = block.block[2]
+        assert se.fc1.out_channels == _make_divisible(expanded // 4, 8), expanded
+
+
+CHOOSER = """
+block B(w: int) {
+    input x: f32[N, C]
+    h = w * 2
+    if h > 40 {
+        h = 40
+    } elif h < 6 {
+        h = 6
+    }
+    output x -> Linear(h) as fc
+}
+network Net(w: int = 10) {
+    input x: f32[N, 8]
+    output x -> B(w) as b
+}
+"""
+
+EARLIER_VERSION_READ_LATER = """
+block B(w: int) {
+    input x: f32[N, C]
+    h = w * 2
+    y = x -> Linear(h) as a
+    h = h + 1
+    y = y -> Linear(h) as b
+    output y
+}
+network Net(w: int = 5) {
+    input x: f32[N, 8]
+    output x -> B(w) as blk
+}
+"""
+
+FACTOR = """
+block B(halve: bool, w: int) {
+    input x: f32[N, C]
+    factor = 1
+    if halve {
+        factor = 2
+    }
+    hidden = 4 * w // factor
+    output x -> Linear(hidden) as up -> relu -> Linear(w) as down
+}
+network Net(halve: bool = false, w: int = 16) {
+    input x: f32[N, 16]
+    output x -> B(halve, w) as b
+}
+"""
+
+
+def ir_layout(text: str, **sets: Any) -> list[tuple[str, tuple[int, ...]]]:
+    result = netc.check_source(text, "t.net", sets)
+    assert result.ok, result.diagnostics
+    return [(e.key, tuple(int(d) for d in e.shape)) for e in result.graphs["Net"].state_dict()]
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    (CHOOSER, [{"w": 1}, {"w": 2}, {"w": 3}, {"w": 10}, {"w": 20}, {"w": 21}, {"w": 100}]),
+    (EARLIER_VERSION_READ_LATER, [{"w": 1}, {"w": 7}]),
+    (FACTOR, [{"halve": h, "w": w} for h in (False, True) for w in (2, 6, 16)]),
+], ids=["chooser", "earlier-version", "factor"])
+def test_class_built_with_other_values_is_the_network_compiled_with_them(text: str, values: list[dict[str, Any]]) -> None:
+    cls = get_backend("torch").build(netc.check_source(text, "t.net"), network="Net")
+    path = torch_backend.generated_paths(cls)
+    for sets in values:
+        model = cls(**sets)
+        assert [(path(k), tuple(v.shape)) for k, v in model.state_dict().items()] == ir_layout(text, **sets), sets
+        model(torch.randn(3, 8 if "w * 2" in text else 16))
+
+
+def test_named_values_read_as_the_source_writes_them() -> None:
+    code, _ = module_namespace(CHOOSER)
+    assert "h = w * 2\n" in code and "if h > 40:\n" in code and "elif h < 6:\n" in code
+    assert "nn.Linear(C, h)" in code and "take a branch" not in code
+    code, _ = module_namespace(FACTOR)
+    assert "factor = 2 if halve else 1" in code and "hidden = 4 * w // factor" in code
+
+
+def test_a_version_read_after_a_later_one_is_computed_is_written_in_place() -> None:
+    """`Linear(h)` before `h = h + 1` cannot read a variable `h` that __init__ has already advanced."""
+    code, _ = module_namespace(EARLIER_VERSION_READ_LATER)
+    assert "nn.Linear(C, w * 2)" in code and "nn.Linear(w * 2, w * 2 + 1)" in code
