@@ -222,7 +222,7 @@ def test_inverted_residual_is_one_class_for_every_configuration() -> None:
 UNLIKE_REPEAT = """
 block Basic(cout: int) {
     input x: f32[B, C, H, W]
-    x -> Conv2d(cout, 3, padding=1) as conv -> relu -> y
+    x -> Conv2d(2 * C, 3, padding=1) as conv -> relu -> y
     output y
 }
 block Stage(cout: int, n: int) {
@@ -239,8 +239,8 @@ network Net {
 
 
 def test_a_specialised_class_says_why_in_the_file_and_the_cli(tmp_path: Path) -> None:
-    """`Basic(cout) * n` whose first item takes C channels and the rest cout cannot be a loop: both the note and
-    the class's docstring name the repetition's line and the two different items."""
+    """`Basic(cout) * n` whose items each double their input's channels (C, 2C, 4C: no two alike) cannot be a
+    loop: both the note and the class's docstring name the repetition's line and the two different items."""
     path = tmp_path / "stage.net"
     path.write_text(UNLIKE_REPEAT)
     out = CliRunner().invoke(main, ["compile", str(path), "--target", "torch", "-o", str(tmp_path / "stage.py")])
@@ -276,3 +276,36 @@ def test_a_division_inside_an_if_arm_is_checked_only_on_that_arm() -> None:
     with pytest.raises(ValueError, match=r"`\(S \+ C\) / 2` needs S \+ C to be a multiple of 2"):
         Up(C=4, S=3, cout=4, bilinear=True)
     Up(C=4, S=3, cout=4, bilinear=False)
+
+
+FIRST_DIFFERS = """
+block Basic(cout: int) {
+    input x: f32[B, C, H, W]
+    x -> Conv2d(cout, 3, padding=1) as conv -> relu -> y
+    output y
+}
+network Net(n: int = 3) {
+    input x: f32[B, 3, 8, 8]
+    x -> Basic(16) * n as blocks -> y
+    output y
+}
+"""
+
+
+def test_a_repetition_whose_first_item_differs_is_first_then_a_loop() -> None:
+    """torchvision's `_make_layer`: the first block takes the stage's input width, the n - 1 others are alike.
+    For each n, the class built with it has the layout the compiler gives for `--set n=...`; n = 0, which the
+    compiler refuses, the constructor refuses too, naming the line."""
+    code = get_backend("torch").generate(netc.check_source(FIRST_DIFFERS, "first.net")).code
+    assert "nn.Sequential(Basic(C=3, cout=16), *[Basic(C=16, cout=16) for _ in range(n - 1)])" in code, code
+    cls = get_backend("torch").build(netc.check_source(FIRST_DIFFERS, "first.net"), network="Net")
+    for n in (1, 2, 5):
+        ir = netc.check_source(FIRST_DIFFERS, "first.net", {"n": n}).graphs["Net"]
+        model = cls(n=n)
+        assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == \
+            [(e.key, tuple(int(d) for d in e.shape)) for e in ir.state_dict()]
+        assert model(torch.randn(2, 3, 8, 8)).shape == (2, 16, 8, 8)
+    with pytest.raises(netc.CompileError, match="E305"):
+        netc.check_source(FIRST_DIFFERS, "first.net", {"n": 0})
+    with pytest.raises(ValueError, match=r"first\.net:9:10: `Basic\(16\) \* n` needs at least one item"):
+        cls(n=0)

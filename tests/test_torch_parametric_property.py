@@ -10,6 +10,7 @@ which .net line (a test below makes sure most tried values are legal).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ def other_values(default: Any, type_name: str) -> list[Any]:
         return [default / 2 if default else 0.25]
     if type_name in ("int", "dim") and isinstance(default, int):
         return [v for v in (default // 2, default + 1, 2 * default) if v >= 1 and v != default][:2]
+    if type_name == "list" and default and all(isinstance(v, int) and not isinstance(v, bool) for v in default):
+        # shorter and longer stages (ResNet's block counts), or wider and narrower widths
+        return [tuple(max(1, v // 2) for v in default), tuple(v + 1 for v in default)]
     return []
 
 
@@ -142,3 +146,37 @@ def test_most_tried_values_are_legal() -> None:
     """The property test is not vacuous: the values it tries mostly compile."""
     tried = all_cases()
     assert len(tried) >= 40 and sum(legal(*c) for c in tried) >= 0.8 * len(tried)
+
+
+def _read_by_the_source(defn: Any) -> set[str]:
+    """The names a definition's body reads, not counting an input's `where` bounds (`T <= max_len` checks an
+    input; it builds nothing), plus those its parameters' defaults read."""
+    from netc.dsl import ast
+    from netc.dsl.astwalk import walk
+
+    roots: list[Any] = [p.default for p in defn.params if p.default is not None]
+    for stmt in defn.body:
+        roots.append(dataclasses.replace(stmt, where=()) if isinstance(stmt, ast.Input) else stmt)
+    return {n.id for n in walk(*roots) if isinstance(n, ast.Name)}
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.net")))
+def test_no_constructor_argument_is_ignored(sample: str) -> None:
+    """A class that takes `rope_theta` must use it: an argument the generated __init__ never reads would build
+    the compiled default whatever the caller passes. The only exception is a parameter that merely bounds an
+    input (`where T <= max_position_embeddings`)."""
+    import ast as pyast
+
+    result = netc.check(SAMPLES / sample)
+    code = get_backend("torch").generate(result).code
+    for cls in (n for n in pyast.parse(code).body if isinstance(n, pyast.ClassDef)):
+        init = next((n for n in cls.body if isinstance(n, pyast.FunctionDef) and n.name == "__init__"), None)
+        if init is None:
+            continue
+        reads = {n.id for n in pyast.walk(init) if isinstance(n, pyast.Name) and isinstance(n.ctx, pyast.Load)}
+        ignored = [a.arg for a in init.args.args[1:] + init.args.kwonlyargs if a.arg not in reads]
+        defn = result.definitions.get(cls.name)
+        assert defn is not None or not ignored, (cls.name, ignored)
+        if defn is not None:
+            built_from = _read_by_the_source(defn)
+            assert not [a for a in ignored if a in built_from], f"{cls.name} ignores {ignored}"

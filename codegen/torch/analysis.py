@@ -260,13 +260,18 @@ class Analyzer:
                 given[name] = [evaluate(x, env) for x in ex] if isinstance(ex, list) else evaluate(ex, env)
             except EvalError:
                 pass
-        if isinstance(expr, ast.BinOp) and node.attrs.get("other") is not None and "other" not in given:
-            # `x * scale`: the scalar side of the expression is the `other` operand.
-            for side in (expr.right, expr.left):
+        # `x * scale`: the scalar side of the expression is the `other` operand; in `x ** 2` the `exponent`, in
+        # `theta ** x` the `base`
+        sides = {"other": (expr.right, expr.left), "exponent": (expr.right,), "base": (expr.left,)} \
+            if isinstance(expr, ast.BinOp) else {}
+        for attr, exprs in sides.items():
+            if node.attrs.get(attr) is None or attr in given:
+                continue
+            for side in exprs:
                 try:
                     v = evaluate(side, env)
                     if isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
-                        given["other"] = v
+                        given[attr] = v
                         break
                 except EvalError:
                     continue

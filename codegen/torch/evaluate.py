@@ -10,7 +10,7 @@ from typing import Any
 from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.elaborate import arith, compare
-from .exprs import _CMP, Bin, Lit, Node, Tup, Unary, _is_int, plain, track
+from .exprs import _CMP, At, Bin, Lit, Node, Tup, Unary, _is_int, plain, track
 
 # The exact divisions (`d / heads`) met while one instance is analysed, as (dividend, divisor, expression):
 # the constructor refuses arguments that do not divide, as the compiler does. None: not collecting.
@@ -61,6 +61,16 @@ def evaluate(e: ast.Expr, env: dict[str, Val]) -> Val:
         return Val(track(value, tree), tree)
     if isinstance(e, ast.BinOp):
         return _eval_binop(e, env)
+    if isinstance(e, ast.Index) and len(e.items) == 1 and not isinstance(e.items[0], ast.Slice):
+        base, index = evaluate(e.value, env), evaluate(e.items[0], env)
+        if not isinstance(base.value, tuple) or isinstance(index.value, bool) or not _is_int(index.value):
+            raise EvalError("index")
+        try:
+            value = base.value[int(index.value)]
+        except IndexError:
+            raise EvalError("index") from None
+        tree = At(base.tree, index.tree)
+        return Val(track(plain(value), tree) if _is_int(plain(value)) else value, tree)
     raise EvalError(type(e).__name__)
 
 

@@ -133,6 +133,20 @@ class Tup(Node):
 
 
 @dataclass(frozen=True)
+class At(Node):
+    """An item of a list parameter: `layers[1]`."""
+
+    base: Node
+    index: Node
+
+    def render(self, ctx: Ctx) -> str:
+        return f"{_paren(self.base, PREC_ATOM, ctx)}[{self.index.render(ctx)}]"
+
+    def has_leaf(self) -> bool:
+        return self.base.has_leaf() or self.index.has_leaf()
+
+
+@dataclass(frozen=True)
 class IfExp(Node):
     """A value an `if` of the source chose: `2 if bilinear else 1` (the `factor = 2` inside `if bilinear`)."""
 

@@ -293,7 +293,6 @@ class Merger:
                 v = self.views[0].a.env.get(s)
                 default = plain(v.value) if (is_network and v is not None and _is_int(v.value)) else REQUIRED
                 out.append(Arg(s, "sym", self.names.arg(s), "int", default))
-        types_ = {"int": "int", "dim": "int", "float": "float", "bool": "bool", "str": "str"}
         for p in defn.params:
             # a network's constructor takes every parameter of its definition, also one that only bounds an
             # input (`where T <= max_len`); a block's takes the ones its body uses, which its callers pass
@@ -304,7 +303,7 @@ class Merger:
                 default = self.views[0].mod.args.get(p.name, REQUIRED)
                 derived = self._derived_default(p)
                 if derived is not None:
-                    out.append(Arg(p.name, "param", self.names.arg(p.name), types_.get(p.type_name, "int"),
+                    out.append(Arg(p.name, "param", self.names.arg(p.name), _annotation(p.type_name, default),
                                    None, derived))
                     continue
             elif p.default is not None:
@@ -316,7 +315,8 @@ class Merger:
                     default = REQUIRED
             if isinstance(default, Dim):
                 default = REQUIRED
-            out.append(Arg(p.name, "param", self.names.arg(p.name), types_.get(p.type_name, "int"), default))
+            value = self.views[0].mod.args.get(p.name, default)
+            out.append(Arg(p.name, "param", self.names.arg(p.name), _annotation(p.type_name, value), default))
         seen_default = False
         keyword_only = False
         for arg in out:
@@ -368,6 +368,14 @@ class Merger:
             elif named:
                 lines.append(f"{', '.join(targets)} = {x}.shape")
         return lines
+
+
+def _annotation(type_name: str, value: Any) -> str:
+    """The Python type of a parameter: a `list` is a tuple (the default is one; a tuple default is immutable)."""
+    if type_name == "list":
+        kinds = {type(plain(x)).__name__ for x in value} if isinstance(value, (tuple, list)) else set()
+        return f"tuple[{kinds.pop()}, ...]" if len(kinds) == 1 else "tuple"
+    return {"int": "int", "dim": "int", "float": "float", "bool": "bool", "str": "str"}.get(type_name, "int")
 
 
 def _merge_shapes(all_shapes: list[list[list[str]]]) -> list[list[str]]:

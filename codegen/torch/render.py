@@ -16,7 +16,7 @@ from .analysis import Analysis, NodeInfo, same
 from .definfo import SpanKey, span_key
 from .emitters import Attrs, Emitter
 from .evaluate import EvalError, evaluate
-from .exprs import Ctx, Lit, Node, Tracked, Unrenderable, render_dim
+from .exprs import Ctx, Lit, Node, Tracked, Unrenderable, render_dim, t_sub
 from .ops import EMITTERS
 from .state import declaration, tensor_text
 
@@ -143,6 +143,7 @@ class Renderer:
     def render(self, mod: Module, a: Analysis) -> View:
         self.mod, self.a = mod, a
         self.init: list[Item] = []
+        self.pending_checks: list[str] = []  # constructor checks a container's loop needs, written before it
         self.units: list[Unit] = []
         self.needs: set[str] = set()
         self.inline: list[Module] = []  # containers written inline (nn.ModuleDict), not called as one
@@ -239,29 +240,51 @@ class Renderer:
             prev = el.outputs[0]
         return m.outputs[0].id == prev.id
 
-    def _repeat_count(self, m: Module) -> Node | None:
-        """The count of `Block(...) * n`, as an expression in the class's arguments (None: not a repetition)."""
+    def _parts(self, m: Module) -> list[tuple[int, Node | None, ast.Expr]] | None:
+        """The container's source as its parts, in order: `[Block(128, stride=2)] + Block(128) * (n - 1)` is a
+        listed item, then a repetition. Each part: (its number of items, the count of a repetition as an
+        expression in the class's arguments or None for listed items, its source). None: not written that way."""
         expr = self.dinfo.exprs.get(span_key(m.span))
-        if not (isinstance(expr, ast.BinOp) and expr.op == "*"
-                and isinstance(expr.left, (ast.Name, ast.Call, ast.ListExpr))):
+        terms: list[ast.Expr] = []
+
+        def flatten(e: ast.Expr) -> None:
+            if isinstance(e, ast.BinOp) and e.op == "+":
+                flatten(e.left)
+                flatten(e.right)
+            else:
+                terms.append(e)
+
+        if not isinstance(expr, ast.BinOp) or expr.op not in ("+", "*"):
             return None
-        try:
-            count = evaluate(expr.right, self.a.env)
-        except EvalError:
-            return None
-        if isinstance(count.value, bool) or not isinstance(count.value, int) or int(count.value) != len(m.body):
-            return None
-        return count.tree
+        flatten(expr)
+        parts: list[tuple[int, Node | None, ast.Expr]] = []
+        for t in terms:
+            if isinstance(t, ast.ListExpr):
+                parts.append((len(t.items), None, t))
+            elif isinstance(t, ast.BinOp) and t.op == "*" and isinstance(t.left, (ast.Name, ast.Call, ast.ListExpr)):
+                try:
+                    count = evaluate(t.right, self.a.env_at(m.span))
+                except EvalError:
+                    return None
+                if isinstance(count.value, bool) or not isinstance(count.value, int):
+                    return None
+                parts.append((int(count.value), count.tree, t))
+            else:
+                return None
+        return parts if sum(n for n, _, _ in parts) == len(m.body) else None
 
     def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
-        """`nn.Sequential(*[Block(d=d) for _ in range(layers)])` for a repetition whose items are written alike.
+        """`nn.Sequential(*[Block(d=d) for _ in range(layers)])` for a repetition whose items are written alike;
+        torchvision's `_make_layer` when only the first differs (`Block(C=64, ...), *[Block(C=256, ...) for _ in
+        range(n - 1)]`); listed items joined to repetitions by `+` stay listed.
 
-        Items that differ (the first block of a ResNet stage strides) or that are named by a pattern keep the
-        unrolled form; so does a count that is not an expression in the class's arguments.
+        Items named by a pattern loop when there is one repetition of alike items; a count that is not an
+        expression in the class's arguments keeps the unrolled form.
         """
-        count = self._repeat_count(m)
+        parts = self._parts(m)
         indexed = [x.name for x in m.body] == [str(i) for i in range(len(m.body))]
-        if count is None or len(m.body) < 1 or not (indexed or m.item_pattern is not None):
+        if parts is None or not m.body or not (indexed or m.item_pattern is not None) \
+                or all(count is None for _, count, _ in parts):
             return None
         texts, ctxs = [], []
         for x in m.body:
@@ -271,34 +294,70 @@ class Renderer:
             except Unrenderable:
                 return None
             ctxs.append(c)
-        if len(set(texts)) != 1:
-            other = next(x for x in texts if x != texts[0])
-            self.why[self._rel(m.path).split(".")[0]] = (
-                f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{texts[0]}`, then "
-                f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
-            return None
+        pieces: list[tuple[str, str]] = []  # ("item", text) listed; ("loop", `[text for _ in range(n)]`)
+        checks: list[str] = []
+        at = 0
+        for n_items, count, source in parts:
+            mine = texts[at: at + n_items]
+            at += n_items
+            if count is None:
+                pieces += [("item", t) for t in mine]
+                continue
+            n = count.render(ctx)
+            if not mine:  # no item compiled (a count of 0): nothing says what one looks like
+                return None
+            if len(set(mine)) > 1 and len(set(mine[1:])) == 1 and len(parts) == 1:
+                # only the first differs (it takes the stage's input width): it, then n - 1 alike; a count
+                # below 1 is refused, as the compiler refuses it
+                pieces.append(("item", mine[0]))
+                mine, n = mine[1:], t_sub(count, Lit(1)).render(ctx)
+                where = f"{source.span.location()}: `{source.span.text}` needs at least one item"
+                checks.append(f"if {count.render(ctx)} < 1:\n    raise ValueError({where!r})")
+            elif len(set(mine)) > 1:
+                other = next(x for x in mine if x != mine[0])
+                self.why[self._rel(m.path).split(".")[0]] = (
+                    f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{mine[0]}`, then "
+                    f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
+                return None
+            pieces.append(("loop", _comprehension(mine[0], n)))
         for c in ctxs:
             ctx.used |= c.used
             ctx.needs |= c.needs
-        n = count.render(ctx)
-        item = texts[0]
         if not indexed:  # items named by a pattern: the loop names them as the pattern does, for any count
-            if container != "nn.Sequential" or re.search(r"\bi\b", item):
+            if container != "nn.Sequential" or len(parts) != 1 or len(pieces) != 1 or checks \
+                    or re.search(r"\bi\b", texts[0]):
                 return None
+            n = parts[0][1].render(ctx)  # type: ignore[union-attr]
             ctx.needs.add("OrderedDict")
             # the pattern's placeholders (`{i}`, `{i+1}`) are f-string fields; repr quotes the literal parts
-            pair = f"(f{m.item_pattern!r}, {item})"
+            pair = f"(f{m.item_pattern!r}, {texts[0]})"
             one = f"nn.Sequential(OrderedDict({pair} for i in range({n})))"
             if len(one) <= 88 and "\n" not in one:
                 return one
             body = "    " + pair.replace("\n", "\n    ")
             return f"nn.Sequential(OrderedDict(\n{body}\n    for i in range({n})\n))"
-        star = "*" if container == "nn.Sequential" else ""
-        one = f"{container}({star}[{item} for _ in range({n})])"
-        if len(one) <= 88 and "\n" not in one:
-            return one
-        body = "    " + item.replace("\n", "\n    ")
-        return f"{container}({star}[\n{body}\n    for _ in range({n})\n])"
+        self.pending_checks += checks
+        if container == "nn.Sequential":
+            args = [("*" + t if kind == "loop" else t) for kind, t in pieces]
+        else:  # a ModuleList takes one list: the listed items and the loops, concatenated
+            groups: list[str] = []
+            for kind, t in pieces:
+                if kind == "item" and groups and groups[-1].startswith("[") and not groups[-1].endswith("])]"):
+                    groups[-1] = groups[-1][:-1] + ", " + t + "]"
+                else:
+                    groups.append(t if kind == "loop" else f"[{t}]")
+            args = [" + ".join(groups)]
+        if len(args) == 1:
+            one = f"{container}({args[0]})"
+            if len(one) <= 88 and "\n" not in one:
+                return one
+            star = "*" if args[0].startswith("*") else ""
+            inner = args[0][len(star):]
+            if len(pieces) == 1 and inner.startswith("["):  # the one loop, broken as before
+                body, _, tail = inner[1:-1].rpartition(" for _ in range(")
+                body = "    " + body.replace("\n", "\n    ")
+                return f"{container}({star}[\n{body}\n    for _ in range({tail}\n])"
+        return fmt_call(container, args)
 
     def _loop_able(self, m: Module) -> bool:
         """Does each item of the container take exactly what the one before it returned (a for loop)?"""
@@ -330,6 +389,8 @@ class Renderer:
                     raise Unrenderable(f"`{el.name}` shares a weight with `{key}`, outside its block")
                 tied_key = self.gen.generated_key(self.mod, key[len(base):])
                 line += f"\n{ref}.{pname} = self.get_parameter({tied_key!r})"
+            line = "\n".join(self.pending_checks + [line])
+            self.pending_checks = []
             self.init.append(Item(self._rel(el.path), guard, el.name, line, attr=attr, used=frozenset(ctx.used),
                                   where=el.span.location()))
             self.needs |= ctx.needs
@@ -552,3 +613,7 @@ class Renderer:
         if isinstance(d, Dim):
             return render_dim(d, ctx)
         return str(d)
+
+
+def _comprehension(item: str, n: str) -> str:
+    return f"[{item} for _ in range({n})]"
