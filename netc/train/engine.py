@@ -68,10 +68,15 @@ class Engine:
             engine.scaler = torch.amp.GradScaler("cuda")
         return engine
 
-    def close(self) -> None:
+    def close(self, finished: bool = False) -> None:
         if self.owns_group:
             import torch.distributed as dist
 
+            if finished:
+                # every process leaves its last collective before any tears the group down: a rank that
+                # destroyed gloo's group while its peer still sent aborted the peer ("terminate called
+                # without an active exception", exit -6). Not after a failure: the peer may never arrive.
+                dist.barrier()
             dist.destroy_process_group()
             self.owns_group = False
 

@@ -68,10 +68,12 @@ def run(recipe: Recipe, options: dict[str, Any], colour: bool = False, announce:
                   f"{trainer.total_steps} steps on {trainer.device}"
                   + (f" x {trainer.engine.world} processes" if trainer.engine.world > 1 else "")
                   + f"; checkpoints and logs in {trainer.folder}", file=sys.stderr, flush=True)
+        finished = False
         try:
             report = trainer.run()
+            finished = True
         finally:
-            trainer.engine.close()
+            trainer.engine.close(finished)
     except KeyboardInterrupt:  # while loading the data or building the networks: nothing to save yet
         print("interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED
