@@ -80,12 +80,10 @@ class ChainMixin(ElaboratorBase):
                     self.error("E204", f"`as {alias[0]}` names a layer, but `{name}` binds a value", alias[1])
                 self._bind(name, value, expr.span, frame, chain_end=True)
                 return value
-            guess = did_you_mean(name, list(OPS) + list(ALIASES) + list(self.defs))
             if name in frame.env:
                 return self.error("E301", f"`{name}` is a value, not an op or block", expr.span,
                                   help="only the last step of a chain can name its result")
-            return self.error("E301", f"unknown op or block `{name}`", expr.span,
-                              help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+            return self._unknown_op(name, expr.span)
         if isinstance(expr, ast.Call):
             return self._call(expr, frame, value, alias, forced_name)
         if container:
@@ -96,6 +94,11 @@ class ChainMixin(ElaboratorBase):
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
 
+    def _unknown_op(self, name: str, span: Span) -> Any:
+        guess = did_you_mean(name, list(OPS) + list(ALIASES) + list(self.defs))
+        return self.error("E301", f"unknown op or block `{name}`", span,
+                          help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+
     def _check_step(self, expr: ast.Expr, frame: Frame) -> None:
         """Report what can be known about a step without its input: unknown ops, names and attributes."""
         if isinstance(expr, ast.Name):
@@ -104,9 +107,7 @@ class ChainMixin(ElaboratorBase):
                 declared.used = True
                 declared.value.uses.append(expr.span)  # counts as applied: no second error for it
             elif not self._is_callable(expr.id, frame) and expr.id not in frame.env:
-                guess = did_you_mean(expr.id, list(OPS) + list(ALIASES) + list(self.defs))
-                self.error("E301", f"unknown op or block `{expr.id}`", expr.span,
-                           help=f"did you mean `{guess}`?" if guess else "see `netc ops` for the list of ops")
+                self._unknown_op(expr.id, expr.span)
         elif isinstance(expr, ast.Call):
             self._call(expr, frame, ERR, None)
         elif isinstance(expr, ast.ListExpr):

@@ -77,11 +77,9 @@ class InputMixin(ElaboratorBase):
                 self.symbol_sites.setdefault(d.id, (d.span, stmt.name))
                 dims.append(s)
                 continue
-            v = self._eval(d, frame)
+            v = self._eval_dim(d, frame)
             if v is ERR:
                 return ERR
-            if not is_dim(v):
-                return self.error("E204", f"a dimension must be an integer, but this is {describe(v)}", d.span)
             if isinstance(v, int) and v < 0:
                 return self.error("E203", f"a dimension cannot be negative ({v})", d.span)
             dims.append(v)
@@ -91,6 +89,15 @@ class InputMixin(ElaboratorBase):
         violated = [cond for cond in stmt.where if self._constraint(cond, frame) is False]
         # A size that breaks a divisibility `where` (`--set H=100`) would only fail again at every skip.
         return ERR if violated else value
+
+    def _eval_dim(self, d: ast.Expr, frame: Frame) -> Any:
+        """A dim of an input's type: an integer or a symbolic dim, or ERR after reporting."""
+        v = self._eval(d, frame)
+        if v is ERR:
+            return ERR
+        if not is_dim(v):
+            return self.error("E204", f"a dimension must be an integer, but this is {describe(v)}", d.span)
+        return v
 
     def _block_input(self, stmt: ast.Input, frame: Frame) -> Any:
         provided = frame.provided_inputs or []
@@ -171,11 +178,9 @@ class InputMixin(ElaboratorBase):
         """A block's optional input the caller did not pass: a fresh value, made inside the block."""
         dims: list[IntLike] = []
         for d in stmt.type.dims:
-            v = self._eval(d, frame)
+            v = self._eval_dim(d, frame)
             if v is ERR:
                 return ERR
-            if not is_dim(v):
-                return self.error("E204", f"a dimension must be an integer, but this is {describe(v)}", d.span)
             dims.append(v)
         for cond in stmt.where:
             self._constraint(cond, frame)
