@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .frames import ERR, Frame
 from .ir import Module, Value
 from .ops import lookup
 from .source import Span
-
-if TYPE_CHECKING:
-    from .elaborate import Frame
 
 
 @dataclass(eq=False)
@@ -72,12 +70,11 @@ class DeclarationMixin:
 
     defs: dict[str, ast.Definition]
 
-    # Provided by the elaborator.
-    def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any: ...  # pragma: no cover
+    if TYPE_CHECKING:  # provided by the elaborator
+        def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any: ...
 
     def _declaration(self, stmt: ast.Assign, call: ast.Call, frame: Frame) -> None:
         """Declare the layer, or, when a tensor is among the arguments, apply the call as an assignment does."""
-        from .elaborate import ERR
         target = stmt.targets[0]
         assert isinstance(target, ast.Name)
         name = self._callee(call.func, frame)  # type: ignore[attr-defined]

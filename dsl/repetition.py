@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .frames import ERR, Binding, Frame
 from .limits import LAYERS
 from .ops.base import describe
 from .source import Span
-
-if TYPE_CHECKING:
-    from .elaborate import Binding, Frame
 
 
 @dataclass(frozen=True)
@@ -81,10 +79,10 @@ class ContainerMixin:
     max_layers: int
     observe: Any
 
-    # Provided by the elaborator.
-    def _eval(self, e: ast.Expr, frame: Frame) -> Any: ...  # pragma: no cover
-    def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any: ...  # pragma: no cover
-    def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None: ...  # pragma: no cover
+    if TYPE_CHECKING:  # provided by the elaborator
+        def _eval(self, e: ast.Expr, frame: Frame) -> Any: ...
+        def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any: ...
+        def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None: ...
 
     def _items(self, e: ast.Expr, frame: Frame, in_concat: bool = False) -> list[Item] | None:
         """The flat items of a container expression, or None after reporting an error."""
@@ -116,7 +114,7 @@ class ContainerMixin:
         if is_repetition(e):
             assert isinstance(e, ast.BinOp)
             n = self._eval(e.right, frame)
-            if n is _err():
+            if n is ERR:
                 return None
             smallest = 0 if in_concat else 1
             if not isinstance(n, int) or isinstance(n, bool) or n < smallest:
@@ -149,7 +147,7 @@ class ContainerMixin:
 
     def _iteration_values(self, e: ast.ListComp, frame: Frame) -> tuple[Any, ...] | None:
         values = self._eval(e.values, frame)
-        if values is _err():
+        if values is ERR:
             return None
         if not isinstance(values, tuple):
             return self.error("E204", f"`for {e.var} in ...` needs a list of values or `range(n)`, but this is "
@@ -164,7 +162,7 @@ class ContainerMixin:
         """`[2 ** i for i in range(4)]` as a value: the tuple of the item evaluated for each value."""
         values = self._iteration_values(e, frame)
         if not isinstance(values, tuple):
-            return _err()
+            return ERR
         self._observe_values(e, values)
         return tuple(self._eval(e.item, with_bound(frame, ((e.var, v, e.var_span),))) for v in values)
 
@@ -180,8 +178,8 @@ class ContainerMixin:
             return self.error("E306", "`range` takes one to three integers: `range(n)`, `range(a, b)`, "
                               "`range(a, b, step)`", e.span)
         bounds = [self._eval(a.value, frame) for a in e.args]
-        if any(b is _err() for b in bounds):
-            return _err()
+        if any(b is ERR for b in bounds):
+            return ERR
         for b, a in zip(bounds, e.args):
             if not isinstance(b, int) or isinstance(b, bool):
                 return self.error("E204", f"`range` needs integers, but this is {describe(b)}", a.value.span)
@@ -198,13 +196,8 @@ def with_bound(frame: Frame, bound: tuple[tuple[str, Any, Span], ...]) -> Frame:
     """The frame with names bound for one item (a comprehension's variable), sharing everything else."""
     if not bound:
         return frame
-    from .elaborate import Binding
     env: dict[str, Binding] = dict(frame.env)
     for name, value, span in bound:
         env[name] = Binding(value, span, used=True, kind="param")
     return dataclasses.replace(frame, env=env)
 
-
-def _err() -> Any:
-    from .elaborate import ERR
-    return ERR

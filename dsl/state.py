@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from . import ast
 from .diagnostics import did_you_mean
 from .dims import Dim
+from .frames import ERR, Frame
 from .ir import INITIALIZERS, Init, StateNode, Value
 from .ops.base import describe
 from .state_hints import SYNTAX_HINT
 from .types import DTYPES, FLOAT_DTYPES, TensorType
 
 if TYPE_CHECKING:
-    from .elaborate import Elaborator, Frame
+    from .elaborate import Elaborator
 
 KINDS = {"param": "parameter", "buffer": "buffer"}
 # Words a PyTorch user reaches for, and the declaration each one means.
@@ -36,8 +37,6 @@ def declare(el: Elaborator, stmt: ast.StateDecl, frame: Frame) -> None:
 
 
 def _declare(el: Elaborator, stmt: ast.StateDecl, frame: Frame) -> Any:
-    from .elaborate import ERR
-
     kind = KINDS.get(stmt.kind)
     if kind is None:
         guess = _SYNONYMS.get(stmt.kind) or did_you_mean(stmt.kind, ["param", "buffer", "input"])
@@ -92,8 +91,6 @@ def _declare(el: Elaborator, stmt: ast.StateDecl, frame: Frame) -> Any:
 
 
 def _initializer(el: Elaborator, stmt: ast.StateDecl, frame: Frame) -> Any:
-    from .elaborate import ERR
-
     e = stmt.init
     if e is None:
         return el.error("E320", f"`{stmt.name}` needs an initializer", stmt.type.span,
@@ -145,8 +142,6 @@ def _initializer(el: Elaborator, stmt: ast.StateDecl, frame: Frame) -> Any:
 
 
 def _options(el: Elaborator, stmt: ast.StateDecl, kind: str, frame: Frame) -> Any:
-    from .elaborate import ERR
-
     persistent = True
     for opt in stmt.options:
         if kind != "buffer" or opt.name != "persistent":
