@@ -119,7 +119,8 @@ def tanhshrink(x: np.ndarray) -> np.ndarray:
 
 
 def threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
-    return np.where(x > threshold, x, np.asarray(value).astype(x.dtype))
+    # torch casts both numbers to the input's dtype first: on int64, threshold -0.5 compares as 0
+    return np.where(x > np.asarray(threshold).astype(x.dtype), x, np.asarray(value).astype(x.dtype))
 
 
 def softmin(x: np.ndarray, dim: int = -1) -> np.ndarray:

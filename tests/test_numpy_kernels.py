@@ -496,3 +496,14 @@ def test_arange_with_float_bounds_counts_as_torch_does(dtype: str) -> None:
     want = torch.arange(0.5, 3.7, dtype={"i64": torch.int64, "i32": torch.int32, "i16": torch.int16,
                                           "f32": torch.float32}[dtype])
     np.testing.assert_array_equal(ours, want.numpy())
+
+
+@pytest.mark.parametrize(("threshold", "value"), [(-0.5, 2.5), (0.5, -1.5), (1.9, 7.0), (-2.0, 0.0)])
+def test_threshold_on_integers_casts_both_numbers_as_torch_does(threshold: float, value: float) -> None:
+    """Found by the session-wide `netc verify`: on int64, torch compares with threshold -0.5 cast to 0."""
+    from netc.codegen.numpy_kernels_more import threshold as np_threshold
+
+    x = np.arange(-3, 4, dtype=np.int64).reshape(7, 1)
+    expected = F.threshold(torch.from_numpy(x), threshold, value).numpy()
+    got = np_threshold(x, threshold, value)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
