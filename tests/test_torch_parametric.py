@@ -309,3 +309,32 @@ def test_a_repetition_whose_first_item_differs_is_first_then_a_loop() -> None:
         netc.check_source(FIRST_DIFFERS, "first.net", {"n": 0})
     with pytest.raises(ValueError, match=r"first\.net:9:10: `Basic\(16\) \* n` needs at least one item"):
         cls(n=0)
+
+
+LISTED_AND_LOOPED = """
+block Pair(w: int) {
+    input x: f32[B, C]
+    input m: f32[B, C]
+    output x -> Linear(w) as f, m
+}
+network Net(n: int = 2) {
+    input x: f32[B, 8]
+    input m: f32[B, 8]
+    y, _m = (x, m) -> [Pair(8), Pair(8)] + Pair(8) * n + [Pair(8)] as layers
+    output y
+}
+"""
+
+
+def test_listed_items_and_a_loop_make_one_module_list() -> None:
+    """Items that pass two values along: one ModuleList, the listed items and the loop concatenated, for any n
+    (0 included: joined by `+`, a count may be 0)."""
+    code = get_backend("torch").generate(netc.check_source(LISTED_AND_LOOPED, "ml.net")).code
+    assert "[Pair(C=8, w=8), Pair(C=8, w=8)] + [Pair(C=8, w=8) for _ in range(n)] + [Pair(C=8, w=8)]" in code
+    cls = get_backend("torch").build(netc.check_source(LISTED_AND_LOOPED, "ml.net"), network="Net")
+    for n in (0, 1, 3):
+        ir = netc.check_source(LISTED_AND_LOOPED, "ml.net", {"n": n}).graphs["Net"]
+        model = cls(n=n)
+        assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == \
+            [(e.key, tuple(int(d) for d in e.shape)) for e in ir.state_dict()]
+        assert model(torch.randn(2, 8), torch.randn(2, 8)).shape == (2, 8)

@@ -340,13 +340,13 @@ class Renderer:
         if container == "nn.Sequential":
             args = [("*" + t if kind == "loop" else t) for kind, t in pieces]
         else:  # a ModuleList takes one list: the listed items and the loops, concatenated
-            groups: list[str] = []
+            groups: list[tuple[str, list[str]]] = []  # ("item", texts) listed together, or ("loop", [text])
             for kind, t in pieces:
-                if kind == "item" and groups and groups[-1].startswith("[") and not groups[-1].endswith("])]"):
-                    groups[-1] = groups[-1][:-1] + ", " + t + "]"
+                if kind == "item" and groups and groups[-1][0] == "item":
+                    groups[-1][1].append(t)
                 else:
-                    groups.append(t if kind == "loop" else f"[{t}]")
-            args = [" + ".join(groups)]
+                    groups.append((kind, [t]))
+            args = [" + ".join(ts[0] if kind == "loop" else f"[{', '.join(ts)}]" for kind, ts in groups)]
         if len(args) == 1:
             one = f"{container}({args[0]})"
             if len(one) <= 88 and "\n" not in one:
