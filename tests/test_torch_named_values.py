@@ -136,3 +136,16 @@ def test_a_version_read_after_a_later_one_is_computed_is_written_in_place() -> N
     """`Linear(h)` before `h = h + 1` cannot read a variable `h` that __init__ has already advanced."""
     code, _ = module_namespace(EARLIER_VERSION_READ_LATER)
     assert "nn.Linear(C, w * 2)" in code and "nn.Linear(w * 2, w * 2 + 1)" in code
+
+
+def test_a_value_reassigned_a_thousand_times_compiles_flat() -> None:
+    """`h = h + 1` 1,200 times was an internal error (an expression nested 1,200 deep); now `w + 1200`."""
+    lines = ["block B(w: int) {", "    input x: f32[N, C]", "    h = w", "    y = x"]
+    for i in range(1200):
+        lines += ["    h = h + 1", f"    y = y -> Linear(h) as l{i}"]
+    text = "\n".join(lines + ["    output y", "}", "network Net(w: int = 2) {", "    input x: f32[N, 4]",
+                              "    output x -> B(w) as b", "}"]) + "\n"
+    cls = get_backend("torch").build(netc.check_source(text, "deep.net"), network="Net")
+    model = cls(w=3)
+    assert (model.b.l0.in_features, model.b.l0.out_features) == (4, 4)
+    assert model.b.l1199.out_features == 3 + 1200

@@ -1,17 +1,21 @@
 """Re-inference: every attribute and shape of an instance, as expressions in the class's arguments."""
 from __future__ import annotations
 
+import bisect
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...dsl import ast
+from ...dsl.astwalk import walk
 from ...dsl.dims import Dim, dims_equal, subs
 from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
 from ...dsl.types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Val, collecting, evaluate
-from .exprs import IfExp, Leaf, Lit, Local, Node, Tracked, Tup, _is_int, track, tree_of
+from .exprs import IfExp, Leaf, Lit, Local, Node, Tracked, Tup, Unrenderable, _is_int, locals_in, track, tree_of
 
 
 @dataclass
@@ -25,6 +29,9 @@ class NodeInfo:
 @dataclass
 class ChildInfo:
     args: dict[str, Val]  # the child's parameters and input-bound sizes, in the parent's terms
+
+
+MAX_LOCAL_DEPTH = 32  # named values reading named values: deeper chains are written as expressions
 
 
 @dataclass
@@ -49,18 +56,32 @@ class Analysis:
     # `if`s whose every arm only assigns compile-time values, all followed into `a if c else b` trees: an arm
     # no instance took is still written correctly, so it needs no "recompile" refusal
     scalar_ifs: set[int] = field(default_factory=set)
-    # the values as they stand where each statement starts (source id, start, end, env): a call reads the names
-    # as they are at its own statement, not after a later `h = h + 1`
-    snapshots: list[tuple[int, int, int, dict[str, Val]]] = field(default_factory=list)
+    # the names the definition assigns more than once, and their values where each statement starts, by
+    # source: a call reads them as they are at its own statement, not after a later `h = h + 1`. Only those
+    # names are kept per statement, so a long body costs a lookup per call, not a copy of every value.
+    reassigned: frozenset[str] = frozenset()
+    snapshots: dict[int, tuple[list[int], list[int], list[dict[str, Val]]]] = field(default_factory=dict)
 
-    def env_at(self, span: Any) -> dict[str, Val]:
-        """The values the statement holding `span` sees (the innermost statement; the final ones if none)."""
-        best: tuple[int, dict[str, Val]] | None = None
-        for source, start, end, env in self.snapshots:
-            if source == id(span.source) and start <= span.start and span.end <= end:
-                if best is None or end - start < best[0]:
-                    best = (end - start, env)
-        return best[1] if best is not None else self.env
+    def snapshot(self, span: Any) -> None:
+        if not self.reassigned:
+            return
+        starts, ends, values = self.snapshots.setdefault(id(span.source), ([], [], []))
+        if starts and span.start < starts[-1]:
+            return  # not in source order (never, for one body): keep the lookup's bisection valid
+        starts.append(span.start)
+        ends.append(span.end)
+        values.append({n: self.env[n] for n in self.reassigned if n in self.env})
+
+    def env_at(self, span: Any) -> Mapping[str, Val]:
+        """The values the innermost statement holding `span` sees (the final ones outside any statement)."""
+        found = self.snapshots.get(id(span.source))
+        if found is None:
+            return self.env
+        starts, ends, values = found
+        i = bisect.bisect_right(starts, span.start) - 1
+        while i >= 0 and ends[i] < span.end:  # a statement that ended before: look at the one around it
+            i -= 1
+        return ChainMap(values[i], self.env) if i >= 0 else self.env
 
     def named(self, name: str, val: Val, at: int) -> Val:
         """`name = <expression>` as a Local, where this analysis names values and the expression is worth a name."""
@@ -68,7 +89,11 @@ class Analysis:
             return val
         if isinstance(val.value, bool) or not isinstance(val.value, (int, float)):
             return val
-        local = Local(name, at, val.tree)
+        depth = 1 + max((inner.depth for inner in locals_in(val.tree)), default=0)
+        if depth > MAX_LOCAL_DEPTH:
+            # `h = h + 1` a thousand times: written in place instead, where the arithmetic folds to `w + 1000`
+            raise Unrenderable("too many reassignments of one value to name each")
+        local = Local(name, at, val.tree, depth)
         self.locals[local.key] = local
         return Val(track(val.value, local) if _is_int(val.value) else val.value, local)
 
@@ -107,6 +132,7 @@ class Analyzer:
     def __init__(self, defs: dict[str, ast.Definition], infos: dict[str, DefInfo]) -> None:
         self.defs = defs
         self.infos = infos
+        self._reassigned_by_def: dict[str, frozenset[str]] = {}
 
     def own(self, mod: Module, names_locals: bool = False) -> Analysis:
         """Analyse an instance in terms of its own class's arguments."""
@@ -122,10 +148,23 @@ class Analyzer:
         a.divisions = divisions
         return a
 
+    def _reassigned(self, defn: ast.Definition) -> frozenset[str]:
+        if defn.name not in self._reassigned_by_def:
+            counts = {p.name: 1 for p in defn.params}  # `kernel = kernel * 2` gives a parameter a second value
+            for n in walk(defn):
+                if isinstance(n, ast.Assign):
+                    targets = n.targets[0].items if len(n.targets) == 1 and isinstance(n.targets[0], ast.TupleExpr) \
+                        else n.targets
+                    for t in targets:
+                        if isinstance(t, ast.Name):
+                            counts[t.id] = counts.get(t.id, 0) + 1
+            self._reassigned_by_def[defn.name] = frozenset(n for n, k in counts.items() if k > 1)
+        return self._reassigned_by_def[defn.name]
+
     def analyze(self, mod: Module, env0: dict[str, Val], input_types: list[TensorType] | None,
                 sym_map: dict[str, Any], names_locals: bool = False) -> Analysis:
         defn = self.defs[mod.definition or ""]
-        a = Analysis(dict(env0), sym_map, names_locals=names_locals)
+        a = Analysis(dict(env0), sym_map, names_locals=names_locals, reassigned=self._reassigned(defn))
         counter = [0]
         self._walk(defn.body, mod, a, input_types, counter)
         for i, v in enumerate(mod.inputs):
@@ -145,7 +184,7 @@ class Analyzer:
               counter: list[int]) -> None:
         env = a.env
         for s in stmts:
-            a.snapshots.append((id(s.span.source), s.span.start, s.span.end, dict(env)))
+            a.snapshot(s.span)
             if isinstance(s, ast.Input):
                 i = counter[0]
                 counter[0] += 1

@@ -10,7 +10,7 @@ from typing import Any
 from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.elaborate import arith, compare
-from .exprs import _CMP, At, Bin, Lit, Node, Tup, Unary, _is_int, plain, track
+from .exprs import _CMP, At, Bin, Lit, Node, Tup, Unary, _is_int, plain, t_add, t_sub, track
 
 # The exact divisions (`d / heads`) met while one instance is analysed, as (dividend, divisor, expression):
 # the constructor refuses arguments that do not divide, as the compiler does. None: not collecting.
@@ -108,5 +108,10 @@ def _eval_binop(e: ast.BinOp, env: dict[str, Val]) -> Val:
             needs.append((left.tree, right.tree, e))
     if op == "@":
         raise EvalError("@")
-    tree = Bin(py_op, left.tree, right.tree)
+    if op in ("+", "-") and _is_int(value) and _is_int(a) and _is_int(b):
+        # integer constants fold as Tracked arithmetic folds them (`h + 1 + 1` is `h + 2`): a thousand
+        # `h = h + 1` make a flat expression, not one nested a thousand deep
+        tree = t_add(left.tree, right.tree) if op == "+" else t_sub(left.tree, right.tree)
+    else:
+        tree = Bin(py_op, left.tree, right.tree)
     return Val(track(value, tree), tree)

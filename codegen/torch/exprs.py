@@ -173,6 +173,7 @@ class Local(Node):
     name: str
     at: int  # where the source gives it this value (an offset): the definitions are written in this order
     tree: Node
+    depth: int = 1  # how many named values deep its expression reaches (1: it reads none)
 
     @property
     def key(self) -> str:

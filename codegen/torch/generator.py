@@ -122,8 +122,12 @@ class Generator:
         analyzer = Analyzer(self.defs, self.infos)
         try:
             for d in order:
-                views, variant_views = self._views(d, instances[d], analyzer, names_locals=True)
-                if not self._one_class(d, views, variant_views, first_names[d]):
+                try:
+                    views, variant_views = self._views(d, instances[d], analyzer, names_locals=True)
+                    one_class = self._one_class(d, views, variant_views, first_names[d])
+                except Unrenderable:
+                    one_class = False
+                if not one_class:
                     # the named values do not fit every instance alike: write their expressions in place
                     views, variant_views = self._views(d, instances[d], analyzer, names_locals=False)
                 self._classes(d, views, variant_views, first_names[d])
