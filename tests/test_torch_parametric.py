@@ -338,3 +338,24 @@ def test_listed_items_and_a_loop_make_one_module_list() -> None:
         assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == \
             [(e.key, tuple(int(d) for d in e.shape)) for e in ir.state_dict()]
         assert model(torch.randn(2, 8), torch.randn(2, 8)).shape == (2, 8)
+
+
+ZERO_COUNT = """
+block Blk(w: int) {
+    input x: f32[N, C]
+    output x -> Linear(w) as fc
+}
+network Net(n: int = 0) {
+    input x: f32[N, 4]
+    output x -> [Blk(4)] + Blk(4) * n as layers
+}
+"""
+
+
+def test_a_repetition_compiled_with_no_items_refuses_other_counts() -> None:
+    """With n = 0 no item was compiled, so nothing says what one is: `Net(n=2)` is refused with the line instead
+    of building the n = 0 network (it used to, silently)."""
+    cls = get_backend("torch").build(netc.check_source(ZERO_COUNT, "zero.net"), network="Net")
+    assert len(cls().layers) == 1
+    with pytest.raises(ValueError, match=r"zero\.net:8:28: `Blk\(4\) \* n` had no items when compiled"):
+        cls(n=2)

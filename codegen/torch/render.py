@@ -304,8 +304,13 @@ class Renderer:
                 pieces += [("item", t) for t in mine]
                 continue
             n = count.render(ctx)
-            if not mine:  # no item compiled (a count of 0): nothing says what one looks like
-                return None
+            if not mine:
+                # compiled with a count of 0, no item says what one looks like: other counts are refused
+                # with the line, rather than built without them
+                where = (f"{source.span.location()}: `{source.span.text}` had no items when compiled, so this class "
+                         f"cannot build them; recompile the .net file with the count (--set)")
+                checks.append(f"if {n} != 0:\n    raise ValueError({where!r})")
+                continue
             if len(set(mine)) > 1 and len(set(mine[1:])) == 1 and len(parts) == 1:
                 # only the first differs (it takes the stage's input width): it, then n - 1 alike; a count
                 # below 1 is refused, as the compiler refuses it
