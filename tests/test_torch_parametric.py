@@ -80,6 +80,12 @@ def ir_layout(sample: str, **sets: object) -> list[tuple[str, tuple[int, ...]]]:
     return [(e.key, tuple(int(d) for d in e.shape)) for e in graph.state_dict()]
 
 
+def source_layout(text: str, path: str, **sets: object) -> list[tuple[str, tuple[int, ...]]]:
+    """As `ir_layout`, for a program given as text (its network `Net`)."""
+    graph = netc.check_source(text, path, sets).graphs["Net"]
+    return [(e.key, tuple(int(d) for d in e.shape)) for e in graph.state_dict()]
+
+
 def layout(model: object) -> list[tuple[str, tuple[int, ...]]]:
     return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]  # type: ignore[attr-defined]
 
@@ -300,10 +306,8 @@ def test_a_repetition_whose_first_item_differs_is_first_then_a_loop() -> None:
     assert "nn.Sequential(Basic(C=3, cout=16), *[Basic(C=16, cout=16) for _ in range(n - 1)])" in code, code
     cls = get_backend("torch").build(netc.check_source(FIRST_DIFFERS, "first.net"), network="Net")
     for n in (1, 2, 5):
-        ir = netc.check_source(FIRST_DIFFERS, "first.net", {"n": n}).graphs["Net"]
         model = cls(n=n)
-        assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == \
-            [(e.key, tuple(int(d) for d in e.shape)) for e in ir.state_dict()]
+        assert layout(model) == source_layout(FIRST_DIFFERS, "first.net", n=n)
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 16, 8, 8)
     with pytest.raises(netc.CompileError, match="E305"):
         netc.check_source(FIRST_DIFFERS, "first.net", {"n": 0})
@@ -333,10 +337,8 @@ def test_listed_items_and_a_loop_make_one_module_list() -> None:
     assert "[Pair(C=8, w=8), Pair(C=8, w=8)] + [Pair(C=8, w=8) for _ in range(n)] + [Pair(C=8, w=8)]" in code
     cls = get_backend("torch").build(netc.check_source(LISTED_AND_LOOPED, "ml.net"), network="Net")
     for n in (0, 1, 3):
-        ir = netc.check_source(LISTED_AND_LOOPED, "ml.net", {"n": n}).graphs["Net"]
         model = cls(n=n)
-        assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == \
-            [(e.key, tuple(int(d) for d in e.shape)) for e in ir.state_dict()]
+        assert layout(model) == source_layout(LISTED_AND_LOOPED, "ml.net", n=n)
         assert model(torch.randn(2, 8), torch.randn(2, 8)).shape == (2, 8)
 
 
