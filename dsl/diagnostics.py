@@ -184,6 +184,28 @@ _COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "blue": "\x1b[1;34m"
 _RESET = "\x1b[0m"
 
 
+MAX_LINE_SHOWN = 120  # a longer source line is shown as the part around its marks, cut with "..."
+_CONTEXT = 24  # characters kept before the first mark of a cut line
+
+
+def _window(text: str, marks: list[tuple[int, int]], primary: int | None) -> tuple[str, int]:
+    """The part of a source line to show, and how many columns it is shifted left: the whole line when it is
+    short, else a slice of MAX_LINE_SHOWN characters around the marks (the primary one first, when they do not
+    all fit), with "..." where it is cut, as rustc shows a long line."""
+    if len(text) <= MAX_LINE_SHOWN:
+        return text, 0
+    first = min(col for col, _ in marks)
+    last = max(col + length for col, length in marks)
+    if last - first > MAX_LINE_SHOWN - _CONTEXT and primary is not None:
+        first = primary
+    start = max(0, first - 1 - _CONTEXT)  # 0-based index of the first character shown
+    end = min(len(text), start + MAX_LINE_SHOWN)
+    start = max(0, min(start, end - MAX_LINE_SHOWN))
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(text) else ""
+    return head + text[start:end] + tail, start - len(head)
+
+
 def render(diag: Diagnostic, colour: bool = False) -> str:
     def c(kind: str, text: str) -> str:
         return f"{_COLOURS[kind]}{text}{_RESET}" if colour else text
@@ -203,13 +225,20 @@ def render(diag: Diagnostic, colour: bool = False) -> str:
         for line_no in sorted(by_line):
             source = by_line[line_no][0].span.source
             text = source.line_text(line_no).expandtabs(1)
-            lines.append(f"{str(line_no).rjust(width)} {c('blue', '|')} {text}")
+            marks = []  # (label, first column, length), 1-based, in the full line
             for lab in sorted(by_line[line_no], key=lambda lab: lab.span.start):
                 col = lab.span.column
                 end_line, end_col = source.line_col(lab.span.end)
-                length = (end_col - col) if end_line == line_no else (len(text) - col + 1)
+                marks.append((lab, col, max(1, (end_col - col) if end_line == line_no else (len(text) - col + 1))))
+            shown, shift = _window(text, [(col, length) for _, col, length in marks],
+                                   next((col for lab, col, _ in marks if lab is labels[0]), None))
+            lines.append(f"{str(line_no).rjust(width)} {c('blue', '|')} {shown}")
+            for lab, col, length in marks:
+                # clipped to the part of the line that is shown
+                first = min(max(col - shift, 1), len(shown))
+                length = max(1, min(col + length - shift, len(shown) + 1) - first)
                 primary = lab is labels[0]
-                under = " " * (col - 1) + ("^" if primary else "-") * max(1, length)
+                under = " " * (first - 1) + ("^" if primary else "-") * length
                 suffix = f" {lab.message}" if lab.message else ""
                 lines.append(f"{pad} {c('blue', '|')} " + c(diag.severity if primary else "blue", under + suffix))
         if diag.notes or diag.help:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from netc.cli import main
 from netc.dsl.compiler import compile_source
-from netc.dsl.diagnostics import CODES, Diagnostics, render, render_all
+from netc.dsl.diagnostics import CODES, Diagnostics, Label, render, render_all
 from netc.dsl.parse import MAX_DEPTH
 from netc.dsl.source import Source, Span
 
@@ -127,6 +127,51 @@ def test_render_layout_matches_the_design() -> None:
         "  |\n"
         "  = help: drop it"
     )
+
+
+def _marked(rendered: str) -> list[tuple[str, str]]:
+    """(the source text above each run of ^ or -, the run) in a rendered diagnostic: what the caret points at."""
+    out, shown = [], ""
+    for row in rendered.splitlines():
+        gutter, bar, rest = row.partition("| ")
+        if not bar:
+            continue
+        if gutter.strip().isdigit():  # `2 | <source>`: the line the marks below it point into
+            shown = rest
+            continue
+        m = re.search(r"\^+|-+", rest)  # the first run is the mark; the label's words follow it
+        if m:
+            out.append((shown[m.start():m.end()], m.group()))
+    return out
+
+
+@pytest.mark.parametrize("where", [0.0, 0.5, 1.0])
+def test_a_long_source_line_is_cut_around_its_marks(where: float) -> None:
+    """A 3,000-character line (a long chain) is not echoed whole: the part around the mark is shown, cut with
+    "...", and the caret still sits under the text it names, at the start, middle and end of the line."""
+    steps = [f"Linear({i})" for i in range(300)]
+    k = int(where * (len(steps) - 1))
+    line = "    x -> " + " -> ".join(steps) + " -> y"
+    src = Source("long.net", "network A {\n" + line + "\n}\n")
+    start = src.text.index(steps[k] + " ")
+    diags = Diagnostics()
+    diags.error("E200", "msg", Span(src, start, start + len(steps[k])), label="here")
+    text = render(diags.items[0])
+    assert max(len(r) for r in text.splitlines()) < 140, text
+    assert _marked(text) == [(steps[k], "^" * len(steps[k]))]
+    assert ("..." in text.splitlines()[3]) and " --> long.net:2:" in text
+
+
+def test_two_marks_too_far_apart_for_one_cut_keep_the_primary() -> None:
+    line = "    x -> " + " -> ".join(f"Linear({i})" for i in range(300)) + " -> y"
+    src = Source("long.net", "network A {\n" + line + "\n}\n")
+    first, last = src.text.index("Linear(3)"), src.text.index("Linear(290)")
+    diags = Diagnostics()
+    diags.error("E200", "msg", Span(src, last, last + len("Linear(290)")), label="here")
+    diags.items[0].secondary.append(Label(Span(src, first, first + len("Linear(3)")), "from here"))
+    marked = _marked(render(diags.items[0]))
+    assert marked[1] == ("Linear(290)", "^" * len("Linear(290)"))
+    assert marked[0][1] == "-"  # the secondary mark, off the cut to the left, at its edge
 
 
 def test_colour_only_when_asked() -> None:

@@ -149,3 +149,36 @@ def test_a_value_reassigned_a_thousand_times_compiles_flat() -> None:
     model = cls(w=3)
     assert (model.b.l0.in_features, model.b.l0.out_features) == (4, 4)
     assert model.b.l1199.out_features == 3 + 1200
+
+
+def _deep_chain(step: str, count: int = 1000) -> str:
+    """`h = w`, then `count` times `h = <step>`, read by one layer; the network builds `B(w)` with w = 4."""
+    lines = ["block B(w: int) {", "    input x: f32[N, w]", "    h = w"] + [f"    h = {step}"] * count
+    lines += ["    x -> Linear(h % 7 + 1) as fc -> y", "    output y", "}",
+              "network Net(w: int = 4) {", "    input x: f32[N, w]", "    x -> B(w) as b -> y", "    output y", "}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("step", ["h * 1", "(h + 1) * 2 // 2 - 1", "h + h - h"])
+def test_a_value_nested_too_deep_to_follow_pins_the_class_to_its_arguments(step: str) -> None:
+    """A thousand `h = h * 1` nest 1,000 deep (no folding flattens them). That was an internal error
+    (RecursionError); now the value is the instance's own (h = 4, so `Linear(4, 4 % 7 + 1)`: hand-derived), and
+    the class refuses other arguments, naming the line, rather than build the w = 4 layer for them."""
+    code, ns = module_namespace(_deep_chain(step), "deep.net")
+    model = ns["Net"]()
+    assert (model.b.fc.in_features, model.b.fc.out_features) == (4, 5)
+    with pytest.raises(ValueError, match=r"deep\.net:\d+:9: .* nests too deeply .* recompile the \.net file"):
+        ns["B"](w=5)
+    assert ns["B"](w=4).fc.out_features == 5
+
+
+def test_a_float_nested_too_deep_is_pinned_too() -> None:
+    """Floats are not tracked ints: a deep `s = s * 1.0` is caught where it is evaluated, not when rendered."""
+    lines = ["block B(s0: float) {", "    input x: f32[N, 4]", "    s = s0"] + ["    s = s * 1.0"] * 1000
+    lines += ["    x * s -> y", "    output y", "}", "network Net() {", "    input x: f32[N, 4]",
+              "    x -> B(0.5) as b -> y", "    output y", "}"]
+    code, ns = module_namespace("\n".join(lines) + "\n", "deepf.net")
+    x = torch.ones(2, 4)
+    assert torch.equal(ns["Net"]()(x), x * 0.5)
+    with pytest.raises(ValueError, match="nests too deeply"):
+        ns["B"](s0=2.0)

@@ -12,10 +12,11 @@ from ...dsl.astwalk import walk
 from ...dsl.dims import Dim, dims_equal, subs
 from ...dsl.ir import Module, OpNode, Value
 from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
+from ...dsl.source import Span
 from ...dsl.types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
-from .evaluate import EvalError, Val, collecting, evaluate
-from .exprs import IfExp, Leaf, Lit, Local, Node, Tracked, Tup, Unrenderable, _is_int, locals_in, track, tree_of
+from .evaluate import EvalError, Val, collecting, evaluate, note_too_deep
+from .exprs import IfExp, Leaf, Lit, Local, Node, TooDeep, Tracked, Tup, Unrenderable, _is_int, locals_in, track, tree_of
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Analysis:
     state: dict[SpanKey, tuple[list[Val | None], dict[str, Val]]] = field(default_factory=dict)
     # exact divisions in the instance's own statements (not its children's): (dividend, divisor, expression)
     divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
+    # expressions too deep to follow in the instance's own statements: their values are the instance's, so its
+    # class is built for its own arguments only
+    too_deep: list[Span] = field(default_factory=list)
     # the instance's own analysis names the values its source names (`squeeze`: a Local); the analysis of a
     # child seen from its parent does not (its names mean nothing in the parent's __init__)
     names_locals: bool = False
@@ -143,9 +147,11 @@ class Analyzer:
             leaf = Leaf("param", p.name)
             env[p.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
         divisions: list[tuple[Node, Node, ast.BinOp]] = []
-        with collecting(divisions):
+        too_deep: list[Span] = []
+        with collecting(divisions, too_deep):
             a = self.analyze(mod, env, None, {}, names_locals)
         a.divisions = divisions
+        a.too_deep = too_deep
         return a
 
     def _reassigned(self, defn: ast.Definition) -> frozenset[str]:
@@ -343,8 +349,10 @@ class Analyzer:
                 ok = (all(same(post.get(k), v, a.sym_map) for k, v in node.attrs.items())
                       and len(outs) == len(node.outputs)
                       and all(_same_type(t, v.type, a.sym_map) for t, v in zip(outs, node.outputs)))
-            except (ShapeError, AttrError, TypeError, ValueError, ArithmeticError):
+            except (ShapeError, AttrError, TypeError, ValueError, ArithmeticError) as exc:
                 ok = False
+                if isinstance(exc, TooDeep):  # a shape rule made a size too deep to follow from tracked ones
+                    note_too_deep(expr.span if expr is not None else node.call_span or node.span)
         if not ok:
             given = {}
             pre = {}

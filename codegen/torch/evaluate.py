@@ -9,25 +9,44 @@ from typing import Any
 
 from ...dsl import ast
 from ...dsl.dims import Dim
+from ...dsl.source import Span
 from ...dsl.elaborate import arith, compare
-from .exprs import _CMP, At, Bin, Lit, Node, Tup, Unary, _is_int, plain, t_add, t_sub, track
+from .exprs import _CMP, MAX_TREE_HEIGHT, At, Bin, Lit, Node, TooDeep, Tup, Unary, _is_int, plain, t_add, t_sub, track
 
 # The exact divisions (`d / heads`) met while one instance is analysed, as (dividend, divisor, expression):
 # the constructor refuses arguments that do not divide, as the compiler does. None: not collecting.
 _REQUIREMENTS: ContextVar[list[tuple[Node, Node, ast.BinOp]] | None] = ContextVar("requirements", default=None)
 
 
+# The expressions met while one instance is analysed that nest too deeply to follow: the value written is the
+# instance's own, so the class refuses other arguments, naming these lines. None: not collecting.
+_TOO_DEEP: ContextVar[list[Span] | None] = ContextVar("too_deep", default=None)
+
+
 @contextmanager
-def collecting(into: list[tuple[Node, Node, ast.BinOp]] | None) -> Iterator[None]:
-    token = _REQUIREMENTS.set(into)
+def collecting(into: list[tuple[Node, Node, ast.BinOp]] | None,
+               too_deep: list[Span] | None = None) -> Iterator[None]:
+    token, deep_token = _REQUIREMENTS.set(into), _TOO_DEEP.set(too_deep)
     try:
         yield
     finally:
         _REQUIREMENTS.reset(token)
+        _TOO_DEEP.reset(deep_token)
+
+
+def note_too_deep(span: Span) -> None:
+    """Record the expression at `span` as too deep to follow in the instance being analysed (when collecting)."""
+    deep = _TOO_DEEP.get()
+    if deep is not None and span not in deep:
+        deep.append(span)
 
 
 class EvalError(Exception):
     """The expression is not a compile-time value we can follow (a tensor, an unknown name, ...)."""
+
+
+class TooDeepError(EvalError):
+    """A compile-time value, but one nested deeper than the backend follows (MAX_TREE_HEIGHT)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,17 @@ class Val:
 
 
 def evaluate(e: ast.Expr, env: dict[str, Val]) -> Val:
+    try:
+        v = _evaluate(e, env)
+        if v.tree.height > MAX_TREE_HEIGHT:  # a float or a condition, which `track` does not see
+            raise TooDeep(f"an expression nested {v.tree.height} deep")
+    except TooDeep as exc:
+        note_too_deep(e.span)
+        raise TooDeepError(str(exc)) from None
+    return v
+
+
+def _evaluate(e: ast.Expr, env: dict[str, Val]) -> Val:
     if isinstance(e, ast.Name):
         if e.id not in env:
             raise EvalError(e.id)

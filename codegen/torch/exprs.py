@@ -33,8 +33,21 @@ class Ctx:
         return self._leaf(kind, name)
 
 
+# The deepest expression tree the backend follows. A deeper one (a thousand `h = h * 1`) is not followed: the
+# value is the instance's own, as for any value the backend cannot follow, instead of a recursion that fails.
+MAX_TREE_HEIGHT = 200
+
+
+class TooDeep(ValueError):
+    """An expression deeper than MAX_TREE_HEIGHT (a ValueError, so a shape rule fed one fails as on bad input)."""
+
+
 class Node:
     prec = PREC_ATOM
+    height = 1  # levels of nesting, computed once when a node is made (children are always made first)
+
+    def _measure(self, *children: Node) -> None:
+        object.__setattr__(self, "height", 1 + max((c.height for c in children), default=0))
 
     def render(self, ctx: Ctx) -> str:
         raise NotImplementedError
@@ -85,6 +98,9 @@ class Bin(Node):
     left: Node
     right: Node
 
+    def __post_init__(self) -> None:
+        self._measure(self.left, self.right)
+
     @property
     def prec(self) -> int:  # type: ignore[override]
         return PREC_CMP if self.op in _CMP else _BIN_PREC[self.op]
@@ -108,6 +124,9 @@ class Unary(Node):
     op: str  # "-" or "not"
     operand: Node
 
+    def __post_init__(self) -> None:
+        self._measure(self.operand)
+
     @property
     def prec(self) -> int:  # type: ignore[override]
         return PREC_NOT if self.op == "not" else PREC_UNARY
@@ -124,6 +143,9 @@ class Unary(Node):
 class Tup(Node):
     items: tuple[Node, ...]
 
+    def __post_init__(self) -> None:
+        self._measure(*self.items)
+
     def render(self, ctx: Ctx) -> str:
         parts = [i.render(ctx) for i in self.items]
         return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
@@ -139,6 +161,9 @@ class At(Node):
     base: Node
     index: Node
 
+    def __post_init__(self) -> None:
+        self._measure(self.base, self.index)
+
     def render(self, ctx: Ctx) -> str:
         return f"{_paren(self.base, PREC_ATOM, ctx)}[{self.index.render(ctx)}]"
 
@@ -153,6 +178,9 @@ class IfExp(Node):
     arms: tuple[tuple[Node, Node], ...]  # (condition, value), in the source's order
     orelse: Node
     prec = 0  # looser than any operator: always parenthesised inside another expression
+
+    def __post_init__(self) -> None:
+        self._measure(self.orelse, *(n for arm in self.arms for n in arm))
 
     def render(self, ctx: Ctx) -> str:
         text = _paren(self.orelse, 1, ctx)
@@ -174,6 +202,9 @@ class Local(Node):
     at: int  # where the source gives it this value (an offset): the definitions are written in this order
     tree: Node
     depth: int = 1  # how many named values deep its expression reaches (1: it reads none)
+
+    def __post_init__(self) -> None:
+        self._measure(self.tree)  # written in place where names are not used: as deep as its expression
 
     @property
     def key(self) -> str:
@@ -276,6 +307,8 @@ def tree_of(v: Any) -> Node:
 
 def track(value: Any, tree: Node) -> Any:
     """`value` carrying `tree` when it is an int that depends on the arguments; plain otherwise."""
+    if tree.height > MAX_TREE_HEIGHT:
+        raise TooDeep(f"an expression nested {tree.height} deep")
     if _is_int(value) and tree.has_leaf():
         return Tracked(int(value), tree)
     return int(value) if _is_int(value) else value

@@ -188,6 +188,10 @@ class Generator:
                     f"differ in ways that no parameter or `if` of the source expresses{why}")
                 for p in plans[1:]:
                     p.specialised = f"A specialisation of `{d}` for some of its instances{why}."
+        deep = next((e for g in groups for v in g for e in v.a.too_deep), None)
+        if deep is not None:
+            self.notes.append(f"`{d}` is built only for the arguments it was compiled with: a value at "
+                              f"{deep.location()} nests too deeply for the generated code to follow")
         for p in plans:
             if self.guards:
                 self._add_guards(p)

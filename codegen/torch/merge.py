@@ -8,7 +8,7 @@ from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
 from .evaluate import EvalError, Val, evaluate
-from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Leaf, Lit, Local, Tracked, Unrenderable, _is_int, plain
+from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Leaf, Lit, Local, Tracked, Unrenderable, _is_int, literal, plain
 from .guards import _GuardEmitter, _message
 from .nesting import fold_operand_chains
 from .render import Arg, ClassPlan, Item, View
@@ -46,6 +46,10 @@ def _topo(seqs: list[list[str]]) -> list[str] | None:
 
 def _ident(it: Item) -> str:
     return f"{it.key}|{it.guard}" if it.guard else it.key
+
+
+def _tuple_text(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 class Merger:
@@ -130,7 +134,7 @@ class Merger:
         except Unrenderable:
             return None
         used |= emitter.used
-        checks = self._checks(used)
+        checks = self._pinned_arguments(used) + self._checks(used)
         definitions = self._local_definitions(used)
         if definitions is None:
             return None
@@ -237,6 +241,25 @@ class Merger:
                 [arm[i].shapes for arm in per_arm.values()])) for i, it in enumerate(per_arm[first])}
             items = [hoisted.get(id(it), it) for it in items if it not in inside or it.guard[-1][1] == first]
         return items
+
+    def _pinned_arguments(self, used: set[tuple[str, str]]) -> list[str]:
+        """`if (w,) != (4,): raise ValueError(...)`: a value too deep to follow was written as the instances'
+        own, so the class refuses other arguments, naming the line, rather than build something else."""
+        deep = [e for v in self.views for e in v.a.too_deep]
+        params = [p.name for p in self.dinfo.defn.params]
+        if not deep or not params:
+            return []
+        ctx = self.names.init_ctx()
+        names = _tuple_text([Leaf("param", p).render(ctx) for p in params])
+        compiled = list(dict.fromkeys(_tuple_text([literal(plain(v.mod.args.get(p)), ctx) for p in params])
+                                      for v in self.views))
+        used |= ctx.used
+        span = deep[0]
+        text = span.text if len(span.text) <= 60 else span.text[:57] + "..."
+        msg = (f"{span.location()}: `{text}` nests too deeply for the generated code to follow, so this class "
+               f"is built only for the arguments it was compiled with; recompile the .net file with the others (--set)")
+        test = f"!= {compiled[0]}" if len(compiled) == 1 else f"not in ({', '.join(compiled)},)"
+        return [f"if {names} {test}:", f"    raise ValueError({_message(msg)})"]
 
     def _checks(self, used: set[tuple[str, str]]) -> list[str]:
         """`if d % heads != 0: raise ValueError(...)`: the exact divisions every instance needs, as the compiler
