@@ -14,7 +14,7 @@ from .declarations import DeclaredLayer
 from .diagnostics import did_you_mean
 from .elaborator_base import ElaboratorBase
 from .frames import ERR, Frame
-from .ir import Module, Value
+from .ir import ContainerPart, Module, Value
 from .naming import join
 from .ops import OPS
 from .ops.base import ALIASES
@@ -36,7 +36,8 @@ class ChainMixin(ElaboratorBase):
                    span: Span, alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame) -> Any: ...
         def _call(self, e: ast.Call, frame: Frame, chain_in: Any, alias: tuple[str, Span] | None,
                   forced_name: str | None = None) -> Any: ...
-        def _items(self, e: ast.Expr, frame: Frame, in_concat: bool = False) -> list[Item] | None: ...
+        def _items(self, e: ast.Expr, frame: Frame, in_concat: bool = False,
+                   parts: list[ContainerPart] | None = None) -> list[Item] | None: ...
         def _module_name(self, frame: Frame, forced: str | None, alias: tuple[str, Span] | None,
                          base: str) -> str | None: ...
         def _child_names(self, pattern: tuple[str, Span], n: int) -> Any: ...
@@ -87,10 +88,11 @@ class ChainMixin(ElaboratorBase):
         if isinstance(expr, ast.Call):
             return self._call(expr, frame, value, alias, forced_name)
         if container:
-            items = self._items(expr, frame)
+            parts: list[ContainerPart] = []
+            items = self._items(expr, frame, parts=parts)
             if not isinstance(items, list):  # None or ERR: reported
                 return ERR
-            return self._sequential(items, None, value, expr.span, alias, forced_name, frame, pattern)
+            return self._sequential(items, parts, value, expr.span, alias, forced_name, frame, pattern)
         return self.error("E204", "a chain step must be an op, a block, a list of them, or a name to bind",
                           expr.span, help="wrap other expressions in parentheses: `(x -> f) + y`")
 
@@ -123,7 +125,7 @@ class ChainMixin(ElaboratorBase):
             if expr.op == "+":
                 self._check_step(expr.right, frame)
 
-    def _sequential(self, items: list[Item], _unused: Any, value: Any, span: Span,
+    def _sequential(self, items: list[Item], parts: list[ContainerPart], value: Any, span: Span,
                     alias: tuple[str, Span] | None, forced_name: str | None, frame: Frame,
                     pattern: tuple[str, Span] | None = None) -> Any:
         names = [str(i) for i in range(len(items))]
@@ -142,6 +144,7 @@ class ChainMixin(ElaboratorBase):
                      parent=frame.module)
         if pattern is not None:
             mod.item_pattern = pattern[0]
+        mod.parts = parts
         frame.module.body.append(mod)
         sub = Frame(frame.definition, mod, frame.env, frame.provided_inputs, frame.call_span, set(), set(), {})
         mod.inputs = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Value)]

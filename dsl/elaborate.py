@@ -16,7 +16,6 @@ arithmetic.py. This module is the entry point: `Elaborator(...).network(name)`.
 """
 from __future__ import annotations
 
-from .arithmetic import arith, compare
 from .calls import CallMixin
 from .chains import ChainMixin
 from .constraints import ConstraintMixin
@@ -33,9 +32,8 @@ from .parameters import PARAM_TYPES, ParameterMixin, check_headers
 from .repetition import ContainerMixin
 from .statements import StatementMixin
 
-# The names other modules import from here (codegen evaluates parametric sizes with `arith` and `compare`).
-__all__ = ["ERR", "PARAM_TYPES", "Binding", "Elaborator", "Frame", "arith", "check_headers", "compare", "env_frame",
-           "snake"]
+# The names other modules import from here.
+__all__ = ["ERR", "PARAM_TYPES", "Binding", "Elaborator", "Frame", "check_headers", "env_frame", "snake"]
 
 
 class Elaborator(StatementMixin, InputMixin, ConstraintMixin, ParameterMixin, ExpressionMixin, CallMixin,

@@ -9,11 +9,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .dims import IntLike
 from .source import Source, Span
 from .types import TensorType
+
+if TYPE_CHECKING:
+    from . import ast
 
 _ids = itertools.count()
 
@@ -131,6 +134,22 @@ class InputDefault:
     dim_sources: dict[str, tuple[str, int]]
 
 
+@dataclass(frozen=True)
+class ContainerPart:
+    """One part of a container's source, in order: `[Block(128, stride=2)] + Block(128) * (n - 1)` is a listed item,
+    then a repetition; `[Res(c, dilation=2 ** i) for i in range(levels)]` is one comprehension. Elaboration unrolls
+    them into items; the part keeps the expressions they came from (the count, the iterated values), so a backend
+    can write the loop that builds them for any count instead of the items of one compile."""
+
+    kind: Literal["listed", "repeat", "comprehension"]
+    items: int  # how many of the container's items it made (consecutive, after the previous part's)
+    span: Span
+    count: ast.Expr | None = None  # a repetition's count (`n - 1` in `Block(128) * (n - 1)`)
+    var: str | None = None  # a comprehension's variable and the values it iterates (`range(levels)`, `widths`)
+    values: ast.Expr | None = None
+    bound: tuple[Any, ...] = ()  # the values the variable took, one per item
+
+
 @dataclass(eq=False)
 class Module:
     kind: ModuleKind
@@ -149,6 +168,8 @@ class Module:
     # `* n as layers["encoder_layer_{i}"]`: the pattern naming the items of a container (placeholders `{i}`,
     # `{i+K}`, `{i-K}`), so a backend can write the loop that names them for any count
     item_pattern: str | None = None
+    # a container's source as its parts (empty for a block instance or a group that is not a container)
+    parts: list[ContainerPart] = field(default_factory=list)
     # The optional inputs of the definition (network or block), in declaration order, whether or not this
     # call passes them; `inputs` holds only the values the caller passed.
     input_defaults: dict[str, InputDefault] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ast
 from .frames import ERR, Binding, Frame
+from .ir import ContainerPart
 from .limits import LAYERS
 from .ops.base import describe
 from .source import Span
@@ -84,12 +85,17 @@ class ContainerMixin:
         def error(self, code: str, message: str, span: Span | None, **kw: Any) -> Any: ...
         def warn(self, code: str, message: str, span: Span | None, **kw: Any) -> None: ...
 
-    def _items(self, e: ast.Expr, frame: Frame, in_concat: bool = False) -> list[Item] | None:
-        """The flat items of a container expression, or None after reporting an error."""
+    def _items(self, e: ast.Expr, frame: Frame, in_concat: bool = False,
+               parts: list[ContainerPart] | None = None) -> list[Item] | None:
+        """The flat items of a container expression, or None after reporting an error. `parts` receives the
+        source's parts in order (see ContainerPart), for the IR."""
+        parts = [] if parts is None else parts
         if isinstance(e, ast.ListExpr):
             self._warn_nested_repetition(e)
+            parts.append(ContainerPart("listed", len(e.items), e.span))
             return [Item(it) for it in e.items]
         if isinstance(e, ast.Chain):
+            parts.append(ContainerPart("listed", 1 + len(e.steps), e.span))
             return [Item(e.head)] + [Item(st.expr, (), (st.alias, st.alias_span) if st.alias is not None else None,
                                           (st.children, st.children_span) if st.children is not None else None)
                                      for st in e.steps]
@@ -98,12 +104,18 @@ class ContainerMixin:
             if not isinstance(values, tuple):
                 return None
             self._observe_values(e, values)
+            parts.append(ContainerPart("comprehension", len(values), e.span, var=e.var, values=e.values,
+                                       bound=values))
             return [Item(e.item, ((e.var, v, e.var_span),)) for v in values]
         if is_concat(e):
             assert isinstance(e, ast.BinOp)
             out: list[Item] = []
             for part in _concat_leaves(e):
-                items = self._items(part, frame, in_concat=True) if is_container(part) else [Item(part)]
+                if is_container(part):
+                    items = self._items(part, frame, in_concat=True, parts=parts)
+                else:
+                    items = [Item(part)]
+                    parts.append(ContainerPart("listed", 1, part.span))
                 if not isinstance(items, list):
                     return None
                 out.extend(items)
@@ -125,6 +137,7 @@ class ContainerMixin:
             if n > self.max_layers:
                 return self.error(LAYERS.code, f"a repeat count of {n:,} is too large", e.right.span,
                                   help=f"repetition is unrolled into layers; {LAYERS.hint()}")
+            parts.append(ContainerPart("repeat", n, e.span, count=e.right))
             return [Item(e.left)] * n
         raise AssertionError(f"not a container: {e}")
 

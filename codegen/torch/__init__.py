@@ -3,10 +3,9 @@
 How a block becomes one class
 -----------------------------
 Elaboration unrolls every block instance (ResNet-18 has eight ``BasicBlock`` instances, with different channel
-counts, strides and, for some, a ``downsample`` branch). To print one readable class per block, each instance
-is *re-inferred* with its arguments replaced by :class:`Tracked` integers: ints that remember the expression they
-came from (``cout``, ``(H - 1) // stride + 1``). Running the ops' own shape rules on them yields, for every
-attribute and every shape, an expression in the block's parameters, including inferred sizes such as
+counts, strides and, for some, a ``downsample`` branch). To print one readable class per block, the backend reads
+the front end's parametric view of each instance (:mod:`netc.dsl.parametric`): every attribute and every shape as
+an expression in the block's parameters (``cout``, ``(H - 1) // stride + 1``), including inferred sizes such as
 ``in_channels=C``. Each instance is then rendered to text (``__init__`` and ``forward`` lines); the instances of a
 block merge into one class when their lines agree and every line present in only some of them is explained by an
 ``if`` of the source, which is translated into Python. Whatever cannot be merged becomes a separate, specialised
@@ -16,10 +15,6 @@ The per-op code is the table :data:`EMITTERS` (one small emitter per canonical o
 
 The package, one job per module:
 
-- ``exprs``: expression trees (Node, Lit, Bin, Var, ...) and :class:`Tracked` integers;
-- ``evaluate``: .net expressions to (value, tree);
-- ``definfo``: facts about a definition's source (call spans, `if` branches, bound names);
-- ``analysis``: re-inference of an instance, every attribute and shape as an expression;
 - ``emitters``: the emitter classes; ``ops``: the per-op table built from them;
 - ``render``: one instance's __init__ and forward lines;
 - ``merge``: instances into classes; ``guards``: merged items as code with Python `if`s;
@@ -37,9 +32,9 @@ import weakref
 from collections.abc import Callable, Hashable
 
 from ...dsl.compiler import Result
+from ...dsl.parametric.trees import Bin, Ctx, Leaf, Lit, Tracked, Unary, Var
 from ..base import GeneratedCode
 from .emitters import Emitter, Expr, Func, Layer
-from .exprs import Bin, Ctx, Leaf, Lit, Tracked, Unary, Var
 from .generator import CodegenError, Generator
 from .ops import EMITTERS, HELPER_NAMES
 

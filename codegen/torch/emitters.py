@@ -8,9 +8,9 @@ from typing import Any
 
 from ...dsl.ir import OpNode
 from ...dsl.ops import OPS
-from .analysis import NodeInfo, same
-from .evaluate import Val
-from .exprs import Ctx, Lit, Node, Tup, Unrenderable, literal
+from ...dsl.parametric.analysis import NodeInfo, same
+from ...dsl.parametric.evaluate import Val
+from ...dsl.parametric.trees import Ctx, Lit, Node, Tup, Unrenderable, literal
 
 ALWAYS = object()  # a keyword that is always written (F.softmax needs its dim)
 

@@ -7,14 +7,14 @@ from ...dsl import ast
 from ...dsl.compiler import Result
 from ...dsl.ir import Module, Value
 from ...dsl.ops import OPS
+from ...dsl.parametric.analysis import Analyzer
+from ...dsl.parametric.definfo import DefInfo
+from ...dsl.parametric.evaluate import EvalError, evaluate
+from ...dsl.parametric.trees import Ctx, Tracked, Unrenderable, is_int, literal, plain
 from ...dsl.types import FLOAT_DTYPES
 from ...dsl.variants import branch_variants, elaborate_with
 from ..base import GeneratedCode
 from ..naming import Namespace, global_namespace
-from .analysis import Analyzer
-from .definfo import DefInfo
-from .evaluate import EvalError, evaluate
-from .exprs import Ctx, Tracked, Unrenderable, _is_int, literal, plain
 from .guards import _message
 from .merge import Merger
 from .ops import HELPER_NAMES
@@ -188,10 +188,10 @@ class Generator:
                     f"differ in ways that no parameter or `if` of the source expresses{why}")
                 for p in plans[1:]:
                     p.specialised = f"A specialisation of `{d}` for some of its instances{why}."
-        deep = next((e for g in groups for v in g for e in v.a.too_deep), None)
-        if deep is not None:
-            self.notes.append(f"`{d}` is built only for the arguments it was compiled with: a value at "
-                              f"{deep.location()} nests too deeply for the generated code to follow")
+        pin = next((pin for g in groups for v in g for pin in v.a.pinned), None)
+        if pin is not None:
+            self.notes.append(f"`{d}` is built only for the arguments it was compiled with: `{_short(pin.span.text)}` "
+                              f"({pin.span.location()}) {pin.why}")
         for p in plans:
             if self.guards:
                 self._add_guards(p)
@@ -214,7 +214,7 @@ class Generator:
             conds = [f"{x}.dim() == {len(t.dims)}"]
             for j, d in enumerate(t.dims):
                 decl = inp.type.dims[j] if j < len(inp.type.dims) else None
-                if _is_int(d) and not isinstance(d, Tracked):
+                if is_int(d) and not isinstance(d, Tracked):
                     conds.append(f"{x}.shape[{j}] == {int(d)}")
                 elif isinstance(decl, ast.Name):
                     if decl.id in first_pos:
@@ -424,3 +424,7 @@ def _jinja() -> Any:
         _JINJA = jinja2.Environment(loader=jinja2.PackageLoader("netc.codegen", "templates/torch"),
                                     autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     return _JINJA
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."

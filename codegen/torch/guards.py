@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...dsl import ast
-from .exprs import Unrenderable
+from ...dsl.parametric.trees import Unrenderable
 from .render import Guard, Item
 
 if TYPE_CHECKING:

@@ -7,8 +7,22 @@ from typing import TYPE_CHECKING, Any
 from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
-from .evaluate import EvalError, Val, evaluate
-from .exprs import PREC_AND, PREC_MUL, Bin, IfExp, Leaf, Lit, Local, Tracked, Unrenderable, _is_int, literal, plain
+from ...dsl.parametric.evaluate import EvalError, Val, evaluate
+from ...dsl.parametric.trees import (
+    PREC_AND,
+    PREC_MUL,
+    Bin,
+    IfExp,
+    Leaf,
+    Lit,
+    Local,
+    Tracked,
+    Unrenderable,
+    is_int,
+    literal,
+    loop_vars_in,
+    plain,
+)
 from .guards import _GuardEmitter, _message
 from .nesting import fold_operand_chains
 from .render import Arg, ClassPlan, Item, View
@@ -49,7 +63,8 @@ def _ident(it: Item) -> str:
 
 
 def _tuple_text(items: list[str]) -> str:
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    """`w` for one item (compared alone), `(w, k)` for several."""
+    return items[0] if len(items) == 1 else f"({', '.join(items)})"
 
 
 class Merger:
@@ -134,7 +149,7 @@ class Merger:
         except Unrenderable:
             return None
         used |= emitter.used
-        checks = self._pinned_arguments(used) + self._checks(used)
+        checks = self._pinned_arguments(used) + self._checks(used) + self._index_checks(used)
         definitions = self._local_definitions(used)
         if definitions is None:
             return None
@@ -243,22 +258,24 @@ class Merger:
         return items
 
     def _pinned_arguments(self, used: set[tuple[str, str]]) -> list[str]:
-        """`if (w,) != (4,): raise ValueError(...)`: a value too deep to follow was written as the instances'
-        own, so the class refuses other arguments, naming the line, rather than build something else."""
-        deep = [e for v in self.views for e in v.a.too_deep]
-        params = [p.name for p in self.dinfo.defn.params]
-        if not deep or not params:
+        """`if (w,) != (4,): raise ValueError(...)`: something was written as the instances' own values (a value
+        too deep to follow, a comprehension over the arguments written item by item), so the class refuses
+        other arguments, naming the line, rather than build something else."""
+        pins = [pin for v in self.views for pin in v.a.pinned]
+        wanted = None if any(pin.params is None for pin in pins) else set().union(*(pin.params or () for pin in pins))
+        params = [p.name for p in self.dinfo.defn.params if wanted is None or p.name in wanted]
+        if not pins or not params:
             return []
         ctx = self.names.init_ctx()
         names = _tuple_text([Leaf("param", p).render(ctx) for p in params])
         compiled = list(dict.fromkeys(_tuple_text([literal(plain(v.mod.args.get(p)), ctx) for p in params])
                                       for v in self.views))
         used |= ctx.used
-        span = deep[0]
+        span, why = pins[0].span, pins[0].why
         text = span.text if len(span.text) <= 60 else span.text[:57] + "..."
-        msg = (f"{span.location()}: `{text}` nests too deeply for the generated code to follow, so this class "
-               f"is built only for the arguments it was compiled with; recompile the .net file with the others (--set)")
-        test = f"!= {compiled[0]}" if len(compiled) == 1 else f"not in ({', '.join(compiled)},)"
+        msg = (f"{span.location()}: `{text}` {why}, so this class is built only for the arguments it was compiled "
+               f"with; recompile the .net file with the others (--set)")
+        test = f"!= {compiled[0]}" if len(compiled) == 1 else f"not in ({', '.join(compiled)})"
         return [f"if {names} {test}:", f"    raise ValueError({_message(msg)})"]
 
     def _checks(self, used: set[tuple[str, str]]) -> list[str]:
@@ -285,7 +302,35 @@ class Merger:
                     used |= ctx.used
         return out
 
-    def _arm_condition(self, v: View, expr: ast.BinOp, ctx: Any) -> str:
+    def _index_checks(self, used: set[tuple[str, str]]) -> list[str]:
+        """`if not -len(channels) <= levels - 1 < len(channels): raise ValueError(...)`: the items of list
+        parameters every instance reads, refused at construction with the .net line as the compiler refuses
+        them (not later as Python's IndexError). An item a comprehension reads is checked for its last value."""
+        out: list[str] = []
+        for v in self.views:
+            for base, index, expr in v.a.indexes:
+                if any(lv.values_if_last is None for lv in loop_vars_in(index)) or loop_vars_in(base):
+                    continue  # an earlier item of a comprehension: the check of its last item covers it
+                ctx = self.names.init_ctx()
+                try:
+                    b, i = _paren_text(base, ctx), index.render(ctx)
+                    arm = self._arm_condition(v, expr, ctx)
+                except Unrenderable:
+                    continue
+                if any(kind not in ("param", "local") and (kind, raw) not in used for kind, raw in ctx.used):
+                    continue  # a size bound by an input at forward time (not a constructor argument)
+                if isinstance(index, Lit) and is_int(index.value) and index.value >= 0:
+                    line = f"if {arm}len({b}) <= {index.value}:"
+                else:
+                    line = f"if {arm}not -len({b}) <= {i} < len({b}):"
+                msg = (f"{expr.span.location()}: `{expr.span.text}` is out of range: `{expr.value.span.text}` "
+                       f"has too few items")
+                if line not in out:
+                    out += [line, f"    raise ValueError({_message(msg)})"]
+                    used |= ctx.used
+        return out
+
+    def _arm_condition(self, v: View, expr: ast.BinOp | ast.Index, ctx: Any) -> str:
         """`bilinear and `: the conditions of the `if` arms the division sits in (empty outside any `if`)."""
         parts: list[str] = []
         for if_id, k in self.dinfo.guard_of(expr.span):
@@ -314,7 +359,7 @@ class Merger:
         for s in syms:
             if s in raws:
                 v = self.views[0].a.env.get(s)
-                default = plain(v.value) if (is_network and v is not None and _is_int(v.value)) else REQUIRED
+                default = plain(v.value) if (is_network and v is not None and is_int(v.value)) else REQUIRED
                 out.append(Arg(s, "sym", self.names.arg(s), "int", default))
         for p in defn.params:
             # a network's constructor takes every parameter of its definition, also one that only bounds an
@@ -362,7 +407,7 @@ class Merger:
         for q in self.gen.defs[self.defname].params:
             if q.name != p.name:
                 v, leaf = self.views[0].mod.args.get(q.name), Leaf("param", q.name)
-                env[q.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
+                env[q.name] = Val(Tracked(int(v), leaf) if is_int(v) else v, leaf)
         try:
             tree = evaluate(p.default, env).tree
         except EvalError:
@@ -417,7 +462,7 @@ def _paren_text(node: Any, ctx: Any, need: int = PREC_MUL + 1) -> str:
 
 def _literal_values(node: Any) -> list[int] | None:
     """The ints a tree can be when it holds no argument but through `if`s (`2 if bilinear else 1`), else None."""
-    if isinstance(node, Lit) and _is_int(node.value):
+    if isinstance(node, Lit) and is_int(node.value):
         return [int(node.value)]
     if isinstance(node, Local):
         return _literal_values(node.tree)

@@ -11,8 +11,8 @@ from typing import Any
 from ...dsl.ir import Module, OpNode
 from ...dsl.ops.compare import COMPARISONS
 from ...dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
+from ...dsl.parametric.trees import Bin, Var, literal
 from .emitters import ALWAYS, Attrs, Emitter, Expr, Func, Layer, _call
-from .exprs import Bin, Var, literal
 
 # Ops whose backward does not read their own output: a ReLU right after one may overwrite that output in
 # place, as torchvision's `nn.ReLU(inplace=True)` does, saving a full activation copy per ReLU.

@@ -7,16 +7,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ir import Module, OpNode, StateNode, Value
 from ...dsl.ops import REQUIRED
+from ...dsl.parametric.analysis import Analysis, NodeInfo, Pin, same
+from ...dsl.parametric.definfo import SpanKey, span_key
+from ...dsl.parametric.trees import (
+    PREC_ATOM,
+    Call,
+    Ctx,
+    Lit,
+    LoopContext,
+    Node,
+    Tracked,
+    Unrenderable,
+    is_int,
+    leaves_in,
+    loops_written_as_values,
+    render_dim,
+    t_sub,
+)
 from ..naming import attribute_namespace, local_namespace, plain_attribute, registered_name
-from .analysis import Analysis, NodeInfo, same
-from .definfo import SpanKey, span_key
 from .emitters import Attrs, Emitter
-from .evaluate import EvalError, evaluate
-from .exprs import Ctx, Lit, Node, Tracked, Unrenderable, render_dim, t_sub
 from .ops import EMITTERS
 from .state import declaration, tensor_text
 
@@ -115,6 +127,10 @@ class DefNames:
         raw = key.rsplit("@", 1)[0]
         return self.args.name(raw, ("local", raw), what="value")
 
+    def loop_var(self, raw: str) -> str:
+        """A comprehension's variable in __init__ (`i`), kept apart from the arguments and the named values."""
+        return self.args.name(raw, ("loop", raw), what="loop variable")
+
     def fwd_ctx(self) -> Ctx:
         return Ctx(lambda kind, raw: ("self." + self.attrs.name(raw, ("param", raw), what="parameter"))
                    if kind == "param" else self.locals.name(raw, ("sym", raw), what="size"))
@@ -151,13 +167,30 @@ class Renderer:
         first = self.dinfo.inputs[0].name if self.dinfo.inputs else None
         self.device = f"{self.names.locals.name(first, ('var', first))}.device" if first else "None"
         self.state_refs: dict[int, str] = {}  # value id of a declared parameter or buffer -> `self.name`
-        for state in mod.state:
-            self._declare(state)
-        self._walk(mod.body, None, None)
-        if mod.registration:  # a layer declared before its use: `__init__` assigns in registration order
-            rank = {name: i for i, name in enumerate(mod.registration)}
-            self.init.sort(key=lambda it: rank.get(it.raw, len(rank)))
-        return self._name_values(mod, a)
+        written: set[int] = set()
+        with loops_written_as_values(written):
+            for state in mod.state:
+                self._declare(state)
+            self._walk(mod.body, None, None)
+            if mod.registration:  # a layer declared before its use: `__init__` assigns in registration order
+                rank = {name: i for i, name in enumerate(mod.registration)}
+                self.init.sort(key=lambda it: rank.get(it.raw, len(rank)))
+            view = self._name_values(mod, a)
+        self._pin_comprehensions(written)
+        return view
+
+    def _pin_comprehensions(self, written: set[int]) -> None:
+        """A comprehension over the arguments whose variable was written as a value somewhere (its items listed
+        one by one, or a width it chose read by a later layer) holds only for this instance's arguments."""
+        for parts in self.a.containers.values():
+            for fp in parts:
+                if fp.part.kind == "comprehension" and fp.depends and fp.part.span.start in written:
+                    leaves = leaves_in(fp.tree) if fp.tree is not None else []
+                    params = frozenset(leaf.name for leaf in leaves) \
+                        if leaves and all(leaf.kind == "param" for leaf in leaves) else None
+                    pin = Pin(fp.part.span, "is written item by item, not as a loop over its values", params)
+                    if pin not in self.a.pinned:
+                        self.a.pinned.append(pin)
 
     def _declare(self, state: StateNode) -> None:
         """`param class_token: ...` -> `self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))`."""
@@ -240,99 +273,98 @@ class Renderer:
             prev = el.outputs[0]
         return m.outputs[0].id == prev.id
 
-    def _parts(self, m: Module) -> list[tuple[int, Node | None, ast.Expr]] | None:
-        """The container's source as its parts, in order: `[Block(128, stride=2)] + Block(128) * (n - 1)` is a
-        listed item, then a repetition. Each part: (its number of items, the count of a repetition as an
-        expression in the class's arguments or None for listed items, its source). None: not written that way."""
-        expr = self.dinfo.exprs.get(span_key(m.span))
-        terms: list[ast.Expr] = []
-
-        def flatten(e: ast.Expr) -> None:
-            if isinstance(e, ast.BinOp) and e.op == "+":
-                flatten(e.left)
-                flatten(e.right)
-            else:
-                terms.append(e)
-
-        if not isinstance(expr, ast.BinOp) or expr.op not in ("+", "*"):
-            return None
-        flatten(expr)
-        parts: list[tuple[int, Node | None, ast.Expr]] = []
-        for t in terms:
-            if isinstance(t, ast.ListExpr):
-                parts.append((len(t.items), None, t))
-            elif isinstance(t, ast.BinOp) and t.op == "*" and isinstance(t.left, (ast.Name, ast.Call, ast.ListExpr)):
-                try:
-                    count = evaluate(t.right, self.a.env_at(m.span))
-                except EvalError:
-                    return None
-                if isinstance(count.value, bool) or not isinstance(count.value, int):
-                    return None
-                parts.append((int(count.value), count.tree, t))
-            else:
-                return None
-        return parts if sum(n for n, _, _ in parts) == len(m.body) else None
-
     def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
         """`nn.Sequential(*[Block(d=d) for _ in range(layers)])` for a repetition whose items are written alike;
-        torchvision's `_make_layer` when only the first differs (`Block(C=64, ...), *[Block(C=256, ...) for _ in
-        range(n - 1)]`); listed items joined to repetitions by `+` stay listed.
+        `[Res(c=c, dilation=2 ** i) for i in range(levels)]` for a comprehension whose items are alike with its
+        variable written by name; torchvision's `_make_layer` when only the first differs (`Block(C=64, ...),
+        *[Block(C=256, ...) for _ in range(n - 1)]`); listed items joined to repetitions by `+` stay listed.
 
-        Items named by a pattern loop when there is one repetition of alike items; a count that is not an
-        expression in the class's arguments keeps the unrolled form.
+        Items named by a pattern loop when there is one repetition of alike items; a count or values that are not
+        an expression in the class's arguments keep the unrolled form. The parts, with their counts and values as
+        expressions, are the front end's (the IR's ContainerPart, followed by the parametric analysis).
         """
-        parts = self._parts(m)
+        parts = self.a.containers.get(id(m))
         indexed = [x.name for x in m.body] == [str(i) for i in range(len(m.body))]
-        if parts is None or not m.body or not (indexed or m.item_pattern is not None) \
-                or all(count is None for _, count, _ in parts):
+        if not parts or not m.body or not (indexed or m.item_pattern is not None) \
+                or all(fp.tree is None or fp.part.kind == "listed" for fp in parts):
             return None
         texts, ctxs = [], []
-        for x in m.body:
-            c = self.names.init_ctx()
-            try:
-                texts.append(self._module_text(x, c))
-            except Unrenderable:
-                return None
-            ctxs.append(c)
+        at = 0
+        for fp in parts:
+            part, tree = fp.part, fp.tree
+            for k, x in enumerate(m.body[at: at + part.items]):
+                c = self.names.init_ctx()
+                if part.kind == "comprehension" and tree is not None and part.var is not None:
+                    c.loop = LoopContext(part.span.start, k, self.names.loop_var(part.var), _range_step(tree))
+                try:
+                    texts.append(self._module_text(x, c))
+                except Unrenderable:
+                    return None
+                ctxs.append(c)
+            at += part.items
         pieces: list[tuple[str, str]] = []  # ("item", text) listed; ("loop", `[text for _ in range(n)]`)
         checks: list[str] = []
         at = 0
-        for n_items, count, source in parts:
-            mine = texts[at: at + n_items]
-            at += n_items
-            if count is None:
+        for fp in parts:
+            part, tree = fp.part, fp.tree
+            mine = texts[at: at + part.items]
+            first_at = at
+            at += part.items
+            if tree is None or part.kind == "listed":
                 pieces += [("item", t) for t in mine]
                 continue
-            n = count.render(ctx)
+            if part.kind == "repeat":
+                target, values, count = "_", f"range({tree.render(ctx)})", tree.render(ctx)
+            else:
+                target, values = self.names.loop_var(part.var or "_"), tree.render(ctx)
+                count = f"len({values})"
+                if isinstance(tree, Call) and tree.func == "range" and len(tree.args) == 1:
+                    count = tree.args[0].render(ctx)  # `levels`, not `len(range(levels))`
+            source = f"`{part.span.text}`"
             if not mine:
                 # compiled with a count of 0, no item says what one looks like: other counts are refused
                 # with the line, rather than built without them
-                where = (f"{source.span.location()}: `{source.span.text}` had no items when compiled, so this class "
+                where = (f"{part.span.location()}: {source} had no items when compiled, so this class "
                          f"cannot build them; recompile the .net file with the count (--set)")
-                checks.append(f"if {n} != 0:\n    raise ValueError({where!r})")
+                checks.append(f"if {count} != 0:\n    raise ValueError({where!r})")
                 continue
             if len(set(mine)) > 1 and len(set(mine[1:])) == 1 and len(parts) == 1:
-                # only the first differs (it takes the stage's input width): it, then n - 1 alike; a count
-                # below 1 is refused, as the compiler refuses it
-                pieces.append(("item", mine[0]))
-                mine, n = mine[1:], t_sub(count, Lit(1)).render(ctx)
-                where = f"{source.span.location()}: `{source.span.text}` needs at least one item"
-                checks.append(f"if {count.render(ctx)} < 1:\n    raise ValueError({where!r})")
+                # only the first differs (it takes the stage's input width): it, then the others alike; fewer
+                # than one item is refused, as the compiler refuses it
+                first = mine[0]
+                if part.kind == "repeat":
+                    values = f"range({t_sub(tree, Lit(1)).render(ctx)})"
+                else:  # the first item reads the first value: `widths[0]`, and the loop the others
+                    c = self.names.init_ctx()
+                    c.loop = LoopContext(part.span.start, 0, _first_value(tree, values, ctx))
+                    try:
+                        first = self._module_text(m.body[first_at], c)
+                    except Unrenderable:
+                        return None
+                    ctxs.append(c)
+                    values = _rest_values(tree, values, ctx)
+                pieces.append(("item", first))
+                mine = mine[1:]
+                where = f"{part.span.location()}: {source} needs at least one item"
+                if part.kind == "comprehension":  # the compiler takes none, but this form builds the first item
+                    where = (f"{part.span.location()}: {source} is written here for at least one item; for none, "
+                             f"recompile the .net file with them (--set)")
+                checks.append(f"if {count} < 1:\n    raise ValueError({where!r})")
             elif len(set(mine)) > 1:
                 other = next(x for x in mine if x != mine[0])
                 self.why[self._rel(m.path).split(".")[0]] = (
                     f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{mine[0]}`, then "
                     f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
                 return None
-            pieces.append(("loop", _comprehension(mine[0], n)))
+            pieces.append(("loop", _comprehension(mine[0], target, values)))
         for c in ctxs:
             ctx.used |= c.used
             ctx.needs |= c.needs
         if not indexed:  # items named by a pattern: the loop names them as the pattern does, for any count
             if container != "nn.Sequential" or len(parts) != 1 or len(pieces) != 1 or checks \
-                    or re.search(r"\bi\b", texts[0]):
+                    or parts[0].part.kind != "repeat" or re.search(r"\bi\b", texts[0]):
                 return None
-            n = parts[0][1].render(ctx)  # type: ignore[union-attr]
+            n = parts[0].tree.render(ctx)  # type: ignore[union-attr]
             ctx.needs.add("OrderedDict")
             # the pattern's placeholders (`{i}`, `{i+1}`) are f-string fields; repr quotes the literal parts
             pair = f"(f{m.item_pattern!r}, {texts[0]})"
@@ -359,9 +391,9 @@ class Renderer:
             star = "*" if args[0].startswith("*") else ""
             inner = args[0][len(star):]
             if len(pieces) == 1 and inner.startswith("["):  # the one loop, broken as before
-                body, _, tail = inner[1:-1].rpartition(" for _ in range(")
+                body, _, tail = inner[1:-1].rpartition(" for ")
                 body = "    " + body.replace("\n", "\n    ")
-                return f"{container}({star}[\n{body}\n    for _ in range({tail}\n])"
+                return f"{container}({star}[\n{body}\n    for {tail}\n])"
         return fmt_call(container, args)
 
     def _loop_able(self, m: Module) -> bool:
@@ -620,5 +652,32 @@ class Renderer:
         return str(d)
 
 
-def _comprehension(item: str, n: str) -> str:
-    return f"[{item} for _ in range({n})]"
+def _comprehension(item: str, target: str, values: str) -> str:
+    if not re.search(rf"\b{re.escape(target)}\b", item):
+        target = "_"  # the items do not read the variable
+    return f"[{item} for {target} in {values}]"
+
+
+def _range_step(tree: Node) -> int | None:
+    """The constant step of `range(...)` (1 unless given), None for other values or a step that is not constant."""
+    if not isinstance(tree, Call) or tree.func != "range":
+        return None
+    if len(tree.args) < 3:
+        return 1
+    step = tree.args[2]
+    return int(step.value) if isinstance(step, Lit) and is_int(step.value) else None
+
+
+def _first_value(tree: Node, values: str, ctx: Ctx) -> str:
+    """The first value a comprehension's variable takes: `0` for `range(n)`, `a` for `range(a, b)`,
+    `widths[0]` for a list."""
+    if isinstance(tree, Call) and tree.func == "range":
+        return "0" if len(tree.args) == 1 else tree.args[0].render(ctx)
+    return f"{values}[0]" if tree.prec_in(ctx) >= PREC_ATOM else f"({values})[0]"
+
+
+def _rest_values(tree: Node, values: str, ctx: Ctx) -> str:
+    """The values after the first: `range(1, n)` for `range(n)`, `widths[1:]` for a list."""
+    if isinstance(tree, Call) and tree.func == "range" and len(tree.args) == 1:
+        return f"range(1, {tree.args[0].render(ctx)})"
+    return f"{values}[1:]" if tree.prec_in(ctx) >= PREC_ATOM else f"({values})[1:]"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...dsl.ir import INITIALIZERS, StateNode
+from ...dsl.parametric.evaluate import Val
+from ...dsl.parametric.trees import Ctx, Lit, literal
 from ...dsl.types import DTYPES
-from .evaluate import Val
-from .exprs import Ctx, Lit, literal
 
 
 def _text(val: Val | None, actual: Any, ctx: Ctx) -> str:

@@ -197,6 +197,8 @@ class index(OpSpec):  # noqa: N801
         if step <= 0:
             raise ShapeError("E305", f"slice step must be positive (torch has no negative steps), got {step}")
         start, stop = s.start, s.stop
+        if start is None and stop is None and step == 1:
+            return n  # `:` keeps the dim as it is (the same object: a size that remembers its expression keeps it)
         if isinstance(n, int) and (start is None or isinstance(start, int)) and (stop is None or isinstance(stop, int)):
             return len(range(*slice(start, stop, step).indices(n)))
 

@@ -4,41 +4,65 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ...dsl import ast
-from ...dsl.dims import Dim
-from ...dsl.source import Span
-from ...dsl.elaborate import arith, compare
-from .exprs import _CMP, MAX_TREE_HEIGHT, At, Bin, Lit, Node, TooDeep, Tup, Unary, _is_int, plain, t_add, t_sub, track
+from .. import ast
+from ..arithmetic import arith, compare
+from ..dims import Dim
+from ..source import Span
+from .trees import (
+    COMPARISON_OPS,
+    MAX_TREE_HEIGHT,
+    At,
+    Bin,
+    Call,
+    Lit,
+    Node,
+    TooDeep,
+    Tup,
+    Unary,
+    is_int,
+    plain,
+    t_add,
+    t_sub,
+    track,
+)
 
-# The exact divisions (`d / heads`) met while one instance is analysed, as (dividend, divisor, expression):
-# the constructor refuses arguments that do not divide, as the compiler does. None: not collecting.
-_REQUIREMENTS: ContextVar[list[tuple[Node, Node, ast.BinOp]] | None] = ContextVar("requirements", default=None)
+
+@dataclass
+class Requirements:
+    """What one instance's own statements require of its arguments, met while it is analysed: the constructor
+    refuses arguments that break them, naming the line, as the compiler does."""
+
+    # exact divisions (`d / heads`): (dividend, divisor, expression)
+    divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
+    # items of list parameters (`channels[i]`): (the list, the index, expression)
+    indexes: list[tuple[Node, Node, ast.Index]] = field(default_factory=list)
+    # expressions nested too deep to follow: the value written is the instance's own, so the class refuses
+    # other arguments
+    too_deep: list[Span] = field(default_factory=list)
 
 
-# The expressions met while one instance is analysed that nest too deeply to follow: the value written is the
-# instance's own, so the class refuses other arguments, naming these lines. None: not collecting.
-_TOO_DEEP: ContextVar[list[Span] | None] = ContextVar("too_deep", default=None)
+_COLLECTED: ContextVar[Requirements | None] = ContextVar("requirements", default=None)
 
 
 @contextmanager
-def collecting(into: list[tuple[Node, Node, ast.BinOp]] | None,
-               too_deep: list[Span] | None = None) -> Iterator[None]:
-    token, deep_token = _REQUIREMENTS.set(into), _TOO_DEEP.set(too_deep)
+def collecting(into: Requirements | None) -> Iterator[None]:
+    """Collect the requirements met while analysing (None: not collecting, as for a child seen from its parent,
+    whose class checks its own)."""
+    token = _COLLECTED.set(into)
     try:
         yield
     finally:
-        _REQUIREMENTS.reset(token)
-        _TOO_DEEP.reset(deep_token)
+        _COLLECTED.reset(token)
 
 
 def note_too_deep(span: Span) -> None:
     """Record the expression at `span` as too deep to follow in the instance being analysed (when collecting)."""
-    deep = _TOO_DEEP.get()
-    if deep is not None and span not in deep:
-        deep.append(span)
+    collected = _COLLECTED.get()
+    if collected is not None and span not in collected.too_deep:
+        collected.too_deep.append(span)
 
 
 class EvalError(Exception):
@@ -91,16 +115,21 @@ def _evaluate(e: ast.Expr, env: dict[str, Val]) -> Val:
         return Val(track(value, tree), tree)
     if isinstance(e, ast.BinOp):
         return _eval_binop(e, env)
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "range" and "range" not in env:
+        return _eval_range(e, env)
     if isinstance(e, ast.Index) and len(e.items) == 1 and not isinstance(e.items[0], ast.Slice):
         base, index = evaluate(e.value, env), evaluate(e.items[0], env)
-        if not isinstance(base.value, tuple) or isinstance(index.value, bool) or not _is_int(index.value):
+        if not isinstance(base.value, tuple) or isinstance(index.value, bool) or not is_int(index.value):
             raise EvalError("index")
         try:
             value = base.value[int(index.value)]
         except IndexError:
             raise EvalError("index") from None
         tree = At(base.tree, index.tree)
-        return Val(track(plain(value), tree) if _is_int(plain(value)) else value, tree)
+        collected = _COLLECTED.get()
+        if collected is not None and tree.has_leaf():
+            collected.indexes.append((base.tree, index.tree, e))
+        return Val(track(plain(value), tree) if is_int(plain(value)) else value, tree)
     raise EvalError(type(e).__name__)
 
 
@@ -112,7 +141,7 @@ def _eval_binop(e: ast.BinOp, env: dict[str, Val]) -> Val:
         if not isinstance(a, bool) or not isinstance(b, bool):
             raise EvalError(op)
         return Val((a and b) if op == "and" else (a or b), Bin(op, left.tree, right.tree))
-    if op in _CMP:
+    if op in COMPARISON_OPS:
         if isinstance(a, Dim) or isinstance(b, Dim):
             verdict = compare(op, a, b)  # None when it depends on the symbols: a runtime check (--guards)
         elif isinstance(a, (str, bool)) or isinstance(b, (str, bool)) or a is None or b is None:
@@ -131,17 +160,36 @@ def _eval_binop(e: ast.BinOp, env: dict[str, Val]) -> Val:
         raise EvalError(str(exc)) from None
     py_op = op
     if op == "/":
-        py_op = "//" if _is_int(value) or isinstance(value, Dim) else "/"
-        needs = _REQUIREMENTS.get()
-        if needs is not None and _is_int(value) and _is_int(a) and _is_int(b) and \
+        py_op = "//" if is_int(value) or isinstance(value, Dim) else "/"
+        collected = _COLLECTED.get()
+        if collected is not None and is_int(value) and is_int(a) and is_int(b) and \
                 (left.tree.has_leaf() or right.tree.has_leaf()):
-            needs.append((left.tree, right.tree, e))
+            collected.divisions.append((left.tree, right.tree, e))
     if op == "@":
         raise EvalError("@")
-    if op in ("+", "-") and _is_int(value) and _is_int(a) and _is_int(b):
+    if op in ("+", "-") and is_int(value) and is_int(a) and is_int(b):
         # integer constants fold as Tracked arithmetic folds them (`h + 1 + 1` is `h + 2`): a thousand
         # `h = h + 1` make a flat expression, not one nested a thousand deep
         tree = t_add(left.tree, right.tree) if op == "+" else t_sub(left.tree, right.tree)
     else:
         tree = Bin(py_op, left.tree, right.tree)
     return Val(track(value, tree), tree)
+
+
+MAX_RANGE = 1_000_000  # a `range` the compiler accepted is far shorter (its layer limit); a guard, not a rule
+
+
+def _eval_range(e: ast.Call, env: dict[str, Val]) -> Val:
+    """`range(levels)`: its values, and the call as a tree, for the loop a comprehension over it becomes."""
+    if any(a.name is not None for a in e.args) or not 1 <= len(e.args) <= 3:
+        raise EvalError("range")
+    args = [evaluate(a.value, env) for a in e.args]
+    if not all(is_int(plain(a.value)) for a in args):
+        raise EvalError("range")
+    try:
+        r = range(*(int(plain(a.value)) for a in args))
+    except ValueError:
+        raise EvalError("range") from None
+    if len(r) > MAX_RANGE:
+        raise EvalError("range")
+    return Val(tuple(r), Call("range", tuple(a.tree for a in args)))

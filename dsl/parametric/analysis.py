@@ -7,16 +7,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...dsl import ast
-from ...dsl.astwalk import walk
-from ...dsl.dims import Dim, dims_equal, subs
-from ...dsl.ir import Module, OpNode, Value
-from ...dsl.ops import OPS, REQUIRED, AttrError, ShapeError
-from ...dsl.source import Span
-from ...dsl.types import TensorType
+from .. import ast
+from ..astwalk import walk
+from ..dims import Dim, dims_equal, subs
+from ..ir import ContainerPart, Module, OpNode, Value
+from ..ops import OPS, REQUIRED, AttrError, ShapeError
+from ..source import Span
+from ..types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
-from .evaluate import EvalError, Val, collecting, evaluate, note_too_deep
-from .exprs import IfExp, Leaf, Lit, Local, Node, TooDeep, Tracked, Tup, Unrenderable, _is_int, locals_in, track, tree_of
+from .evaluate import EvalError, Requirements, Val, collecting, evaluate, note_too_deep
+from .trees import (
+    IfExp,
+    Leaf,
+    Lit,
+    Local,
+    LoopVar,
+    Node,
+    TooDeep,
+    Tracked,
+    Tup,
+    Unrenderable,
+    is_int,
+    locals_in,
+    plain,
+    track,
+    tree_of,
+)
 
 
 @dataclass
@@ -25,6 +41,27 @@ class NodeInfo:
     post: dict[str, Any]  # after it (inferred sizes filled in)
     given: dict[str, Any]  # attr -> Val (or list of Val) of what the user wrote
     ok: bool  # re-inference reproduced the IR exactly
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Why a class holds only for its instances' own arguments: a line, what it does, and the parameters it
+    depends on (None: not known, so all of them)."""
+
+    span: Span
+    why: str
+    params: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class FollowedPart:
+    """A part of a container (the IR's ContainerPart) with its count (a repetition) or iterated values (a
+    comprehension) as an expression in the class's arguments (None: not followed), and whether other arguments
+    could change it."""
+
+    part: ContainerPart
+    tree: Node | None
+    depends: bool
 
 
 @dataclass
@@ -50,9 +87,11 @@ class Analysis:
     state: dict[SpanKey, tuple[list[Val | None], dict[str, Val]]] = field(default_factory=dict)
     # exact divisions in the instance's own statements (not its children's): (dividend, divisor, expression)
     divisions: list[tuple[Node, Node, ast.BinOp]] = field(default_factory=list)
-    # expressions too deep to follow in the instance's own statements: their values are the instance's, so its
-    # class is built for its own arguments only
-    too_deep: list[Span] = field(default_factory=list)
+    # items of list parameters read in the instance's own statements: (the list, the index, expression)
+    indexes: list[tuple[Node, Node, ast.Index]] = field(default_factory=list)
+    # what pins the class to the instance's own arguments, with why (a value too deep to follow, a comprehension
+    # over the arguments written item by item): the class refuses other arguments, naming these lines
+    pinned: list[Pin] = field(default_factory=list)
     # the instance's own analysis names the values its source names (`squeeze`: a Local); the analysis of a
     # child seen from its parent does not (its names mean nothing in the parent's __init__)
     names_locals: bool = False
@@ -65,6 +104,11 @@ class Analysis:
     # names are kept per statement, so a long body costs a lookup per call, not a copy of every value.
     reassigned: frozenset[str] = frozenset()
     snapshots: dict[int, tuple[list[int], list[int], list[dict[str, Val]]]] = field(default_factory=dict)
+    # containers by id: each part of the source with its count (a repetition) or iterated values (a
+    # comprehension) as an expression in the class's arguments, None where it cannot be followed
+    containers: dict[int, list[FollowedPart]] = field(default_factory=dict)
+    # while an item of a comprehension is analysed: its variable, as a LoopVar of that item
+    loop_env: dict[str, Val] = field(default_factory=dict)
 
     def snapshot(self, span: Any) -> None:
         if not self.reassigned:
@@ -77,7 +121,12 @@ class Analysis:
         values.append({n: self.env[n] for n in self.reassigned if n in self.env})
 
     def env_at(self, span: Any) -> Mapping[str, Val]:
-        """The values the innermost statement holding `span` sees (the final ones outside any statement)."""
+        """The values the innermost statement holding `span` sees (the final ones outside any statement), with
+        the variables of the comprehensions whose item is being analysed."""
+        env = self._statement_env(span)
+        return ChainMap(self.loop_env, env) if self.loop_env else env
+
+    def _statement_env(self, span: Any) -> Mapping[str, Val]:
         found = self.snapshots.get(id(span.source))
         if found is None:
             return self.env
@@ -99,7 +148,7 @@ class Analysis:
             raise Unrenderable("too many reassignments of one value to name each")
         local = Local(name, at, val.tree, depth)
         self.locals[local.key] = local
-        return Val(track(val.value, local) if _is_int(val.value) else val.value, local)
+        return Val(track(val.value, local) if is_int(val.value) else val.value, local)
 
 
 def _follow(e: ast.Expr, env: dict[str, Val]) -> Val | None:
@@ -145,13 +194,13 @@ class Analyzer:
         for p in defn.params:
             v = mod.args.get(p.name)
             leaf = Leaf("param", p.name)
-            env[p.name] = Val(Tracked(int(v), leaf) if _is_int(v) else v, leaf)
-        divisions: list[tuple[Node, Node, ast.BinOp]] = []
-        too_deep: list[Span] = []
-        with collecting(divisions, too_deep):
+            env[p.name] = Val(Tracked(int(v), leaf) if is_int(v) else v, leaf)
+        needs = Requirements()
+        with collecting(needs):
             a = self.analyze(mod, env, None, {}, names_locals)
-        a.divisions = divisions
-        a.too_deep = too_deep
+        a.divisions = needs.divisions
+        a.indexes = needs.indexes
+        a.pinned += [Pin(span, "nests too deeply for the generated code to follow") for span in needs.too_deep]
         return a
 
     def _reassigned(self, defn: ast.Definition) -> frozenset[str]:
@@ -262,7 +311,7 @@ class Analyzer:
                 leaf = Leaf("sym", d.id)
                 if given is not None:
                     val = Val(actual, tree_of(actual) if not isinstance(actual, Dim) else Lit(actual))
-                elif _is_int(actual):
+                elif is_int(actual):
                     val = Val(Tracked(int(actual), leaf), leaf)
                 else:
                     val = Val(Dim.sym(d.id), leaf)
@@ -288,9 +337,43 @@ class Analyzer:
             if isinstance(item, OpNode):
                 self._node(item, a, info)
             elif item.kind == "sequential":
-                self._body(item.body, a, info)
+                self._container(item, a, info)
             else:
                 self._child(item, a, info)
+
+    def _container(self, m: Module, a: Analysis, info: DefInfo) -> None:
+        """A container's items, each comprehension item with its variable bound to a LoopVar (so its arguments
+        read `2 ** i`, not item 2's `4`), and the parts' counts and values as expressions."""
+        if sum(p.items for p in m.parts) != len(m.body):  # not a container written as parts (a group)
+            self._body(m.body, a, info)
+            return
+        env = a.env_at(m.span)
+        parts: list[FollowedPart] = []
+        start = 0
+        for part in m.parts:
+            items = m.body[start:start + part.items]
+            start += part.items
+            source = part.count if part.kind == "repeat" else part.values
+            val = _follow(source, dict(env)) if source is not None else None
+            if part.kind == "comprehension":
+                ok = val is not None and isinstance(val.value, tuple) and same(val.value, part.bound, a.sym_map)
+            else:
+                ok = val is not None and is_int(plain(val.value)) and int(plain(val.value)) == part.items
+            tree = val.tree if ok and val is not None else None
+            # whether other arguments could change it: a followed tree says; one not followed, unless constant
+            depends = tree.has_leaf() if tree is not None else (source is not None and _follow(source, {}) is None)
+            parts.append(FollowedPart(part, tree, depends))
+            if part.kind != "comprehension" or part.var is None:
+                self._body(items, a, info)
+                continue
+            outer = a.loop_env
+            for k, (el, value) in enumerate(zip(items, part.bound)):
+                last = tree if k == len(items) - 1 and tree is not None and tree.has_leaf() else None
+                var = LoopVar(part.var, part.span.start, k, value, last)
+                a.loop_env = {**outer, part.var: Val(track(value, var) if is_int(value) else value, var)}
+                self._body([el], a, info)
+            a.loop_env = outer
+        a.containers[id(m)] = parts
 
     def _node(self, node: OpNode, a: Analysis, info: DefInfo) -> None:
         spec = OPS[node.op]
@@ -429,5 +512,5 @@ def _chosen_values(s: ast.If, conds: list[Node | None], before: dict[str, Val], 
             continue
         tree = IfExp(tuple((c, v) for c, v in zip(conds, values) if c is not None), values[-1])
         value = env[name].value
-        env[name] = a.named(name, Val(track(int(value), tree) if _is_int(value) else value, tree), s.span.end)
+        env[name] = a.named(name, Val(track(int(value), tree) if is_int(value) else value, tree), s.span.end)
     return only_values

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...dsl import ast
-from ...dsl.astwalk import walk
+from .. import ast
+from ..astwalk import walk
 
 SpanKey = tuple[int, int, int]
 

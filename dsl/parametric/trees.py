@@ -5,16 +5,30 @@ them yields every attribute and shape as an expression (``cout``, ``(H - 1) // s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ...dsl.dims import Dim
+from ..dims import Dim
 
 PREC_OR, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_UNARY, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 10, 11, 12, 13, 100
 _BIN_PREC = {"or": PREC_OR, "and": PREC_AND, "+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL,
              "//": PREC_MUL, "%": PREC_MUL, "@": PREC_MUL, "**": PREC_POW}
-_CMP = ("==", "!=", "<", "<=", ">", ">=")
+COMPARISON_OPS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True)
+class LoopContext:
+    """Inside the loop that builds item `index` of the comprehension at `at`: its variable is written `name`.
+    Over a `range` with a constant `step`, an earlier item's variable is `name - (index - j) * step`
+    (`channels[i - 1]`: the width the previous item made)."""
+
+    at: int
+    index: int
+    name: str
+    step: int | None = None
 
 
 class Ctx:
@@ -27,6 +41,9 @@ class Ctx:
         # __init__ reads a value the source named (`squeeze = ...`) by its name, computed once at the top;
         # forward and comments write the expression itself
         self.names_locals = names_locals
+        # inside the loop that builds one item of a comprehension: ((the comprehension, the item), the name its
+        # variable has there); that item's variable is written by name, any other as the value it had
+        self.loop: LoopContext | None = None
 
     def leaf(self, kind: str, name: str) -> str:
         self.used.add((kind, name))
@@ -103,13 +120,13 @@ class Bin(Node):
 
     @property
     def prec(self) -> int:  # type: ignore[override]
-        return PREC_CMP if self.op in _CMP else _BIN_PREC[self.op]
+        return PREC_CMP if self.op in COMPARISON_OPS else _BIN_PREC[self.op]
 
     def render(self, ctx: Ctx) -> str:
         p = self.prec
         if self.op == "**":
             lneed, rneed = PREC_POW + 1, PREC_UNARY
-        elif self.op in _CMP:
+        elif self.op in COMPARISON_OPS:
             lneed = rneed = PREC_CMP + 1
         else:
             lneed, rneed = p, p + 1
@@ -235,6 +252,113 @@ def locals_in(node: Node) -> list[Local]:
     return out
 
 
+# The comprehensions (by offset) whose variable was written as a value, while one instance is rendered: where
+# its values come from the arguments, the class holds only for the instance's own arguments. None: not collecting.
+_LOOPS_AS_VALUES: ContextVar[set[int] | None] = ContextVar("loops_as_values", default=None)
+
+
+@contextmanager
+def loops_written_as_values(into: set[int]) -> Iterator[None]:
+    token = _LOOPS_AS_VALUES.set(into)
+    try:
+        yield
+    finally:
+        _LOOPS_AS_VALUES.reset(token)
+
+
+@dataclass(frozen=True)
+class LoopVar(Node):
+    """A comprehension's variable in one of its items: `i` in item 2 of `[Res(c, dilation=2 ** i) for i in
+    range(levels)]`. Written by name inside the loop that builds that item; anywhere else (the next item's input
+    width, a later layer) it is the value it had, which only that compile's arguments give."""
+
+    var: str
+    at: int  # the comprehension (its offset in the source)
+    index: int  # the item
+    value: Any
+    # the values the comprehension iterates, as an expression, when its last item is this one: a later layer
+    # reads the last item's width as `channels[levels - 1]` for any count
+    values_if_last: Node | None = None
+
+    def render(self, ctx: Ctx) -> str:
+        loop = ctx.loop
+        if loop is not None and loop.at == self.at:
+            if loop.index == self.index:
+                return loop.name
+            if loop.step is not None and self.index < loop.index:
+                return f"{loop.name} - {(loop.index - self.index) * loop.step}"
+        elif self.values_if_last is not None:
+            return last_value(self.values_if_last).render(ctx)
+        written = _LOOPS_AS_VALUES.get()
+        if written is not None:
+            written.add(self.at)
+        return literal(self.value, ctx)
+
+    def prec_in(self, ctx: Ctx) -> int:
+        loop = ctx.loop
+        if loop is not None and loop.at == self.at:
+            if loop.index == self.index:
+                return PREC_ATOM
+            return PREC_ADD if loop.step is not None and self.index < loop.index else Lit(self.value).prec
+        if self.values_if_last is not None:
+            return last_value(self.values_if_last).prec_in(ctx)
+        return Lit(self.value).prec
+
+
+def last_value(values: Node) -> Node:
+    """The last value of a comprehension's values: `n - 1` for `range(n)`, `b - 1` for `range(a, b)`, else
+    `values[-1]`."""
+    if isinstance(values, Call) and values.func == "range" and len(values.args) <= 2:
+        return t_sub(values.args[-1], Lit(1))
+    return At(values, Lit(-1))
+
+    def has_leaf(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """`range(levels)`: the one builtin the source calls on compile-time values."""
+
+    func: str
+    args: tuple[Node, ...]
+
+    def __post_init__(self) -> None:
+        self._measure(*self.args)
+
+    def render(self, ctx: Ctx) -> str:
+        return f"{self.func}({', '.join(a.render(ctx) for a in self.args)})"
+
+    def has_leaf(self) -> bool:
+        return any(a.has_leaf() for a in self.args)
+
+
+def subtrees(node: Node) -> Iterator[Node]:
+    """The node and every node below it, through named values too (iteratively: trees can be 200 deep)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, Local):
+            stack.append(n.tree)
+            continue
+        for child in vars(n).values() if hasattr(n, "__dict__") else ():
+            for c in (child if isinstance(child, tuple) else (child,)):
+                for x in (c if isinstance(c, tuple) else (c,)):
+                    if isinstance(x, Node):
+                        stack.append(x)
+
+
+def leaves_in(node: Node) -> list[Leaf]:
+    """The parameters and input-bound sizes a tree reads (through named values too)."""
+    return [n for n in subtrees(node) if isinstance(n, Leaf)]
+
+
+def loop_vars_in(node: Node) -> list[LoopVar]:
+    """The comprehension variables a tree reads (through named values too)."""
+    return [n for n in subtrees(node) if isinstance(n, LoopVar)]
+
+
 @dataclass(frozen=True)
 class Var(Node):
     """A local variable of the generated forward (`x`, `h1`): an atom."""
@@ -293,7 +417,7 @@ class Unrenderable(Exception):
 
 
 # -- Tracked integers ---------------------------------------------------------------------------------
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -302,22 +426,22 @@ def tree_of(v: Any) -> Node:
         return v.tree
     if isinstance(v, tuple):
         return Tup(tuple(tree_of(x) for x in v))
-    return Lit(int(v) if _is_int(v) else v)
+    return Lit(int(v) if is_int(v) else v)
 
 
 def track(value: Any, tree: Node) -> Any:
     """`value` carrying `tree` when it is an int that depends on the arguments; plain otherwise."""
     if tree.height > MAX_TREE_HEIGHT:
         raise TooDeep(f"an expression nested {tree.height} deep")
-    if _is_int(value) and tree.has_leaf():
+    if is_int(value) and tree.has_leaf():
         return Tracked(int(value), tree)
-    return int(value) if _is_int(value) else value
+    return int(value) if is_int(value) else value
 
 
 def _split(t: Node) -> tuple[Node | None, int]:
-    if isinstance(t, Lit) and _is_int(t.value):
+    if isinstance(t, Lit) and is_int(t.value):
         return None, int(t.value)
-    if isinstance(t, Bin) and t.op in "+-" and isinstance(t.right, Lit) and _is_int(t.right.value):
+    if isinstance(t, Bin) and t.op in "+-" and isinstance(t.right, Lit) and is_int(t.right.value):
         return t.left, int(t.right.value) if t.op == "+" else -int(t.right.value)
     return t, 0
 
@@ -346,7 +470,7 @@ def t_sub(a: Node, b: Node) -> Node:
 
 def t_mul(a: Node, b: Node) -> Node:
     for x, y in ((a, b), (b, a)):
-        if isinstance(x, Lit) and _is_int(x.value):
+        if isinstance(x, Lit) and is_int(x.value):
             if x.value == 1:
                 return y
             if x.value == 0:
@@ -377,7 +501,7 @@ class Tracked(int):
 
     def _op(self, other: Any, fn: Callable[[int, int], int], tf: Callable[[Node, Node], Node],
             reflected: bool = False) -> Any:
-        if not _is_int(other):
+        if not is_int(other):
             return NotImplemented
         a, b = (other, self) if reflected else (self, other)
         return track(fn(int(a), int(b)), tf(tree_of(a), tree_of(b)))
