@@ -1,4 +1,4 @@
-"""NumPy emitters for the op families added after the core set (numpy_ref.EMITTERS merges this table).
+"""NumPy emitters for the op families added after the core set (numpy_lower.EMITTERS merges this table).
 
 Each emitter returns the right-hand side of the op's line. Most ops are one kernel call whose keyword
 arguments are the attributes that differ from torch's defaults (`_kernel`), or a NumPy function.
@@ -11,24 +11,18 @@ from ..dsl.ir import OpNode
 from ..dsl.ops.compare import COMPARISONS
 from ..dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
 from ..dsl.types import FLOAT_DTYPES
-from .numpy_ref import (
-    Emitter,
-    Forward,
+from .numpy_emitters import (
     _activation,
     _adaptive,
     _avg_pool,
     _batch_norm,
     _binary,
-    _call,
-    _dim_or_fail,
     _dropout,
     _interpolate,
-    _lit,
     _max_pool,
-    _non_default,
     _softmax,
-    _str,
 )
+from .numpy_forward import Emitter, Forward, _call, _dim_or_fail, _lit, _non_default, _str
 
 _NUMPY_NAMES = {"asin": "np.arcsin", "acos": "np.arccos", "atan": "np.arctan", "asinh": "np.arcsinh",
                 "acosh": "np.arccosh", "atanh": "np.arctanh", "neg": "np.negative"}

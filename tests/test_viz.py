@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import netc
 from netc.codegen import dot
-from netc.codegen.dot import _h, _ident, runs
+from netc.codegen.dot import runs
+from netc.codegen.dot_escape import _h, _ident
 from netc.dsl.ir import Graph
 
 from .conftest import ROOT, SAMPLES, update_snapshots
