@@ -141,11 +141,15 @@ def test_tcn_computes_what_the_authors_code_computes(channels: tuple[int, ...]) 
         torch.testing.assert_close(ours(x), expected)
 
 
+LEVELS_LINE = next(i for i, line in enumerate((SAMPLES / "tcn.net").read_text().splitlines(), 1)
+                   if "for i in range(levels)" in line)
+
+
 def test_tcn_refuses_more_levels_than_widths_naming_the_line() -> None:
     cls = get_backend("torch").build(netc.check(SAMPLES / "tcn.net"), network="TCN")
     for kw in (dict(levels=9), dict(channels=(12, 12))):
         assert not compile_file(SAMPLES / "tcn.net", kw).ok  # the compiler refuses them too
-        with pytest.raises(ValueError, match=r"tcn\.net:24:\d+: `channels\[i\]` is out of range"):
+        with pytest.raises(ValueError, match=rf"tcn\.net:{LEVELS_LINE}:\d+: `channels\[i\]` is out of range"):
             cls(**kw)  # type: ignore[operator]
 
 
@@ -154,7 +158,7 @@ def test_tcn_with_no_levels_is_refused_with_how_to_build_it() -> None:
     item, so it refuses, naming the line, rather than build a head of the wrong width."""
     assert compile_file(SAMPLES / "tcn.net", {"levels": 0}).ok
     cls = get_backend("torch").build(netc.check(SAMPLES / "tcn.net"), network="TCN")
-    with pytest.raises(ValueError, match=r"tcn\.net:24:10: .* at least one item; for none, recompile"):
+    with pytest.raises(ValueError, match=rf"tcn\.net:{LEVELS_LINE}:10: .* at least one item; for none, recompile"):
         cls(levels=0)  # type: ignore[operator]
 
 

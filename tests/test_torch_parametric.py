@@ -361,3 +361,46 @@ def test_a_repetition_compiled_with_no_items_refuses_other_counts() -> None:
     assert len(cls().layers) == 1
     with pytest.raises(ValueError, match=r"zero\.net:8:28: `Blk\(4\) \* n` had no items when compiled"):
         cls(n=2)
+
+
+ALIAS_IN_ELSE = """
+block B(cout: int) {
+    input x: f32[N, cin]
+    h = x -> Linear(cout) as fc
+    if cin != cout {
+        res = x -> Linear(cout) as downsample
+    } else {
+        res = x
+    }
+    output h + res
+}
+network Net(w: int = 8) {
+    input x: f32[N, w]
+    x -> B(16) -> B(16) -> y
+    output y
+}
+"""
+
+ALIAS_BEFORE_IF = ALIAS_IN_ELSE.replace("""    if cin != cout {
+        res = x -> Linear(cout) as downsample
+    } else {
+        res = x
+    }""", """    res = x
+    if cin != cout {
+        res = x -> Linear(cout) as downsample
+    }""")
+
+
+@pytest.mark.parametrize("text", [ALIAS_IN_ELSE, ALIAS_BEFORE_IF], ids=["else-arm", "before-if"])
+def test_a_name_that_aliases_the_input_in_one_arm_is_one_class(text: str) -> None:
+    """`res = x` in the arm without the downsample layer (locuslab's TCN, torchvision's identity): one class
+    whose forward binds `res` on both paths, built right whichever arm the arguments take (it used to be two
+    classes, one of which read `res` before binding it)."""
+    ns = classes(text)
+    assert "B_1" not in ns
+    for cin, cout in ((8, 16), (16, 16)):
+        block = ns["B"](cin=cin, cout=cout)  # type: ignore[operator]
+        x = torch.randn(3, cin)
+        expected = block.fc(x) + (block.downsample(x) if cin != cout else x)
+        torch.testing.assert_close(block(x), expected)
+        assert (block.downsample is None) == (cin == cout)

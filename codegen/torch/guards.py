@@ -59,6 +59,10 @@ class _GuardEmitter:
             for at in attrs:
                 attr_arms.setdefault(at, set()).add(g)
         extra: list[Item] = []
+        fwd_arms: dict[int, set[int]] = {}
+        for it in fwd:
+            for if_id, k in it.guard:
+                fwd_arms.setdefault(if_id, set()).add(k)
         for it in fwd:
             for depth in range(len(it.guard)):
                 path = it.guard[:depth + 1]
@@ -66,8 +70,12 @@ class _GuardEmitter:
                 if key in self.fconds:
                     continue
                 own = [at for at in by_arm_attrs.get(path, []) if attr_arms[at] == {path}]
+                stmt = self.m.ifs[key[0]]
                 if own:
                     self.fconds[key] = f"self.{own[0]} is not None"
+                elif stmt.orelse and key[1] == len(stmt.branches) and \
+                        fwd_arms[key[0]] == set(range(len(stmt.branches) + 1)):
+                    self.fconds[key] = ""  # the `else` of arms forward all writes: every instance took one
                 else:
                     if_stmt = self.m.ifs[key[0]]
                     flag = self.m.names.attrs.name(f"use_{it.raw}", ("flag", if_stmt.span.start, key[1]),
@@ -124,7 +132,10 @@ class _GuardEmitter:
             arms = sorted({it.guard[depth][1] for it in group}, key=lambda k: (k < 0, k))
             for idx, k in enumerate(arms):
                 body = self._block([it for it in group if it.guard[depth][1] == k], depth + 1, side)
-                lines.append(("if " if idx == 0 else "elif ") + self.fconds[(if_id, k)] + ":")
+                cond = self.fconds[(if_id, k)]
+                if not cond and idx == 0:
+                    raise Unrenderable("an `else` arm apart from its `if`")
+                lines.append(("if " if idx == 0 else "elif ") + cond + ":" if cond else "else:")
                 lines.extend("    " + b for b in (body or ["pass"]))
             return lines
         observed = {v.a.decisions.get(if_id) for v in self.m.views}

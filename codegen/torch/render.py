@@ -442,7 +442,19 @@ class Renderer:
                     input_ids.add(v.id)
         var.update(self.state_refs)  # declared parameters and buffers are read as `self.name`
         fwd: list[Item] = []
+        # `res = x` in an `if` arm this instance took: from there on the value is read as `res`, so that an
+        # instance that took the arm binding `res = x -> downsample` writes the same later lines
+        # (and `res = x` before an `if` whose arm rebinds `res`: an instance that skips the arm reads `res` too)
+        events = sorted((at, want, src, guard) for want, entries in self.dinfo.aliases.items()
+                        for src, guard, at in entries
+                        if (all(a.decisions.get(if_id) == k for if_id, k in guard) if guard
+                            else want in self.dinfo.rebound_in_ifs()))
+        named = {(self.dinfo.inputs[j].name if j < len(self.dinfo.inputs) else v.name): v.id
+                 for j, v in enumerate(mod.inputs)}
         for i, u in enumerate(units):
+            while events and events[0][0] < u.span.start:
+                at, want, src, guard = events.pop(0)
+                self._alias(fwd, at, want, src, guard, named, var, holder, loc)
             args = [var[v.id] for v in u.inputs]
             expr, ctx, pack = u.make(args)
             self.needs |= ctx.needs
@@ -489,9 +501,28 @@ class Renderer:
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
             fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used),
                             where=u.span.location()))
+            for v in u.outputs:
+                if v.id in pref:
+                    named[pref[v.id]] = v.id
+        for at, want, src, guard in events:
+            self._alias(fwd, at, want, src, guard, named, var, holder, loc)
         fwd += self._output_aliases(mod, a, var, loc)
         ret = "return " + ", ".join(var[v.id] for v in mod.outputs)
         return View(mod, a, self.init, fwd, ret, params, self.needs, self.why)
+
+    @staticmethod
+    def _alias(fwd: list[Item], at: int, want: str, src: str, guard: tuple[tuple[int, int], ...],
+               named: dict[str, int], var: dict[int, str], holder: dict[str, int], loc: Any) -> None:
+        """`res = x` (the source's alias, in an `if` arm): the value `x` holds is read as `res` from here on."""
+        vid = named.get(src)
+        if vid is None or vid not in var:
+            return  # not a tensor this forward names (a size, a value of the source's arithmetic)
+        target = loc.name(want, ("var", want), what="value")
+        if var[vid] != target:
+            fwd.append(Item(f"alias:{want}@{at}", guard, want, f"{target} = {var[vid]}"))
+            var[vid] = target
+            holder[target] = vid
+        named[want] = vid
 
     def _output_aliases(self, mod: Module, a: Analysis, var: dict[int, str], loc: Any) -> list[Item]:
         """`y = h` where the source binds an output by an alias inside an `if` arm this instance took, so that
@@ -501,7 +532,7 @@ class Renderer:
             want = self.dinfo.output_names[i] if i < len(self.dinfo.output_names) else None
             if want is None or var.get(v.id) == loc.get(("var", want)):
                 continue
-            for _src, guard in self.dinfo.aliases.get(want, []):
+            for _src, guard, _at in self.dinfo.aliases.get(want, []):
                 if guard and all(a.decisions.get(if_id) == k for if_id, k in guard):
                     target = loc.name(want, ("var", want), what="value")
                     out.append(Item(f"alias:{want}", guard, want, f"{target} = {var[v.id]}"))

@@ -33,10 +33,12 @@ class DefInfo:
     bindings: dict[SpanKey, list[str]] = field(default_factory=dict)  # result span -> the names it is bound to
     out_names: dict[SpanKey, list[str]] = field(default_factory=dict)
     inputs: list[ast.Input] = field(default_factory=list)
-    # `y = h`: a name bound to another value, with the `if` arms it sits in (a class writes it where an
-    # instance's output is such an alias: `y = x + h` in one arm, `y = h` in the other)
-    aliases: dict[str, list[tuple[str, tuple[tuple[int, int], ...]]]] = field(default_factory=dict)
+    # `y = h`: a name bound to another value, with the `if` arms it sits in and where (a class writes it where
+    # an instance's output or a later operand is such an alias: `res = x -> downsample` in one arm, `res = x`
+    # in the other)
+    aliases: dict[str, list[tuple[str, tuple[tuple[int, int], ...], int]]] = field(default_factory=dict)
     output_names: list[str | None] = field(default_factory=list)  # `output y`: the name each output reads
+    _rebound: set[str] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, defn: ast.Definition, callables: set[str]) -> DefInfo:
@@ -59,7 +61,7 @@ class DefInfo:
                 if span is not None and names:
                     self.bindings[span_key(span)] = names
                 if len(names) == 1 and len(s.targets) == 1 and isinstance(s.value, ast.Name):
-                    self.aliases.setdefault(names[0], []).append((s.value.id, self.guard_of(s.span)))
+                    self.aliases.setdefault(names[0], []).append((s.value.id, self.guard_of(s.span), s.span.start))
             elif isinstance(s, ast.ExprStmt):
                 e = s.expr
                 if isinstance(e, ast.Chain) and isinstance(e.steps[-1].expr, ast.Name) \
@@ -82,6 +84,17 @@ class DefInfo:
                         self.branches.append(Branch(s, k, body[0].span.start, body[-1].span.end,
                                                     id(body[0].span.source)))
                     self._scan(body, callables)
+
+    def rebound_in_ifs(self) -> set[str]:
+        """The names some statement inside an `if` arm binds (a layer's result or an alias)."""
+        if self._rebound is None:
+            self._rebound = {n for key, names in self.bindings.items() if self._guarded(key) for n in names}
+            self._rebound |= {n for n, entries in self.aliases.items() for _, guard, _ in entries if guard}
+        return self._rebound
+
+    def _guarded(self, key: SpanKey) -> bool:
+        source_id, start, end = key
+        return any(b.source_id == source_id and b.start <= start and end <= b.end for b in self.branches)
 
     def guard_of(self, span: Any) -> tuple[tuple[int, int], ...]:
         """The (if, branch) pairs whose body contains `span`, outermost first."""
