@@ -227,3 +227,13 @@ def test_generated_comprehension_code_is_ruff_clean(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tcn_compiles_with_the_default_inductor_backend_in_one_graph() -> None:
+    """torch.compile's default backend (Inductor, which writes and builds C++ on a CPU) traces the loop-built
+    levels and the `if`/`else` of each block into one graph and computes what eager does."""
+    cls = get_backend("torch").build(netc.check(SAMPLES / "tcn.net"), network="TCN")
+    model = cls(levels=3, channels=(8, 8, 16), p=0.0).eval()  # type: ignore[operator]
+    x = torch.randn(2, 1, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.compile(model, fullgraph=True)(x), model(x))
