@@ -157,6 +157,40 @@ TRANSFORMER_SIZES = {"d_model": 256, "nhead": 8, "num_encoder_layers": 3, "num_d
                      "dim_feedforward": 1024, "dropout": 0}
 
 
+class TemporalBlock(nn.Module):
+    """locuslab/TCN's TemporalBlock as a person writes it (without weight_norm, and without the `net` Sequential
+    that registers conv1 and conv2 twice)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, dilation: int, p: float) -> None:
+        super().__init__()
+        self.pad = (kernel - 1) * dilation
+        self.conv1 = nn.Conv1d(cin, cout, kernel, padding=self.pad, dilation=dilation)
+        self.dropout1 = nn.Dropout(p)
+        self.conv2 = nn.Conv1d(cout, cout, kernel, padding=self.pad, dilation=dilation)
+        self.dropout2 = nn.Dropout(p)
+        self.downsample = nn.Conv1d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.shape[2]
+        h = self.dropout1(F.relu(self.conv1(x)[:, :, :t]))
+        h = self.dropout2(F.relu(self.conv2(h)[:, :, :t]))
+        res = x if self.downsample is None else self.downsample(x)
+        return F.relu(h + res)
+
+
+class TCN(nn.Module):
+    def __init__(self, inputs: int = 1, channels: tuple[int, ...] = (25,) * 8, kernel: int = 7, p: float = 0.05,
+                 classes: int = 10) -> None:
+        super().__init__()
+        widths = (inputs, *channels)
+        self.network = nn.Sequential(*[TemporalBlock(widths[i], widths[i + 1], kernel, 2 ** i, p)
+                                       for i in range(len(channels))])
+        self.linear = nn.Linear(channels[-1], classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.network(x)[:, :, -1])
+
+
 def _padded(b: int, s: int) -> torch.Tensor:
     pad = torch.zeros(b, s, dtype=torch.bool)
     pad[1::2, s * 3 // 4:] = True  # every other sequence a quarter shorter
@@ -175,6 +209,7 @@ CASES: list[tuple[str, str, Callable[[], nn.Module], tuple[int, ...]]] = [
     ("MLP", "mnist_mlp.net", MLP, (256, 784)),
     ("LeNet-5", "lenet5.net", LeNet5, (64, 1, 32, 32)),
     ("ResNet-18", "resnet18.net", ResNet18, (8, 3, 112, 112)),
+    ("TCN", "tcn.net", TCN, (16, 1, 784)),  # the sequential-MNIST model: 784 steps of one pixel
 ]
 
 
