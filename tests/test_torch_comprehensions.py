@@ -237,3 +237,25 @@ def test_tcn_compiles_with_the_default_inductor_backend_in_one_graph() -> None:
     x = torch.randn(2, 1, 40)
     with torch.no_grad():
         torch.testing.assert_close(torch.compile(model, fullgraph=True)(x), model(x))
+
+
+NAMED_ITEMS = """
+block Layer(d: int, dil: int = 1) {
+    input x: f32[N, d, T]
+    output x + (x -> Conv1d(d, 3, padding=dil, dilation=dil))
+}
+network Net(d: int = 8, n: int = 3) {
+    input x: f32[N, d, 32]
+    x -> [Layer(d, dil=2 ** i) for i in range(n)] as layers["layer_{i}"] -> y
+    output y
+}
+"""
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_a_comprehension_with_named_items_loops_with_their_names(n: int) -> None:
+    """`as layers["layer_{i}"]` over `for i in range(n)`: the variable is the item's index, so the names are
+    an f-string in the same loop, and the keys are the compiler's for any `n`."""
+    code, ns = classes(NAMED_ITEMS, "named.net")
+    assert "for i in range(n)" in code and "f'layer_{i}'" in code
+    assert layout(ns["Net"](n=n)) == ir_layout("named.net", NAMED_ITEMS, n=n)  # type: ignore[operator]

@@ -110,18 +110,25 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
         ctx.used |= c.used
         ctx.needs |= c.needs
     if not indexed:  # items named by a pattern: the loop names them as the pattern does, for any count
-        if container != "nn.Sequential" or len(parts) != 1 or len(pieces) != 1 or checks \
-                or parts[0].part.kind != "repeat" or re.search(r"\bi\b", texts[0]):
+        if container != "nn.Sequential" or len(parts) != 1 or len(pieces) != 1 or checks:
             return None
-        n = parts[0].tree.render(ctx)  # type: ignore[union-attr]
+        only, tree = parts[0].part, parts[0].tree
+        assert tree is not None
+        if only.kind == "repeat" and not re.search(r"\bi\b", texts[0]):
+            values = f"range({tree.render(ctx)})"
+        elif only.kind == "comprehension" and r.names.loop_var(only.var or "") == "i" \
+                and isinstance(tree, Call) and tree.func == "range" and len(tree.args) == 1:
+            values = tree.render(ctx)  # `for i in range(n)`: the variable is the item's index, as `{i}` is
+        else:
+            return None
         ctx.needs.add("OrderedDict")
         # the pattern's placeholders (`{i}`, `{i+1}`) are f-string fields; repr quotes the literal parts
         pair = f"(f{m.item_pattern!r}, {texts[0]})"
-        one = f"nn.Sequential(OrderedDict({pair} for i in range({n})))"
+        one = f"nn.Sequential(OrderedDict({pair} for i in {values}))"
         if len(one) <= 88 and "\n" not in one:
             return one
         body = "    " + pair.replace("\n", "\n    ")
-        return f"nn.Sequential(OrderedDict(\n{body}\n    for i in range({n})\n))"
+        return f"nn.Sequential(OrderedDict(\n{body}\n    for i in {values}\n))"
     r.pending_checks += checks
     if container == "nn.Sequential":
         args = [("*" + t if kind == "loop" else t) for kind, t in pieces]
