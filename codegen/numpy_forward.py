@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dsl.dims import Dim, IntLike, Sym, subs
+from ..dsl.dims import Dim, IntLike, subs
 from ..dsl.ir import Graph, OpNode, Value
 from . import naming
 from .numpy_kernel_copy import _kernel_sources
@@ -140,10 +140,3 @@ def _dim_or_fail(f: Forward, d: IntLike) -> str:
     return text
 
 
-def _is_symbol(d: IntLike) -> str | None:
-    """The symbol's name when a dim is exactly one symbol (`B`), else None."""
-    if isinstance(d, Dim) and len(d.terms) == 1:
-        (mono, coef), = d.terms
-        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
-            return mono[0][0].name
-    return None

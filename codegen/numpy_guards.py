@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ast
 
+from ..dsl.dims import symbol_name
 from ..dsl.ir import Value
-from .numpy_forward import Forward, _is_symbol, _str
+from .numpy_forward import Forward, _str
 
 
 def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str], constraints: bool = True) -> list[str]:
@@ -19,7 +20,7 @@ def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str], constr
     for var, value in inputs:  # first pass: the checks, which mark the symbols they read
         checks[var] = []
         for axis, d in enumerate(value.type.dims):
-            s = _is_symbol(d)
+            s = symbol_name(d)
             if s is not None and f.bindable[s] == (var, axis):
                 continue
             text = f.dim(d)
@@ -34,7 +35,7 @@ def _guards(f: Forward, inputs: list[tuple[str, Value]], bound: set[str], constr
         lines.append(f"if {var}.ndim != {len(dims)}:")
         lines.append(f"    raise ValueError({message} + str({var}.shape))")
         for axis, d in enumerate(dims):
-            s = _is_symbol(d)
+            s = symbol_name(d)
             if s is not None and f.bindable[s] == (var, axis) and s in f.used_symbols and s not in bound:
                 lines.append(f"{f.symbols[s]} = {var}.shape[{axis}]")
                 bound.add(s)

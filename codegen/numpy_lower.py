@@ -7,12 +7,12 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ..dsl.dims import Dim, subs
+from ..dsl.dims import Dim, subs, symbol_name
 from ..dsl.ir import Graph, Module, OpNode, Value
 from ..dsl.types import DTYPES, FLOAT_DTYPES
 from . import naming
 from .numpy_emitters import EMITTERS as _CORE_EMITTERS
-from .numpy_forward import Emitter, Forward, UnsupportedOp, _dim_or_fail, _is_symbol, _lit, _shape, _str
+from .numpy_forward import Emitter, Forward, UnsupportedOp, _dim_or_fail, _lit, _shape, _str
 from .numpy_guards import _guards
 from .numpy_ops import EMITTERS as _MORE_EMITTERS
 
@@ -36,7 +36,7 @@ def _lower(graph: Graph, definitions: dict[str, Any], guards: bool, trace: bool)
         f.names[value.id] = var
         inputs.append((var, value))
         for axis, d in enumerate(value.type.dims):
-            s = _is_symbol(d)
+            s = symbol_name(d)
             if s is not None and s not in f.bindable:
                 f.bindable[s] = (var, axis)
     chain = next((c for c in ("x", "h", "y", "z") if f.ns.available(c)), None) or f.ns.name("x")

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..dsl.dims import Dim, IntLike, Sym
+from ..dsl.dims import symbol_name
 from ..dsl.ir import Graph, OpNode, StateNode, Value
 from ..dsl.types import DTYPES
 from . import onnx_more as m
@@ -85,12 +85,6 @@ def _value_info(name: str, v: Value) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, _ONNX_DTYPES[v.type.dtype], dims)
 
 
-def _is_symbol(d: IntLike) -> str | None:
-    if isinstance(d, Dim) and len(d.terms) == 1:
-        (mono, coef), = d.terms
-        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
-            return mono[0][0].name
-    return None
 
 
 def _state_initializer(b: Builder, state: StateNode) -> None:
@@ -128,7 +122,7 @@ def to_onnx(graph: Graph, weights: dict[str, np.ndarray], opset: int = OPSET,
         b.names[value.id] = name
         inputs.append(_value_info(name, value))
         for axis, d in enumerate(value.type.dims):
-            s = _is_symbol(d)
+            s = symbol_name(d)
             if s is not None and s not in b.symbols:
                 b.symbols[s] = (name, axis)
     for state in graph.root.state_nodes():

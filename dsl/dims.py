@@ -83,6 +83,14 @@ class Dim:
             return self.terms[0][1]
         return None
 
+    def as_symbol(self) -> str | None:
+        """The symbol's name when the dim is exactly one symbol (`B`), else None."""
+        if len(self.terms) == 1:
+            (mono, coef), = self.terms
+            if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Sym):
+                return mono[0][0].name
+        return None
+
     def symbols(self) -> set[str]:
         out: set[str] = set()
         for mono, _ in self.terms:
@@ -360,3 +368,8 @@ def fmt(d: IntLike) -> str:
 
 def is_dim(x: object) -> bool:
     return isinstance(x, Dim) or (isinstance(x, int) and not isinstance(x, bool))
+
+
+def symbol_name(d: IntLike) -> str | None:
+    """The symbol's name when a dim is exactly one symbol (`B`), else None (for ints too)."""
+    return d.as_symbol() if isinstance(d, Dim) else None
