@@ -22,6 +22,20 @@ def in_repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     return ROOT
 
 
+def torch_namespace(text: str, path: str = "t.net", overrides: dict[str, object] | None = None,
+                    ) -> tuple[str, dict[str, object]]:
+    """The torch backend's file for a program given as text, and the namespace it defines when run."""
+    import netc
+    from netc.codegen import get_backend
+
+    result = netc.check_source(text, path, overrides or None)
+    assert result.ok, result.diagnostics
+    code = get_backend("torch").generate(result).code
+    ns: dict[str, object] = {}
+    exec(compile(code, f"<{path}>", "exec"), ns)  # noqa: S102 - our generated code
+    return code, ns
+
+
 def update_snapshots() -> bool:
     return os.environ.get("NETC_UPDATE_SNAPSHOTS") == "1"
 

@@ -21,16 +21,9 @@ import netc  # noqa: E402
 from netc.codegen import get_backend  # noqa: E402
 from netc.dsl.compiler import compile_file  # noqa: E402
 
+from .conftest import torch_namespace  # noqa: E402
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-
-def classes(text: str, path: str = "t.net") -> tuple[str, dict[str, object]]:
-    result = netc.check_source(text, path)
-    assert result.ok, result.diagnostics
-    code = get_backend("torch").generate(result).code
-    ns: dict[str, object] = {}
-    exec(compile(code, f"<{path}>", "exec"), ns)  # noqa: S102 - our generated code
-    return code, ns
 
 
 def layout(model: object) -> list[tuple[str, tuple[int, ...]]]:
@@ -175,7 +168,7 @@ network Net(c: int = 3, widths: list = (8, 16, 32)) {
 def test_a_comprehension_that_is_not_one_loop_refuses_other_values_by_line() -> None:
     """Each item's input width is the previous item's width: written item by item, the class holds for its own
     widths only, and says so; it still takes any `c`."""
-    code, ns = classes(CHAINED, "chained.net")
+    code, ns = torch_namespace(CHAINED, "chained.net")
     net = ns["Net"]
     assert layout(net(c=5)) == ir_layout("chained.net", CHAINED, c=5)  # type: ignore[operator]
     with pytest.raises(ValueError, match=r"chained\.net:4:10: .* is written item by item"):
@@ -196,7 +189,7 @@ network Net(c: int = 4) {
 
 
 def test_a_comprehension_over_constant_values_loops_over_them() -> None:
-    code, ns = classes(CONSTANT_VALUES, "const.net")
+    code, ns = torch_namespace(CONSTANT_VALUES, "const.net")
     assert "for d in (1, 2, 4)" in code
     for c in (1, 4, 7):
         assert layout(ns["Net"](c=c)) == ir_layout("const.net", CONSTANT_VALUES, c=c)  # type: ignore[operator]
@@ -213,7 +206,7 @@ network Net(c: int = 4, n: int = 3) {
 
 @pytest.mark.parametrize("n", [1, 2, 5])
 def test_a_comprehension_that_does_not_read_its_variable_loops_with_underscore(n: int) -> None:
-    code, ns = classes(UNUSED_VARIABLE, "unused.net")
+    code, ns = torch_namespace(UNUSED_VARIABLE, "unused.net")
     assert "for _ in range(n)" in code
     assert layout(ns["Net"](n=n)) == ir_layout("unused.net", UNUSED_VARIABLE, n=n)  # type: ignore[operator]
 
@@ -221,7 +214,7 @@ def test_a_comprehension_that_does_not_read_its_variable_loops_with_underscore(n
 def test_generated_comprehension_code_is_ruff_clean(tmp_path: Path) -> None:
     for name, text in (("tcn.net", (SAMPLES / "tcn.net").read_text()), ("chained.net", CHAINED),
                        ("const.net", CONSTANT_VALUES), ("unused.net", UNUSED_VARIABLE)):
-        code, _ = classes(text, name)
+        code, _ = torch_namespace(text, name)
         out = tmp_path / (Path(name).stem + ".py")
         out.write_text(code)
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(tmp_path)],
@@ -256,6 +249,6 @@ network Net(d: int = 8, n: int = 3) {
 def test_a_comprehension_with_named_items_loops_with_their_names(n: int) -> None:
     """`as layers["layer_{i}"]` over `for i in range(n)`: the variable is the item's index, so the names are
     an f-string in the same loop, and the keys are the compiler's for any `n`."""
-    code, ns = classes(NAMED_ITEMS, "named.net")
+    code, ns = torch_namespace(NAMED_ITEMS, "named.net")
     assert "for i in range(n)" in code and "f'layer_{i}'" in code
     assert layout(ns["Net"](n=n)) == ir_layout("named.net", NAMED_ITEMS, n=n)  # type: ignore[operator]

@@ -18,6 +18,8 @@ import netc  # noqa: E402
 from netc.codegen import get_backend  # noqa: E402
 from netc.codegen import torch as torch_backend  # noqa: E402
 
+from .conftest import torch_namespace  # noqa: E402
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
@@ -33,12 +35,7 @@ def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int
 
 
 def module_namespace(text: str, path: str = "t.net") -> tuple[str, dict[str, Any]]:
-    result = netc.check_source(text, path)
-    assert result.ok, result.diagnostics
-    code = get_backend("torch").generate(result).code
-    ns: dict[str, Any] = {}
-    exec(compile(code, f"<{path}>", "exec"), ns)  # noqa: S102 - our generated code
-    return code, ns
+    return torch_namespace(text, path)
 
 
 def test_mobilenet_v3_squeeze_width_is_make_divisible_for_every_expanded_width() -> None:

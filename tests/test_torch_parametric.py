@@ -18,13 +18,11 @@ import netc  # noqa: E402
 from netc.cli import main  # noqa: E402
 from netc.codegen import get_backend  # noqa: E402
 
+from .conftest import torch_namespace  # noqa: E402
+
 
 def classes(text: str, path: str = "t.net", **overrides: object) -> dict[str, object]:
-    result = netc.check_source(text, path, overrides or None)
-    code = get_backend("torch").generate(result).code
-    ns: dict[str, object] = {}
-    exec(compile(code, f"<{path}>", "exec"), ns)  # noqa: S102 - our generated code
-    return ns
+    return torch_namespace(text, path, overrides)[1]
 
 
 NESTED_IF = """
