@@ -3,15 +3,25 @@ folders pyproject.toml maps (netc/, dsl/, codegen/, grammar/) is one of its list
 installs in editable mode (which follows the folders) and breaks a wheel install (which does not)."""
 from __future__ import annotations
 
-import tomllib
+import ast
+import re
 
 from .conftest import ROOT
 
 
+def _setting(name: str) -> str:
+    """One line of pyproject.toml's [tool.setuptools] (tomllib is Python 3.11+; netc supports 3.10)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[tool.setuptools]", 1)[1].split("\n[", 1)[0]
+    match = re.search(rf"^{re.escape(name)} = (.+)$", section, re.M)
+    assert match, name
+    return match.group(1)
+
+
 def test_every_source_package_is_listed_for_the_wheel() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    roots: dict[str, str] = config["package-dir"]
-    listed = set(config["packages"])
+    pairs = re.findall(r'"([\w.]+)" = "([\w/]+)"', _setting("package-dir"))
+    roots = dict(pairs)
+    listed = set(ast.literal_eval(_setting("packages")))
     found = set()
     for name, folder in roots.items():
         if "." in name:
