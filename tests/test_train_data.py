@@ -138,3 +138,31 @@ def test_a_text_with_more_characters_than_the_embedding_is_an_error(tmp_path: Pa
                     "    optimizer: Adam()\n    epochs: 1\n}\n")
     out = CliRunner().invoke(main, ["check", str(path)])
     assert out.exit_code == 1 and "8 distinct characters, but `Lm` embeds only 4" in out.stderr
+
+
+def test_worker_processes_take_the_same_steps_as_none(tmp_path: Path) -> None:
+    """--workers 2: one DataLoader for the run (its workers start once), each batch asked with its epoch so that
+    the workers augment as the main process does, and the workers' seeds drawn from the loader's own generator,
+    not from the global one that Dropout draws from: the run takes exactly the steps of one without workers."""
+    import multiprocessing
+
+    image_folder(tmp_path / "pics")
+    section = """
+train t(Cnn) {
+    data: images("pics", val=0.25)
+    transforms: [resize(9, 9), random_crop(8, 8), flip, color_jitter(brightness=0.2), to_float(255), channels_first]
+    loss: cross_entropy
+    optimizer: Adam(lr=1e-2)
+    batch: 6
+    epochs: 3
+}
+"""
+    net = CNN.replace("relu -> flatten(1)", "relu -> Dropout(0.3) -> flatten(1)")
+    runs = {}
+    for workers in (0, 2):
+        (tmp_path / str(workers)).mkdir()
+        runs[workers] = run(tmp_path / str(workers), section.replace('"pics"', '"../pics"'), net, workers=workers).run()
+    assert runs[2].steps == runs[0].steps  # every step's loss, bit for bit
+    assert len(runs[0].steps) == 3 * 3
+    assert len(set(runs[0].steps)) == len(runs[0].steps)
+    assert multiprocessing.active_children() == []  # the workers ended with the run

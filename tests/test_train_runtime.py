@@ -184,7 +184,12 @@ train t(Mlp) {
 """
 
 
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path: Path, workers: int) -> None:
+    """Also with DataLoader workers, against the run without: they live for the whole run, and the resumed
+    run's first epoch starts part-way through its batches."""
+    import multiprocessing
+
     path = write(tmp_path, SEC)
     full = trainer(path, tmp_path / "full")
     report_full = full.run()
@@ -193,12 +198,13 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path: Path)
         if step == 17:  # in the middle of the second epoch
             raise KeyboardInterrupt
 
-    part = trainer(path, tmp_path / "part", on_step=stop)
+    part = trainer(path, tmp_path / "part", on_step=stop, workers=workers)
     report = part.run()
+    assert multiprocessing.active_children() == []  # Ctrl-C ended the workers too
     assert report.interrupted and report.checkpoint == tmp_path / "part" / "interrupted.pt"
     state = torch.load(report.checkpoint, weights_only=True)  # plain tensors and containers only
     assert state["step"] == 17 and state["epoch"] == 1
-    again = trainer(path, tmp_path / "part", resume=report.checkpoint)
+    again = trainer(path, tmp_path / "part", resume=report.checkpoint, workers=workers)
     resumed = again.run()
     assert resumed.steps == report_full.steps  # every step's loss, bit for bit
     final = again.models["Mlp"].state_dict()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,116 @@ def test_without_torchvision_the_error_is_located_and_says_how_to_install(tmp_pa
     assert "error[E513]: `torchvision(...)` needs torchvision, which is not installed" in result.output
     assert "t.net:9:5" in result.output and "pip install torchvision" in result.output
     assert "Traceback" not in result.output
+
+
+# -- a stand-in package on sys.path ------------------------------------------------------------------
+# The tests above hand the adapter a module object; these put a small `torchvision` package on disk and on
+# sys.path, so that `import torchvision.datasets` goes through the ordinary import machinery. Its data set
+# follows torchvision's contract (root, train, transform, target_transform, download; items (PIL image, class
+# index); `targets`) and keeps its samples in files under root, as torchvision's data sets do: without those
+# files it raises torchvision's own "Dataset not found" RuntimeError. It is a stand-in because torchvision
+# cannot be installed beside torch 2.13.0 here.
+STANDIN = '''
+import os
+
+import numpy as np
+from PIL import Image
+
+
+class TinyDigits:
+    """8x8 grayscale digits (uint8 [H, W]: Pillow mode L) kept in ROOT/TinyDigits/{train,test}.npz."""
+
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+        if download:
+            raise AssertionError("netc asked for a download")
+        path = os.path.join(root, "TinyDigits", "train.npz" if train else "test.npz")
+        if not os.path.exists(path):
+            raise RuntimeError("Dataset not found or corrupted. You can use download=True to download it")
+        with np.load(path) as z:
+            self.data, self.targets = z["images"], [int(t) for t in z["labels"]]
+        self.transform, self.target_transform = transform, target_transform
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        image, target = Image.fromarray(self.data[i]), self.targets[i]
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+'''
+
+MLP = """
+network Mlp {
+    input x: f32[B, 64]
+    x -> Linear(32) as fc1 -> relu -> Linear(10) as fc2 -> logits
+    output logits
+}
+
+train t(Mlp) {
+    data: torchvision(TinyDigits, root="vision", val=0.2)
+    transforms: [to_float(255), flatten]
+    batch: 32
+    loss: cross_entropy
+    optimizer: Adam(lr=0.01)
+    epochs: 4
+    metrics: [accuracy]
+}
+"""
+
+
+@pytest.fixture
+def standin_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The stand-in package under tmp_path/site, on sys.path for this test only; returns the .net file's
+    folder (with TinyDigits' training file under vision/: 400 of netc's shipped digits, pixels 0..255)."""
+    import torchmetrics.classification  # noqa: F401  (it looks torchvision up when it loads: the real answer)
+    import torchmetrics.functional  # noqa: F401
+
+    from netc.train.data import load_digits
+
+    site = tmp_path / "site" / "torchvision"
+    (site / "datasets").mkdir(parents=True)
+    (site / "__init__.py").write_text("from . import datasets\n")
+    (site / "datasets" / "__init__.py").write_text(STANDIN)
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    images, labels = load_digits()
+    (tmp_path / "vision" / "TinyDigits").mkdir(parents=True)
+    np.savez(tmp_path / "vision" / "TinyDigits" / "train.npz", images=(images[:400] * 15).astype(np.uint8),
+             labels=labels[:400])
+    (tmp_path / "t.net").write_text(MLP)
+    yield tmp_path
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]  # the stand-in must not outlive the test
+
+
+def test_a_data_set_from_a_torchvision_package_on_sys_path(standin_on_path: Path) -> None:
+    from netc.train.data import load_digits
+    from netc.train.loader import PartDataset
+
+    run = prepare(standin_on_path / "t.net", out=standin_on_path / "o", progress=False, echo=lambda s: None,
+                  tensorboard=False)
+    assert sys.modules["torchvision"].__file__.startswith(str(standin_on_path / "site"))  # the package on disk
+    # The network sees the stand-in's pixels / 255, flattened: compared with netc's digits read directly.
+    images, labels = load_digits()
+    rows = run.splits.train.index[:5]
+    x, y = PartDataset(run.splits.train).__getitems__(np.arange(5))
+    want = (images[:400] * 15).astype(np.uint8)[rows].reshape(5, 64).astype(np.float32) / 255
+    assert np.array_equal(x.numpy(), want) and y.tolist() == labels[rows].tolist()
+    report = run.run()
+    assert report.history[-1]["train_loss"] < report.history[0]["train_loss"] / 2
+
+
+def test_missing_files_are_a_located_error_naming_root(standin_on_path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(standin_on_path / "vision")
+    result = CliRunner().invoke(main, ["train", str(standin_on_path / "t.net"), "--out",
+                                       str(standin_on_path / "o"), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert f"error[E513]: cannot open torchvision's TinyDigits in {standin_on_path / 'vision'}: Dataset not found" \
+        in result.output
+    assert "t.net:9:5" in result.output and "never downloads" in result.output and "Traceback" not in result.output

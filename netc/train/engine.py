@@ -21,6 +21,7 @@ from torch import nn
 from .errors import TrainError
 
 PRECISIONS = ("32", "bf16", "fp16")
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable: entered twice per step in 32-bit training
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Engine:
     # -- a step ----------------------------------------------------------------------------------
     def autocast(self) -> Any:
         if self.precision == "32":
-            return contextlib.nullcontext()
+            return _NO_AUTOCAST
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 

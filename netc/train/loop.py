@@ -20,7 +20,7 @@ from . import checkpoint as ckpt
 from . import data as data_mod
 from .engine import Engine
 from .errors import TrainError
-from .loader import GlobalBatchSampler, epoch_seed, loader
+from .loader import Batches, GlobalBatchSampler, epoch_seed, loader
 from .log import Progress, Table, TensorBoard, write_logs
 from .metrics import SplitMetrics
 from .recipe import Recipe
@@ -153,7 +153,7 @@ class Run:
         parts = 1 if self.opts.accumulate == 1 else min(self.opts.accumulate, len(x))
         if parts == 1:
             steps = self.recipe.losses(self.run_models, self.models, x, y)
-            weight = len(x) * eng.world / global_n
+            weight = x.shape[0] * eng.world / global_n
             while True:
                 with eng.autocast():  # the forward of the next network's loss, after the previous one's step
                     item = next(steps, None)
@@ -216,33 +216,39 @@ class Run:
             table.row(row)
         board = TensorBoard(self.folder, self.opts.tensorboard and main)
         pin = self.device.type == "cuda"
+        move = self.device.type != "cpu"  # batches come as CPU tensors: on a CPU run no `.to` per step
+        batches = Batches(self.splits.train, self.opts.workers, pin, s.seed)
+        # The step count at which the run ends inside an epoch: the section's `steps`, or --stop-after.
+        cap = s.steps if s.steps is not None and self.opts.epochs is None else math.inf
+        if self.opts.stop_after is not None:
+            cap = min(cap, self.opts.stop_after)
+        on_step = self.opts.on_step
         stopped = False
         try:
             while self.epoch < self.epochs and not stopped:
                 started = time.perf_counter()
                 self._train_mode()
-                self.splits.train.epoch = self.epoch  # seeds this epoch's augmentations
                 sampler = GlobalBatchSampler(len(self.splits.train), s.batch, epoch_seed(s.seed, self.epoch), eng.rank,
                                              eng.world, start=self.batch_in_epoch)
                 bar = Progress(len(sampler.shards), f"epoch {self.epoch + 1}/{self.epochs}",
                                self.opts.progress and main, done=self.batch_in_epoch)
-                batches = loader(self.splits.train, sampler, self.opts.workers, pin)
-                for i, (x, y) in enumerate(batches, start=self.batch_in_epoch):
-                    if s.steps is not None and self.step >= s.steps and self.opts.epochs is None:
+                sizes = sampler.sizes
+                # (the epoch also seeds the batches' augmentations)
+                for i, (x, y) in enumerate(batches.epoch(sampler, self.epoch), start=self.batch_in_epoch):
+                    if self.step >= cap:  # the section's `steps` end the run as planned, --stop-after early
+                        stopped = not (s.steps is not None and self.opts.epochs is None and self.step >= s.steps)
                         break
-                    if self.opts.stop_after is not None and self.step >= self.opts.stop_after:
-                        stopped = True
-                        break
-                    x = x.to(self.device, non_blocking=True)
-                    y = None if y is None else y.to(self.device, non_blocking=True)
-                    self.tally.add(self._train_step(x, y, sampler.sizes[i]), sampler.sizes[i])
+                    if move:
+                        x = x.to(self.device, non_blocking=True)
+                        y = None if y is None else y.to(self.device, non_blocking=True)
+                    self.tally.add(self._train_step(x, y, sizes[i]), sizes[i])
                     self.step += 1
                     self.batch_in_epoch = i + 1
                     if self.tally.full:
                         bar.loss(self._read_losses())
                     bar.advance()
-                    if self.opts.on_step is not None:
-                        self.opts.on_step(self, self.step)
+                    if on_step is not None:
+                        on_step(self, self.step)
                 self._read_losses()
                 bar.close()
                 seen, total = self.epoch_sums
@@ -265,6 +271,8 @@ class Run:
         except KeyboardInterrupt:
             board.close()
             return self._interrupted()
+        finally:
+            batches.close()
         board.close()
         if self.test and main:
             self.opts.echo(f"test ({self.test_weights} weights): "
@@ -414,6 +422,11 @@ class Run:
             self.best is None or (value < self.best if lower else value > self.best))
         if improved:
             self.best, self.best_epoch = value, self.epoch
+        due = self.epoch % policy["every"] == 0 or final
+        gathered = self.engine.world > 1 and self.engine.strategy == "fsdp"  # every process joins state()
+        if not (due or improved or gathered):
+            self._write_logs(False)  # nothing to save: no copy of the weights and optimizer state to build
+            return
         state = self._collective_state()
         if improved and state is not None and self.splits.test is not None:
             self.best_weights = {a: {k: v.clone() for k, v in w.items()} for a, w in state["models"].items()}
@@ -421,7 +434,7 @@ class Run:
             return
         safetensors = policy.get("format") == "safetensors"
         meta = {"train": self.section.name, "epoch": str(self.epoch)}
-        if self.epoch % policy["every"] == 0 or final:
+        if due:
             ckpt.save(self.folder / "last.pt", state)
             ckpt.save(self.folder / f"epoch_{self.epoch:04d}.pt", state)
             ckpt.prune(self.folder, policy["keep"])
