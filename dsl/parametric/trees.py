@@ -41,8 +41,8 @@ class Ctx:
         # __init__ reads a value the source named (`squeeze = ...`) by its name, computed once at the top;
         # forward and comments write the expression itself
         self.names_locals = names_locals
-        # inside the loop that builds one item of a comprehension: ((the comprehension, the item), the name its
-        # variable has there); that item's variable is written by name, any other as the value it had
+        # inside the loop that builds one item of a comprehension (see LoopContext); elsewhere None, and a
+        # comprehension's variable is written as the value it had in its item
         self.loop: LoopContext | None = None
 
     def leaf(self, kind: str, name: str) -> str:
