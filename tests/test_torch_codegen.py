@@ -350,3 +350,48 @@ def test_optional_input_is_sampled_when_not_passed() -> None:
     torch.manual_seed(0)
     torch.testing.assert_close(model(x)[0], a)
     assert not torch.equal(a, recon)
+
+
+INPLACE_ADD = """
+network Net() {
+    input x: f32[B, 8]
+    y = x -> Linear(8) as fc1 -> BatchNorm1d as bn
+    b = x -> Linear(8) as fc2
+    y = y + b
+    r = x -> Linear(8) as fc3 -> relu
+    z = r + b
+    s = x -> Linear(1) as fc4
+    w = s + b
+    output y, z, w, a2 = y -> Linear(8) as fc5
+}
+"""
+
+
+def test_a_residual_add_is_in_place_only_where_autograd_allows() -> None:
+    """`y += x` (torchvision's `out += identity`) only where the overwritten value is read by nothing else, its
+    producer's backward does not need it (BatchNorm, not ReLU) and it has the result's shape; the gradients are
+    those of the functional computation (an in-place add autograd forbids would raise in backward)."""
+    from .conftest import torch_namespace
+
+    code, ns = torch_namespace(INPLACE_ADD, "inplace.net")
+    lines = [line.split("#")[0].strip() for line in code.splitlines()]
+    assert "y += b" in lines  # the BatchNorm output, read once
+    assert not any(line.startswith(("r +=", "z +=", "s +=", "w +=")) for line in lines), code  # ReLU's; broadcast
+    model = ns["Net"]().train()
+    x = torch.randn(4, 8)
+    outs = model(x)
+    sum(o.sum() for o in outs).backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters()}
+    model.zero_grad()
+    m = model
+    a = m.bn(m.fc1(x))
+    b = m.fc2(x)
+    y = a + b
+    z = torch.relu(m.fc3(x)) + b
+    w = m.fc4(x) + b
+    expected = (y, z, w, m.fc5(y))
+    for got, want in zip(outs, expected):
+        torch.testing.assert_close(got, want)
+    sum(o.sum() for o in expected).backward()
+    for k, p in model.named_parameters():
+        torch.testing.assert_close(grads[k], p.grad, msg=k)

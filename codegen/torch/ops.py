@@ -8,6 +8,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from ...dsl.dims import dims_equal
 from ...dsl.ir import Module, OpNode
 from ...dsl.ops.compare import COMPARISONS
 from ...dsl.ops.elementwise import EXACT_UNARY, FLOAT_UNARY
@@ -34,8 +35,8 @@ def _uses(root: Module) -> dict[int, int]:
 
 
 def _may_overwrite_input(node: OpNode) -> bool:
-    """True when the node's one input is read by nothing else and its producer's backward does not need it."""
-    (x,) = node.inputs
+    """True when the node's first input is read by nothing else and its producer's backward does not need it."""
+    x = node.inputs[0]
     if not isinstance(x.producer, OpNode) or x.producer.op not in _OVERWRITABLE:
         return False
     root = node.parent
@@ -50,6 +51,24 @@ class ReLU(Func):
             a.need("F")
             return f"F.relu({xs[0]}, inplace=True)"
         return super().forward(xs, a)
+
+
+def _accumulate(symbol: str, method: str) -> Expr:
+    """`y + x` where `y` is read by nothing else and its producer's backward does not need it (a BatchNorm's
+    output before the residual add): added in place, `y.add_(x)`, written `y += x` as torchvision's
+    `out += identity` (no new activation per block). Otherwise, and when `y` would have to grow by
+    broadcasting or change dtype, the plain expression."""
+    plain = _binary(symbol)
+
+    def fn(xs: list[str], a: Attrs) -> str:
+        node = a.node
+        if len(xs) == 2 and _may_overwrite_input(node):
+            y, out = node.inputs[0].type, node.outputs[0].type
+            if y.dtype == out.dtype and len(y.dims) == len(out.dims) and \
+                    all(dims_equal(d, e) is True for d, e in zip(y.dims, out.dims)):
+                return f"{xs[0]}.{method}({xs[1]})"
+        return plain.forward(xs, a)
+    return Expr(fn)
 
 
 def _binary(symbol: str) -> Expr:
@@ -309,7 +328,7 @@ EMITTERS: dict[str, Emitter] = {
                                                       _dim_kw(a)])),
     "chunk": Expr(lambda xs, a: _call("torch.chunk", [xs[0], a["chunks"], _dim_kw(a)])),
     # arithmetic
-    "add": _binary("+"), "sub": _binary("-"), "mul": _binary("*"), "div": _binary("/"),
+    "add": _accumulate("+", "add_"), "sub": _accumulate("-", "sub_"), "mul": _binary("*"), "div": _binary("/"),
     "matmul": Expr(lambda xs, a: Bin("@", Var(xs[0]), Var(xs[1])).render(a.ctx)),
     # activations
     "relu": ReLU("F.relu", module="nn.ReLU"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,10 @@ class ClassPlan:
     returns: int = 1
     doc: str = ""
     specialised: str = ""  # why this class stands for only some instances of its definition
+
+
+# `y.add_(x)` (an add in place, see ops._accumulate) written back into `y`: `y += x`, as a person writes it
+_AUGMENTED = re.compile(r"(?P<var>[A-Za-z_]\w*)\.(?P<method>add|sub)_\((?P<arg>[\w.]+)\)")
 
 
 class DefNames:
@@ -492,6 +497,11 @@ class Renderer:
                 holder[chosen] = v.id
                 targets.append(chosen)
             text = expr if all(t == "_" for t in targets) else f"{pack(targets)} = {expr}"
+            if len(targets) == 1 and (inplace := _AUGMENTED.fullmatch(expr)):
+                op = "+" if inplace["method"] == "add" else "-"
+                first, arg = inplace["var"], inplace["arg"]
+                # `y = y.add_(x)` is `y += x`; into another name (`y = a.add_(b)`) it reads as the sum it is
+                text = f"{first} {op}= {arg}" if first == targets[0] else f"{targets[0]} = {first} {op} {arg}"
             if u.loop is not None:
                 item = loc.name("layer", ("loop", u.key), what="value")
                 carried = ", ".join(targets)
