@@ -20,6 +20,7 @@ nn = torch.nn
 import netc  # noqa: E402
 from netc.codegen import get_backend  # noqa: E402
 from netc.dsl.compiler import compile_file  # noqa: E402
+from netc.dsl.diagnostics import CompileError  # noqa: E402
 
 from .conftest import torch_namespace  # noqa: E402
 
@@ -252,3 +253,25 @@ def test_a_comprehension_with_named_items_loops_with_their_names(n: int) -> None
     code, ns = torch_namespace(NAMED_ITEMS, "named.net")
     assert "for i in range(n)" in code and "f'layer_{i}'" in code
     assert layout(ns["Net"](n=n)) == ir_layout("named.net", NAMED_ITEMS, n=n)  # type: ignore[operator]
+
+
+FALLING = """
+network Net(c: int = 4, widths: list = (8, 16, 24, 32, 40), n: int = 5) {
+    input x: f32[N, c]
+    x -> Linear(c) -> [Linear(widths[i]) for i in range(n - 1, 0, -1)] as layers -> y
+    output y
+}
+"""
+
+
+def test_a_falling_range_loops_and_checks_its_first_index_too() -> None:
+    """Over `range(n - 1, 0, -1)` the largest index is the first item's: the item before is `widths[i + 1]`,
+    and the constructor refuses `n = 6` (the first item would read widths[5]) as the compiler does."""
+    code, ns = torch_namespace(FALLING, "falling.net")
+    assert "widths[i + 1]" in code
+    for kw in (dict(n=5), dict(n=3), dict(widths=(2, 3, 4, 5, 6, 7), n=6)):
+        assert layout(ns["Net"](**kw)) == ir_layout("falling.net", FALLING, **kw)  # type: ignore[operator]
+    with pytest.raises(CompileError, match="out of range"):  # the compiler refuses it too
+        netc.check_source(FALLING, "falling.net", {"n": 6})
+    with pytest.raises(ValueError, match=r"falling\.net:4:\d+: `widths\[i\]` is out of range"):
+        ns["Net"](n=6)  # type: ignore[operator]

@@ -7,7 +7,18 @@ import re
 from typing import TYPE_CHECKING
 
 from ...dsl.ir import Module
-from ...dsl.parametric.trees import PREC_ATOM, Call, Ctx, Lit, LoopContext, Node, Unrenderable, is_int, t_sub
+from ...dsl.parametric.trees import (
+    PREC_ATOM,
+    Call,
+    Ctx,
+    Lit,
+    LoopContext,
+    Node,
+    Unrenderable,
+    first_value,
+    is_int,
+    t_sub,
+)
 
 if TYPE_CHECKING:
     from .render import Renderer
@@ -85,7 +96,7 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
                 values = f"range({t_sub(tree, Lit(1)).render(ctx)})"
             else:  # the first item reads the first value: `widths[0]`, and the loop the others
                 c = r.names.init_ctx()
-                c.loop = LoopContext(part.span.start, 0, _first_value(tree, values, ctx))
+                c.loop = LoopContext(part.span.start, 0, first_value(tree).render(ctx))
                 try:
                     first = r._module_text(m.body[first_at], c)
                 except Unrenderable:
@@ -167,14 +178,6 @@ def _range_step(tree: Node) -> int | None:
         return 1
     step = tree.args[2]
     return int(step.value) if isinstance(step, Lit) and is_int(step.value) else None
-
-
-def _first_value(tree: Node, values: str, ctx: Ctx) -> str:
-    """The first value a comprehension's variable takes: `0` for `range(n)`, `a` for `range(a, b)`,
-    `widths[0]` for a list."""
-    if isinstance(tree, Call) and tree.func == "range":
-        return "0" if len(tree.args) == 1 else tree.args[0].render(ctx)
-    return f"{values}[0]" if tree.prec_in(ctx) >= PREC_ATOM else f"({values})[0]"
 
 
 def _rest_values(tree: Node, values: str, ctx: Ctx) -> str:

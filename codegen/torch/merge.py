@@ -309,8 +309,9 @@ class Merger:
         out: list[str] = []
         for v in self.views:
             for base, index, expr in v.a.indexes:
-                if any(lv.values_if_last is None for lv in loop_vars_in(index)) or loop_vars_in(base):
-                    continue  # an earlier item of a comprehension: the check of its last item covers it
+                if any(lv.values_if_last is None and lv.values_if_first is None for lv in loop_vars_in(index)) \
+                        or loop_vars_in(base):
+                    continue  # a middle item of a comprehension: those of its first and last items cover it
                 ctx = self.names.init_ctx()
                 try:
                     b, i = _paren_text(base, ctx), index.render(ctx)
@@ -319,8 +320,8 @@ class Merger:
                     continue
                 if any(kind not in ("param", "local") and (kind, raw) not in used for kind, raw in ctx.used):
                     continue  # a size bound by an input at forward time (not a constructor argument)
-                if isinstance(index, Lit) and is_int(index.value) and index.value >= 0:
-                    line = f"if {arm}len({b}) <= {index.value}:"
+                if i.isdigit():  # a constant index (`channels[0]`, or the first item of `range(levels)`)
+                    line = f"if {arm}len({b}) <= {i}:"
                 else:
                     line = f"if {arm}not -len({b}) <= {i} < len({b}):"
                 msg = (f"{expr.span.location()}: `{expr.span.text}` is out of range: `{expr.value.span.text}` "

@@ -368,8 +368,9 @@ class Analyzer:
                 continue
             outer = a.loop_env
             for k, (el, value) in enumerate(zip(items, part.bound)):
-                last = tree if k == len(items) - 1 and tree is not None and tree.has_leaf() else None
-                var = LoopVar(part.var, part.span.start, k, value, last)
+                follows = tree is not None and tree.has_leaf()
+                var = LoopVar(part.var, part.span.start, k, value, tree if follows and k == len(items) - 1 else None,
+                              tree if follows and k == 0 else None)
                 a.loop_env = {**outer, part.var: Val(track(value, var) if is_int(value) else value, var)}
                 self._body([el], a, info)
             a.loop_env = outer

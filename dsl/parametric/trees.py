@@ -277,8 +277,9 @@ class LoopVar(Node):
     index: int  # the item
     value: Any
     # the values the comprehension iterates, as an expression, when its last item is this one: a later layer
-    # reads the last item's width as `channels[levels - 1]` for any count
+    # reads the last item's width as `channels[levels - 1]` for any count; likewise for the first item
     values_if_last: Node | None = None
+    values_if_first: Node | None = None
 
     def render(self, ctx: Ctx) -> str:
         loop = ctx.loop
@@ -286,9 +287,12 @@ class LoopVar(Node):
             if loop.index == self.index:
                 return loop.name
             if loop.step is not None and self.index < loop.index:
-                return f"{loop.name} - {(loop.index - self.index) * loop.step}"
+                back = (loop.index - self.index) * loop.step  # negative over a falling range
+                return f"{loop.name} - {back}" if back > 0 else f"{loop.name} + {-back}"
         elif self.values_if_last is not None:
             return last_value(self.values_if_last).render(ctx)
+        elif self.values_if_first is not None:
+            return first_value(self.values_if_first).render(ctx)
         written = _LOOPS_AS_VALUES.get()
         if written is not None:
             written.add(self.at)
@@ -302,7 +306,17 @@ class LoopVar(Node):
             return PREC_ADD if loop.step is not None and self.index < loop.index else Lit(self.value).prec
         if self.values_if_last is not None:
             return last_value(self.values_if_last).prec_in(ctx)
+        if self.values_if_first is not None:
+            return first_value(self.values_if_first).prec_in(ctx)
         return Lit(self.value).prec
+
+
+def first_value(values: Node) -> Node:
+    """The first value of a comprehension's values: `0` for `range(n)`, `a` for `range(a, b)`, else
+    `values[0]`."""
+    if isinstance(values, Call) and values.func == "range":
+        return Lit(0) if len(values.args) == 1 else values.args[0]
+    return At(values, Lit(0))
 
 
 def last_value(values: Node) -> Node:
