@@ -347,6 +347,27 @@ def test_a_loss_that_is_not_finite_names_its_step(tmp_path: Path) -> None:
     assert err.value.message == "the loss became nan at step 6"
 
 
+@pytest.mark.parametrize("eager", [True, False])
+def test_the_tally_reads_each_step_exactly_and_names_the_first_bad_one(eager: bool) -> None:
+    # A CPU run of one process reads each loss as its step ends, a GPU or several processes keep them on the
+    # device until a block is read: both give the float32 values themselves, and the same step for a NaN.
+    from netc.train import TrainError
+    from netc.train.engine import Engine
+    from netc.train.tally import Tally
+
+    tally = Tally(eager=eager)
+    steps = [(0.1, 2.5), (1 / 3, 7.0), (float("nan"), 1.0)]
+    for g, d in steps[:2]:
+        tally.add({"G": torch.tensor(g, requires_grad=True) * 1, "D": torch.tensor(d)}, 64)
+    read = tally.read(Engine(), 0)
+    assert read.values == [[float(np.float32(v)) for v in row] for row in steps[:2]] and read.sizes == [64, 64]
+    assert tally.aliases == ("G", "D") and not tally.pending
+    tally.add({"G": torch.tensor(steps[2][0]), "D": torch.tensor(steps[2][1])}, 64)
+    with pytest.raises(TrainError) as err:
+        tally.read(Engine(), 2)
+    assert err.value.message == "the loss became nan at step 3" and err.value.key == "loss G"
+
+
 # -- regularisation, clipping, precision ---------------------------------------------------------
 def test_gradient_norm_is_clipped(tmp_path: Path) -> None:
     path = write(tmp_path, SEC.replace("epochs: 3", "epochs: 1\n    clip_norm: 0.01"))

@@ -80,8 +80,6 @@ def prepare(path: str | Path, name: str | None = None, overrides: dict[str, int]
 def train(path: str | Path, name: str | None = None, overrides: dict[str, int] | None = None,
           **options: Any) -> Report:
     """Train a section of a `.net` file to the end."""
-    run = prepare(path, name, overrides, **options)
-    try:
-        return run.run()
-    finally:
-        run.engine.close()
+    from .loop import fit_run
+
+    return fit_run(prepare(path, name, overrides, **options))

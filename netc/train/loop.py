@@ -102,7 +102,9 @@ class Run:
         self.schedules.update(recipe.schedules(self.optimizers, self.total_steps))
         self.history: list[dict[str, Any]] = []
         self.step_losses: list[float] = []
-        self.tally = Tally()  # the losses of the steps not yet read from the device
+        # the losses of the steps not yet read from the device (read at once where that waits for nothing)
+        self.tally = Tally(eager=self.device.type == "cpu" and self.engine.world == 1)
+        self._clips = bool(s.clip_norm or s.clip_value)
         self.epoch = 0
         self.step = 0
         self.best: float | None = None
@@ -126,6 +128,17 @@ class Run:
     @property
     def device(self) -> torch.device:
         return self.engine.device
+
+    def close(self, finished: bool = False) -> None:
+        """Let go of the process group. DDP's wrappers go first, while the group their reducers talk to is
+        still alive: a reducer freed after gloo's teardown (at interpreter exit) aborted its process, about one
+        DDP run in twenty ("terminate called without an active exception") after training had finished."""
+        if self.engine.world > 1:
+            import gc
+
+            self.run_models = {}
+            gc.collect()  # a wrapper in a reference cycle goes now, not at exit
+        self.engine.close(finished)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _folder(self) -> Path:
@@ -165,7 +178,7 @@ class Run:
                 if weight != 1.0:  # an uneven share of the global batch (one process: always 1, no extra op)
                     loss = loss * weight
                 eng.backward(loss)
-                losses[alias] = loss.detach()
+                losses[alias] = loss  # the tally detaches it, or reads it at once
                 self._optimizer_step(alias)
         # Gradient accumulation: the batch in `parts` micro-batches, one optimizer step; the weights make the
         # summed gradient that of the whole batch. DDP averages over processes only on the last one.
@@ -188,8 +201,8 @@ class Run:
     def _optimizer_step(self, alias: str) -> None:
         s, eng = self.section, self.engine
         opt = self.optimizers[alias]
-        eng.unscale(opt)
-        if s.clip_norm or s.clip_value:
+        if self._clips:
+            eng.unscale(opt)  # clipping reads the true gradients (otherwise the scaler's step unscales them)
             params = [p for g in opt.param_groups for p in g["params"]]
             if s.clip_norm:
                 torch.nn.utils.clip_grad_norm_(params, s.clip_norm)
@@ -260,7 +273,7 @@ class Run:
                     row.update({f"train_loss_{a}": v / max(seen, 1) for a, v in per_net.items()})
                 row.update(self.evaluate("val"))
                 row["lr"] = self.last_lr  # the rate of the epoch's last step (of the first network's optimizer)
-                row["time_s"] = round(time.perf_counter() - started, 3)
+                row["time_s"] = round(time.perf_counter() - started, 4)
                 self._epoch_schedules(row)
                 self.history.append(row)
                 table.row(row)
@@ -482,8 +495,15 @@ def _threads(models: dict[str, nn.Module], threads: int | None) -> None:
 
 def fit(recipe: Recipe, options: Options | None = None) -> Report:
     """Train one section's recipe to the end."""
-    run = Run(recipe, options)
+    return fit_run(Run(recipe, options))
+
+
+def fit_run(run: Run) -> Report:
+    """Train a run that is set up to the end, then let go of its processes (every caller ends a run so)."""
     try:
-        return run.run()
-    finally:
-        run.engine.close()
+        report = run.run()
+    except BaseException:
+        run.close()
+        raise
+    run.close(finished=True)
+    return report

@@ -57,7 +57,7 @@ def main(recipes: dict[str, type[Recipe]], argv: list[str] | None = None) -> Non
 
 def run(recipe: Recipe, options: dict[str, Any], colour: bool = False, announce: bool = True) -> int:
     """Train; returns the exit code (0 done, 1 a problem with the data or a checkpoint, 130 interrupted)."""
-    from .loop import Options, Run
+    from .loop import Options, Run, fit_run
 
     main_process = True
     try:
@@ -68,12 +68,7 @@ def run(recipe: Recipe, options: dict[str, Any], colour: bool = False, announce:
                   f"{trainer.total_steps} steps on {trainer.device}"
                   + (f" x {trainer.engine.world} processes" if trainer.engine.world > 1 else "")
                   + f"; checkpoints and logs in {trainer.folder}", file=sys.stderr, flush=True)
-        finished = False
-        try:
-            report = trainer.run()
-            finished = True
-        finally:
-            trainer.engine.close(finished)
+        report = fit_run(trainer)
     except KeyboardInterrupt:  # while loading the data or building the networks: nothing to save yet
         print("interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -7,11 +7,15 @@ the queue of kernels. So the steps' losses stay on the device, and every `SYNC_E
 of each epoch, before a checkpoint, on Ctrl-C) they are stacked, summed over the processes in one
 collective, and read at once. A loss that is not finite is still reported with the step it happened at,
 at most `SYNC_EVERY - 1` steps later.
+
+One process on a CPU has no queue of kernels to stall and no other process to sum with: there the loss is
+read as each step ends (`eager`), which costs less than keeping it as a tensor and stacking the block.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -32,15 +36,19 @@ class Read:
 
 @dataclass
 class Tally:
-    pending: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+    eager: bool = False  # read each step's losses at once (one process on a CPU)
+    pending: list[Any] = field(default_factory=list)  # per step: the losses as floats (eager) or tensors
     sizes: list[int] = field(default_factory=list)
     aliases: tuple[str, ...] = ()
 
     def add(self, losses: dict[str, torch.Tensor], global_n: int) -> None:
-        """One step's losses (each this process's share of the global batch mean, detached)."""
+        """One step's losses (each this process's share of the global batch mean)."""
         if not self.aliases:
             self.aliases = tuple(losses)
-        self.pending.append(tuple(losses.values()))
+        if self.eager:
+            self.pending.append([v.item() for v in losses.values()])
+        else:
+            self.pending.append(tuple(v.detach() for v in losses.values()))
         self.sizes.append(global_n)
 
     @property
@@ -53,14 +61,18 @@ class Tally:
         other processes may be gone) the values are this process's share alone, an estimate of the mean."""
         if not self.pending:
             return Read([], [])
-        nets = len(self.pending[0])
-        flat = torch.stack([v.reshape(()) for row in self.pending for v in row]).double().reshape(-1, nets)
-        if engine.world > 1 and collective:
-            import torch.distributed as dist
+        values: list[list[float]]
+        if self.eager:
+            values = self.pending
+        else:
+            nets = len(self.pending[0])
+            flat = torch.stack([v.reshape(()) for row in self.pending for v in row]).double().reshape(-1, nets)
+            if engine.world > 1 and collective:
+                import torch.distributed as dist
 
-            dist.all_reduce(flat)
-            flat /= engine.world
-        values: list[list[float]] = flat.tolist()  # the one wait for the device
+                dist.all_reduce(flat)
+                flat /= engine.world
+            values = flat.tolist()  # the one wait for the device
         read = Read(values, self.sizes)
         self.pending, self.sizes = [], []
         for k, row in enumerate(values):
