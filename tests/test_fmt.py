@@ -137,6 +137,19 @@ def test_joined_lines_keep_meaning(path: Path) -> None:
 
 
 # -- generated programs ---------------------------------------------------------------------------
+def test_a_long_output_chain_is_broken_like_an_assignment() -> None:
+    """`output y = x -> ...` past the width breaks before `->`, aligned under the first arrow, as `y = x -> ...`
+    does (it used to come out as one 200-column line)."""
+    steps = " -> ".join(f"Linear(64) as layer{i}" for i in range(8))
+    text = f"network N {{\n    input x: f32[B, 64]\n    output y = x -> {steps}\n}}\n"
+    out = assert_formats_faithfully(text)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 120 and len(lines) > 4
+    arrows = [line.index("->") for line in lines[3:-1]]
+    assert arrows and set(arrows) == {lines[2].index("->")}
+    assert out == format_text(out)
+
+
 def with_line_comments(text: str, data: st.DataObject) -> str:
     """Append `# cN` to some lines (`#` comments run to the end of the line, so only there)."""
     lines = text.split("\n")

@@ -244,15 +244,21 @@ network Net {
 
 def test_a_specialised_class_says_why_in_the_file_and_the_cli(tmp_path: Path) -> None:
     """`Basic(cout) * n` whose items each double their input's channels (C, 2C, 4C: no two alike) cannot be a
-    loop: both the note and the class's docstring name the repetition's line and the two different items."""
+    loop: the note names the repetition's line, the second class's docstring the two different containers, and
+    each class refuses other counts, naming the line, instead of building the compiled one for them."""
     path = tmp_path / "stage.net"
     path.write_text(UNLIKE_REPEAT)
     out = CliRunner().invoke(main, ["compile", str(path), "--target", "torch", "-o", str(tmp_path / "stage.py")])
     assert out.exit_code == 0, out.output
-    why = "the items of `Basic(cout) * n` ({}:9:10) are not all alike"
-    assert why.format(path) in out.output and "clashes" not in out.output
+    why = f"`Basic(cout) * n` ({path}:9:10) is written item by item"
+    assert why in out.output and "clashes" not in out.output
     code = (tmp_path / "stage.py").read_text()
-    assert "class Stage_1(" in code and why.format(path) in code
+    assert "class Stage_1(" in code and "Basic(C=C), Basic(C=2 * C), Basic(C=2 * (2 * C))" in code
+    ns: dict[str, object] = {}
+    exec(compile(code, "stage.py", "exec"), ns)  # noqa: S102 - our generated code
+    assert len(ns["Stage"](C=3, n=2).blocks) == 2  # type: ignore[operator]
+    with pytest.raises(ValueError, match=r"stage\.net:9:10: `Basic\(cout\) \* n` is written item by item"):
+        ns["Stage"](C=3, n=4)  # type: ignore[operator]
 
 
 def test_loops_and_branches_compile_as_one_graph() -> None:

@@ -56,6 +56,8 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
             c = r.names.init_ctx()
             if part.kind == "comprehension" and tree is not None and part.var is not None:
                 c.loop = LoopContext(part.span.start, k, r.names.loop_var(part.var), _range_step(tree))
+            elif fp.steps is not None:  # sizes that grow by a step: `C=init + i * growth`
+                c.loop = LoopContext(part.span.start, k, r.names.loop_var(fp.steps.var), 1)
             try:
                 texts.append(r._module_text(x, c))
             except Unrenderable:
@@ -75,6 +77,8 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
             continue
         if part.kind == "repeat":
             target, values, count = "_", f"range({tree.render(ctx)})", tree.render(ctx)
+            if fp.steps is not None:
+                target = r.names.loop_var(fp.steps.var)
         else:
             target, values = r.names.loop_var(part.var or "_"), tree.render(ctx)
             count = f"len({values})"
@@ -125,8 +129,9 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
             return None
         only, tree = parts[0].part, parts[0].tree
         assert tree is not None
-        if only.kind == "repeat" and not re.search(r"\bi\b", texts[0]):
-            values = f"range({tree.render(ctx)})"
+        grows_by_i = parts[0].steps is not None and r.names.loop_var(parts[0].steps.var) == "i"
+        if only.kind == "repeat" and (grows_by_i or not re.search(r"\bi\b", texts[0])):
+            values = f"range({tree.render(ctx)})"  # (`i` is the item's index, as the pattern's `{i}` is)
         elif only.kind == "comprehension" and r.names.loop_var(only.var or "") == "i" \
                 and isinstance(tree, Call) and tree.func == "range" and len(tree.args) == 1:
             values = tree.render(ctx)  # `for i in range(n)`: the variable is the item's index, as `{i}` is

@@ -175,7 +175,9 @@ class Renderer:
         one by one, or a width it chose read by a later layer) holds only for this instance's arguments."""
         for parts in self.a.containers.values():
             for fp in parts:
-                if fp.part.kind == "comprehension" and fp.depends and fp.part.span.start in written:
+                if (fp.part.kind == "comprehension" or fp.steps is not None) and fp.depends \
+                        and fp.part.span.start in written \
+                        and not any(pin.span == fp.part.span for pin in self.a.pinned):  # pinned by the front end
                     leaves = leaves_in(fp.tree) if fp.tree is not None else []
                     params = frozenset(leaf.name for leaf in leaves) \
                         if leaves and all(leaf.kind == "param" for leaf in leaves) else None

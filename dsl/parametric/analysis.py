@@ -16,6 +16,7 @@ from ..source import Span
 from ..types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Requirements, Val, collecting, evaluate, note_too_deep
+from .recurrence import Steps, after, built_alike, growing, reads_loop
 from .trees import (
     IfExp,
     Leaf,
@@ -28,6 +29,7 @@ from .trees import (
     Tup,
     Unrenderable,
     is_int,
+    leaves_in,
     locals_in,
     plain,
     track,
@@ -62,6 +64,9 @@ class FollowedPart:
     part: ContainerPart
     tree: Node | None
     depends: bool
+    # a repetition whose items' input sizes grow by a step (DenseNet): its items' arguments read this loop
+    # variable (netc/dsl/parametric/recurrence.py)
+    steps: Steps | None = None
 
 
 @dataclass
@@ -109,6 +114,9 @@ class Analysis:
     containers: dict[int, list[FollowedPart]] = field(default_factory=dict)
     # while an item of a comprehension is analysed: its variable, as a LoopVar of that item
     loop_env: dict[str, Val] = field(default_factory=dict)
+    # every layer's attributes and sizes were followed from the arguments (none is only the instance's value):
+    # the analysis tells how the block is built for other arguments too
+    exact: bool = True
 
     def snapshot(self, span: Any) -> None:
         if not self.reassigned:
@@ -362,9 +370,9 @@ class Analyzer:
             tree = val.tree if ok and val is not None else None
             # whether other arguments could change it: a followed tree says; one not followed, unless constant
             depends = tree.has_leaf() if tree is not None else (source is not None and _follow(source, {}) is None)
-            parts.append(FollowedPart(part, tree, depends))
             if part.kind != "comprehension" or part.var is None:
                 self._body(items, a, info)
+                parts.append(self._loop_form(FollowedPart(part, tree, depends), items, a))
                 continue
             outer = a.loop_env
             for k, (el, value) in enumerate(zip(items, part.bound)):
@@ -374,7 +382,37 @@ class Analyzer:
                 a.loop_env = {**outer, part.var: Val(track(value, var) if is_int(value) else value, var)}
                 self._body([el], a, info)
             a.loop_env = outer
+            parts.append(self._loop_form(FollowedPart(part, tree, depends), items, a))
         a.containers[id(m)] = parts
+
+    def _loop_form(self, fp: FollowedPart, items: list[OpNode | Module], a: Analysis) -> FollowedPart:
+        """Whether the part's items can be a loop for any count: alike items (each makes what the next is
+        built from), items whose sizes read the comprehension's variable, or sizes that grow by a step (their
+        arguments rewritten as `first + i * step`). Otherwise the items are written out; when the count
+        depends on the arguments, the class refuses other values of it, naming the line."""
+        part = fp.part
+        if fp.tree is None or part.kind == "listed" or not items:
+            return fp
+        last = items[-1]
+        if built_alike(last, a, self._own_exact):
+            return fp
+        if part.kind == "comprehension" and reads_loop(last, a.types, part.span.start):
+            return fp
+        if part.kind == "repeat":
+            steps = growing(items, a, self._own_exact, part.span.start, "i")
+            if steps is not None and isinstance(last, Module):
+                after(steps, fp.tree, last, a)
+                return FollowedPart(part, fp.tree, fp.depends, steps)
+        if fp.depends:
+            leaves = leaves_in(fp.tree)
+            params = frozenset(leaf.name for leaf in leaves) if all(leaf.kind == "param" for leaf in leaves) else None
+            a.pinned.append(Pin(part.span, "is written item by item: each item is built from sizes the one before "
+                                           "makes, which a loop over other counts would not follow", params))
+        return FollowedPart(part, None, fp.depends)
+
+    def _own_exact(self, mod: Module) -> Analysis:
+        """A block's own analysis (its sizes in terms of its own arguments), for the recurrence of a repetition."""
+        return self.own(mod)
 
     def _node(self, node: OpNode, a: Analysis, info: DefInfo) -> None:
         spec = OPS[node.op]
@@ -438,6 +476,7 @@ class Analyzer:
                 if isinstance(exc, TooDeep):  # a shape rule made a size too deep to follow from tracked ones
                     note_too_deep(expr.span if expr is not None else node.call_span or node.span)
         if not ok:
+            a.exact = False
             given = {}
             pre = {}
             for at in spec.attrs:
@@ -469,11 +508,13 @@ class Analyzer:
             if val is not None and p.type_name == "float" and isinstance(val.value, (int, float)):
                 val = Val(float(val.value), val.tree)
             if val is None or not same(val.value, actual, a.sym_map):
+                a.exact = False  # the instance's own value: the argument's expression was not followed
                 val = Val(actual, tree_of(actual) if not isinstance(actual, Dim) else Lit(actual))
             cenv[p.name] = val
         cinputs = [a.types.get(v.id, v.type) for v in child.inputs]
         with collecting(None):  # the child's class checks its own divisions
             sub = self.analyze(child, cenv, cinputs, a.sym_map)
+        a.exact = a.exact and sub.exact
         for v in child.outputs:
             a.types[v.id] = sub.types.get(v.id, v.type)
         names = [p.name for p in cdefn.params] + sub.syms

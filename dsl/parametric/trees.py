@@ -468,7 +468,19 @@ def _join(core: Node | None, k: int) -> Node:
     return Bin("+", core, Lit(k)) if k > 0 else Bin("-", core, Lit(-k))
 
 
+def _merged(a: Node, b: Node, sign: int) -> Node | None:
+    """a + b or a - b with like terms merged (`init + growth + growth` is `init + 2 * growth`), or None when
+    they share no term (then only their constants fold, and the expression keeps the shape it was written in)."""
+    from .linear import combine, linear, shares_terms, tree_of_linear  # linear.py builds on this module's nodes
+
+    la, lb = linear(a), linear(b)
+    return tree_of_linear(combine(la, lb, sign)) if shares_terms(la, lb) else None
+
+
 def t_add(a: Node, b: Node) -> Node:
+    merged = _merged(a, b, 1)
+    if merged is not None:
+        return merged
     ca, ka = _split(a)
     cb, kb = _split(b)
     core = cb if ca is None else ca if cb is None else Bin("+", ca, cb)
@@ -476,6 +488,9 @@ def t_add(a: Node, b: Node) -> Node:
 
 
 def t_sub(a: Node, b: Node) -> Node:
+    merged = _merged(a, b, -1)
+    if merged is not None:
+        return merged
     ca, ka = _split(a)
     cb, kb = _split(b)
     core = ca if cb is None else Unary("-", cb) if ca is None else Bin("-", ca, cb)
@@ -489,6 +504,8 @@ def t_mul(a: Node, b: Node) -> Node:
                 return y
             if x.value == 0:
                 return Lit(0)
+            if isinstance(y, Bin) and y.op == "*" and isinstance(y.left, Lit) and is_int(y.left.value):
+                return Bin("*", Lit(x.value * y.left.value), y.right)  # `2 * (2 * C)` is `4 * C`
             return Bin("*", x, y)  # constants first: `2 * cout`
     return Bin("*", a, b)
 
