@@ -1,6 +1,6 @@
 """The NumPy backend: a standalone, readable NumPy implementation of each network's forward pass.
 
-`generate` writes one Python file: the kernels the networks use, copied from `numpy_kernels.py` (so the
+`generate` writes one Python file: the kernels the networks use, copied from `numpy_kernels/` (so the
 file imports nothing but NumPy), then one class per network with its parameters in a dict keyed like the
 torch state_dict, `load()` for .npz files or dicts, and a flat `forward` with a shape comment per line.
 `build` compiles the same source in memory and returns the class (no files are written).

@@ -501,7 +501,7 @@ def test_arange_with_float_bounds_counts_as_torch_does(dtype: str) -> None:
 @pytest.mark.parametrize(("threshold", "value"), [(-0.5, 2.5), (0.5, -1.5), (1.9, 7.0), (-2.0, 0.0)])
 def test_threshold_on_integers_casts_both_numbers_as_torch_does(threshold: float, value: float) -> None:
     """Found by the session-wide `netc verify`: on int64, torch compares with threshold -0.5 cast to 0."""
-    from netc.codegen.numpy_kernels_more import threshold as np_threshold
+    from netc.codegen.numpy_kernels.more import threshold as np_threshold
 
     x = np.arange(-3, 4, dtype=np.int64).reshape(7, 1)
     expected = F.threshold(torch.from_numpy(x), threshold, value).numpy()

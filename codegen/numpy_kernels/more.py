@@ -1,8 +1,10 @@
-"""NumPy kernels for the op families added after the core set (see numpy_kernels.py for the conventions).
+"""The op families added after the core set, in one module: element-wise math, more activations, selection
+(topk, sort, gather), padding, pixel shuffles and fold/unfold, more normalisation and pooling, pairwise ops
+and bags, recurrent cells and transformer layers.
 
-Like numpy_kernels, every function follows torch's semantics (eval mode), keeps its input's dtype, and is
-copied into generated files by name, with the helpers it uses (from this module or numpy_kernels).
-`KERNELS` maps canonical op names to functions; numpy_kernels.KERNELS merges it.
+They build on the core families' kernels (imported from the sibling modules) and follow the same
+conventions (see __init__.py). This module comes last in `FAMILIES`, so its kernels are copied into a
+generated file after the core families' ones, the order generated files have always had.
 """
 from __future__ import annotations
 
@@ -11,23 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .numpy_kernels import (
-    _windows,
-    adaptive_avg_pool,
-    adaptive_max_pool,
-    avg_pool,
-    batch_norm,
-    erf,
-    gelu,
-    interpolate,
-    layer_norm,
-    linear,
-    max_pool,
-    multihead_attention,
-    relu,
-    sigmoid,
-    softmax,
-)
+from .activations import erf, gelu, relu, sigmoid, softmax
+from .attention_layers import multihead_attention
+from .dense import linear
+from .norm import batch_norm, layer_norm
+from .pool import avg_pool
+from .shared import _windows
 
 
 # -- element-wise math -----------------------------------------------------------------------------------------
@@ -415,41 +406,3 @@ def transformer_layer(x: np.ndarray, memory: np.ndarray | None, p: dict[str, np.
     for i, block in enumerate(blocks, start=1):
         x = x + block(norm(i, x)) if norm_first else norm(i, x + block(x))
     return x
-
-
-KERNELS: dict[str, Callable[..., Any]] = {
-    "sqrt": np.sqrt, "rsqrt": rsqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin,
-    "acos": np.arccos, "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh,
-    "acosh": np.arccosh, "atanh": np.arctanh, "log": np.log, "log2": np.log2, "log10": np.log10,
-    "log1p": np.log1p, "expm1": np.expm1, "exp2": np.exp2, "erf": erf, "erfc": erfc, "erfinv": erfinv,
-    "reciprocal": np.reciprocal, "neg": np.negative, "abs": np.abs, "sign": np.sign, "square": np.square,
-    "floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc,
-    "clamp": np.clip, "pow": np.power, "where": np.where, "masked_fill": masked_fill,
-    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
-    "ge": np.greater_equal, "minimum": np.minimum, "maximum": np.maximum,
-    "relu6": relu6, "hardtanh": hardtanh, "hardswish": hardswish, "hardsigmoid": hardsigmoid, "mish": mish,
-    "selu": selu, "celu": celu, "rrelu": rrelu, "logsigmoid": logsigmoid, "softsign": softsign,
-    "softshrink": softshrink, "hardshrink": hardshrink, "tanhshrink": tanhshrink, "threshold": threshold,
-    "softmin": softmin, "Softmax2d": softmax, "glu": glu, "PReLU": prelu,
-    "unsqueeze": np.expand_dims, "squeeze": np.squeeze, "expand": np.broadcast_to, "repeat": np.tile,
-    "repeat_interleave": np.repeat, "stack": np.stack, "roll": np.roll, "Unflatten": np.reshape,
-    "Identity": np.asarray,
-    "cumsum": np.cumsum, "topk": topk, "sort": sort, "gather": gather, "einsum": np.einsum,
-    "pad": pad, **{f"{kind}{n}d": pad for kind in ("ConstantPad", "ZeroPad", "ReflectionPad", "ReplicationPad",
-                                                     "CircularPad") for n in (1, 2, 3)},
-    "PixelShuffle": pixel_shuffle, "PixelUnshuffle": pixel_unshuffle, "ChannelShuffle": channel_shuffle,
-    "Unfold": unfold, "Fold": fold,
-    "BatchNorm3d": batch_norm, "SyncBatchNorm": batch_norm, "GroupNorm": group_norm,
-    "InstanceNorm1d": instance_norm, "InstanceNorm2d": instance_norm, "InstanceNorm3d": instance_norm,
-    "LocalResponseNorm": local_response_norm, "CrossMapLRN2d": cross_map_lrn2d, "RMSNorm": rms_norm,
-    "LayerNorm2d": layer_norm_2d,
-    "MaxPool3d": max_pool, "AvgPool3d": avg_pool, "AdaptiveAvgPool3d": adaptive_avg_pool,
-    "AdaptiveMaxPool3d": adaptive_max_pool, "UpsamplingNearest2d": interpolate, "UpsamplingBilinear2d": interpolate,
-    "LPPool1d": lp_pool, "LPPool2d": lp_pool, "LPPool3d": lp_pool,
-    "Dropout1d": np.asarray, "Dropout2d": np.asarray, "Dropout3d": np.asarray, "AlphaDropout": np.asarray,
-    "FeatureAlphaDropout": np.asarray, "StochasticDepth": np.asarray,
-    "Bilinear": bilinear, "CosineSimilarity": cosine_similarity, "PairwiseDistance": pairwise_distance,
-    "EmbeddingBag": embedding_bag,
-    "RNNCell": rnn_cell, "GRUCell": rnn_cell, "LSTMCell": rnn_cell,
-    "TransformerEncoderLayer": transformer_layer, "TransformerDecoderLayer": transformer_layer,
-}
