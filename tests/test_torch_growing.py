@@ -187,3 +187,26 @@ def test_a_count_compiled_as_two_makes_the_first_then_a_loop_for_any_count() -> 
         expected = get_backend("torch").build(netc.check_source(GROWS_ONCE, "t.net", {"n": n}), network="N")()
         assert layout(model) == layout(expected)
         assert model(torch.randn(2, 8)).shape == (2, 2)
+
+
+STRIDED = """
+network N(n: int = 2) {
+    input x: f32[B, 8, 16, 16]
+    output y = x -> Conv2d(8, 3, stride=2, padding=1) * n as convs -> HEAD
+}
+"""
+
+
+def test_a_size_that_changes_with_the_count_pins_the_layer_built_from_it() -> None:
+    """Each stride-2 convolution halves the height; the convolutions are alike, so they loop. A Linear over the
+    flattened result is built from the height the compiled count makes (4 x 4 for n = 2: 8 * 4 * 4 = 128
+    inputs, hand-derived), so the class refuses other counts; after a global pool nothing depends on it."""
+    _, ns = torch_namespace(STRIDED.replace("HEAD", "flatten(1) -> Linear(10) as head"))
+    model = ns["N"]()  # type: ignore[operator]
+    assert model.head.in_features == 128 and model(torch.randn(2, 8, 16, 16)).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"t\.net:4:21: .* makes sizes that change with its count"):
+        ns["N"](n=3)  # type: ignore[operator]
+    code, ns = torch_namespace(STRIDED.replace("HEAD", "AdaptiveAvgPool2d(1) -> flatten(1) -> Linear(10) as head"))
+    for n in (1, 3):
+        assert ns["N"](n=n)(torch.randn(2, 8, 16, 16)).shape == (2, 10)  # type: ignore[operator]
+    assert "x = self.convs(x)  # (B, 8, ?, ?)" in code  # the height is not one expression for every count

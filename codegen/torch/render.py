@@ -135,7 +135,8 @@ class DefNames:
                    if kind == "param" else self.locals.name(raw, ("sym", raw), what="size"))
 
     def comment_ctx(self) -> Ctx:
-        return Ctx(lambda kind, raw: self.arg(raw) if kind == "param" else self.locals.name(raw, ("sym", raw)))
+        return Ctx(lambda kind, raw: self.arg(raw) if kind == "param" else self.locals.name(raw, ("sym", raw)),
+                   comment=True)
 
 
 class Renderer:
@@ -175,13 +176,15 @@ class Renderer:
         one by one, or a width it chose read by a later layer) holds only for this instance's arguments."""
         for parts in self.a.containers.values():
             for fp in parts:
-                if (fp.part.kind == "comprehension" or fp.steps is not None) and fp.depends \
-                        and fp.part.span.start in written \
+                if fp.part.kind != "listed" and fp.depends and fp.part.span.start in written \
                         and not any(pin.span == fp.part.span for pin in self.a.pinned):  # pinned by the front end
                     leaves = leaves_in(fp.tree) if fp.tree is not None else []
                     params = frozenset(leaf.name for leaf in leaves) \
                         if leaves and all(leaf.kind == "param" for leaf in leaves) else None
-                    pin = Pin(fp.part.span, "is written item by item, not as a loop over its values", params)
+                    why = "is written item by item, not as a loop over its values"
+                    if fp.part.kind == "repeat" and fp.steps is None:  # a size it makes was written (Unfollowed)
+                        why = "makes sizes that change with its count, and a later layer is built from them"
+                    pin = Pin(fp.part.span, why, params)
                     if pin not in self.a.pinned:
                         self.a.pinned.append(pin)
 

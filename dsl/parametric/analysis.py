@@ -16,7 +16,7 @@ from ..source import Span
 from ..types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Requirements, Val, collecting, evaluate, note_too_deep
-from .recurrence import Steps, after, built_alike, growing, reads_loop
+from .recurrence import Steps, after, built_alike, count_dependent, growing, reads_loop
 from .trees import (
     IfExp,
     Leaf,
@@ -395,6 +395,8 @@ class Analyzer:
             return fp
         last = items[-1]
         if built_alike(last, a, self._own_exact):
+            if fp.depends:
+                count_dependent(last, part.span.start, None, a)
             return fp
         if part.kind == "comprehension" and reads_loop(last, a.types, part.span.start):
             return fp
@@ -402,6 +404,8 @@ class Analyzer:
             steps = growing(items, a, self._own_exact, part.span.start, "i")
             if steps is not None and isinstance(last, Module):
                 after(steps, fp.tree, last, a)
+                if fp.depends:
+                    count_dependent(last, part.span.start, steps, a)
                 return FollowedPart(part, fp.tree, fp.depends, steps)
         if fp.depends:
             leaves = leaves_in(fp.tree)

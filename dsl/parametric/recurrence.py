@@ -21,7 +21,7 @@ from ..ops import OPS, AttrError, ShapeError
 from ..types import TensorType
 from .evaluate import Val
 from .linear import combine, linear, tree_of_linear
-from .trees import Leaf, LoopVar, Node, leaves_in, loop_vars_in, plain, t_add, t_mul, track, tree_of
+from .trees import Leaf, LoopVar, Node, Unfollowed, leaves_in, loop_vars_in, plain, t_add, t_mul, track, tree_of
 
 if TYPE_CHECKING:
     from .analysis import Analysis, ChildInfo
@@ -229,3 +229,21 @@ def _values_agree(mods: list[Module], infos: list[ChildInfo], grows: list[tuple[
         if any(values[k] != values[0] + k * step for k in range(len(values))):
             return False
     return True
+
+
+def count_dependent(last: OpNode | Module, at: int, steps: Steps | None, a: Analysis) -> None:
+    """The sizes a loop's last item makes that change with the count in no way followed here (a height that
+    halves per item): marked Unfollowed, so code built from them pins the count (a comment shows `?`)."""
+    if len(last.inputs) != len(last.outputs):
+        return
+    grown = {j for _, j, _, _ in steps.grows} if steps is not None else set()
+    for v_in, v_out in zip(last.inputs, last.outputs):
+        t_in, t_out = a.types.get(v_in.id), a.types.get(v_out.id)
+        if t_in is None or t_out is None or t_in.rank != t_out.rank:
+            continue
+        dims = list(t_out.dims)
+        for j, (x, y) in enumerate(zip(t_in.dims, t_out.dims)):
+            if j in grown or isinstance(x, Dim) or isinstance(y, Dim) or same_tree(tree_of(x), tree_of(y)):
+                continue
+            dims[j] = track(plain(y), Unfollowed(plain(y), at))
+        a.types[v_out.id] = type(t_out)(t_out.dtype, tuple(dims))

@@ -34,8 +34,10 @@ class LoopContext:
 class Ctx:
     """Renders the leaves of expression trees: the same parameter reads `cout` in __init__, `self.cout` in forward."""
 
-    def __init__(self, leaf: Callable[[str, str], str], names_locals: bool = False) -> None:
+    def __init__(self, leaf: Callable[[str, str], str], names_locals: bool = False, comment: bool = False) -> None:
         self._leaf = leaf
+        # a shape comment: a size no expression follows is written `?` there, and pins nothing
+        self.comment = comment
         self.used: set[tuple[str, str]] = set()
         self.needs: set[str] = set()  # module-level names used, e.g. "F"
         # __init__ reads a value the source named (`squeeze = ...`) by its name, computed once at the top;
@@ -310,6 +312,31 @@ class LoopVar(Node):
             return first_value(self.values_if_first).prec_in(ctx)
         return Lit(self.value).prec
 
+    def has_leaf(self) -> bool:
+        return True  # it depends on the arguments (through the values the comprehension iterates)
+
+
+@dataclass(frozen=True)
+class Unfollowed(Node):
+    """A size a repetition makes that changes with its count in no way the analysis follows (a stride-2
+    convolution repeated `n` times halves the height `n` times). Only the compiled count makes `value`: code
+    that writes it holds for that count alone, so writing it pins the repetition (at `at`) to its count; a
+    shape comment shows `?`."""
+
+    value: Any
+    at: int  # the repetition (its offset in the source)
+
+    def render(self, ctx: Ctx) -> str:
+        if ctx.comment:
+            return "?"
+        written = _LOOPS_AS_VALUES.get()
+        if written is not None:
+            written.add(self.at)
+        return literal(self.value, ctx)
+
+    def has_leaf(self) -> bool:
+        return True
+
 
 def first_value(values: Node) -> Node:
     """The first value of a comprehension's values: `0` for `range(n)`, `a` for `range(a, b)`, else
@@ -325,9 +352,6 @@ def last_value(values: Node) -> Node:
     if isinstance(values, Call) and values.func == "range" and len(values.args) <= 2:
         return t_sub(values.args[-1], Lit(1))
     return At(values, Lit(-1))
-
-    def has_leaf(self) -> bool:
-        return True
 
 
 @dataclass(frozen=True)
