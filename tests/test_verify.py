@@ -109,6 +109,28 @@ def test_open_symbols_get_the_smallest_sizes_that_check(tmp_path: object) -> Non
     assert "could not find sizes for H, W" in out and "--set H=64" in out
 
 
+CAUSAL_PADDED = """network N {
+    input q: f32[1, 2, 4]
+    input pad: bool[1, 2]
+    output y = q -> MultiheadAttention(4, 2, batch_first=true, causal=true, key_padding_mask=pad) as attn
+}"""
+
+
+def test_a_key_padding_mask_keeps_its_first_key() -> None:
+    """A query whose every key is masked has no defined output: torch's module gives NaN on its fast path (eval,
+    no grad) and 0 on its other one. Causal, two keys, 20% of them padding: query 0 (which sees key 0 only) was
+    fully masked in one draw of five, and verify failed on torch's NaN. A drawn padding mask keeps key 0, as
+    right padding does; other bool inputs are drawn freely."""
+    import netc
+
+    graph = netc.check_source(CAUSAL_PADDED).graphs["N"]
+    for seed in range(20):
+        q, pad = V.random_inputs(graph, np.random.default_rng(seed), "float64")
+        assert not pad[..., 0].any()
+    free = netc.check_source(CAUSAL_PADDED.replace(", key_padding_mask=pad", "")).graphs["N"]
+    assert any(V.random_inputs(free, np.random.default_rng(s), "float64")[1][..., 0].any() for s in range(20))
+
+
 @pytest.mark.parametrize("ours,theirs,ok", [
     ([1.0, np.nan, np.inf], [1.0, np.nan, np.inf], True),
     ([1.0, np.nan], [1.0, 2.0], False),
