@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ...dsl.ir import Module
+from ...dsl.ir import Module, OpNode
 from ...dsl.parametric.trees import (
     PREC_ATOM,
     Call,
@@ -88,6 +88,12 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
                      f"cannot build them; recompile the .net file with the count (--set)")
             checks.append(f"if {count} != 0:\n    raise ValueError({where!r})")
             continue
+        # the items that one loop writes alike: seen alike twice, or one that returns what it takes (so the
+        # next would be written as it is); `Grow(C=4), Grow(C=7)` compiled with n=2 says nothing of a third
+        # (a comprehension's items read the values before them by the loop variable: `widths[i - 1]`)
+        if part.kind == "repeat" and not _alike_after(m.body[first_at: first_at + len(mine)], mine):
+            _unalike(r, m, mine)
+            return None
         if len(set(mine)) > 1 and len(set(mine[1:])) == 1 and len(parts) == 1:
             # only the first differs (it takes the stage's input width): it, then the others alike; fewer
             # than one item is refused, as the compiler refuses it
@@ -111,10 +117,7 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
                          f"recompile the .net file with them (--set)")
             checks.append(f"if {count} < 1:\n    raise ValueError({where!r})")
         elif len(set(mine)) > 1:
-            other = next(x for x in mine if x != mine[0])
-            r.why[r._rel(m.path).split(".")[0]] = (
-                f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{mine[0]}`, then "
-                f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
+            _unalike(r, m, mine)
             return None
         pieces.append(("loop", _comprehension(mine[0], target, values)))
     for c in ctxs:
@@ -162,6 +165,25 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
             body = "    " + body.replace("\n", "\n    ")
             return f"{container}({star}[\n{body}\n    for {tail}\n])"
     return fmt_call(container, args)
+
+
+def _unalike(r: Renderer, m: Module, mine: list[str]) -> None:
+    other = next((x for x in mine if x != mine[0]), mine[-1])
+    r.why[r._rel(m.path).split(".")[0]] = (
+        f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{mine[0]}`, then "
+        f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
+
+
+def _alike_after(items: list[OpNode | Module], texts: list[str]) -> bool:
+    """Would one more item be written as the last one is? Yes when the last two are written alike (each item's
+    arguments read only what the one before returned), or when the last returns the type it takes; an item seen
+    once after the first may otherwise grow its input (DenseNet's layers), and a loop would repeat it wrongly."""
+    rest = texts[1:] if len(set(texts)) > 1 else texts
+    if len(rest) >= 2 or not rest:
+        return True
+    last = items[-1]
+    return len(last.inputs) == len(last.outputs) and \
+        all(a.type == b.type for a, b in zip(last.inputs, last.outputs))
 
 
 def _comprehension(item: str, target: str, values: str) -> str:

@@ -265,7 +265,24 @@ class Renderer:
         return m.outputs[0].id == prev.id
 
     def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
-        return repeated(self, m, ctx, container)
+        text = repeated(self, m, ctx, container)
+        if text is None:
+            self._pin_unrolled(m)
+        return text
+
+    def _pin_unrolled(self, m: Module) -> None:
+        """A repetition or comprehension whose count or values the arguments change, written item by item (its
+        items are not alike): the class holds only for this instance's arguments. Without the pin, a class built
+        with `stages_repeats=(2, 1, 3)` silently kept the compiled counts."""
+        for fp in self.a.containers.get(id(m)) or []:
+            if fp.part.kind == "listed" or not fp.depends:
+                continue
+            leaves = leaves_in(fp.tree) if fp.tree is not None else []
+            params = frozenset(leaf.name for leaf in leaves) \
+                if leaves and all(leaf.kind == "param" for leaf in leaves) else None
+            pin = Pin(fp.part.span, "is written item by item, not as a loop over its values", params)
+            if pin not in self.a.pinned:
+                self.a.pinned.append(pin)
 
     def _loop_able(self, m: Module) -> bool:
         """Does each item of the container take exactly what the one before it returned (a for loop)?"""

@@ -468,10 +468,23 @@ def _join(core: Node | None, k: int) -> Node:
     return Bin("+", core, Lit(k)) if k > 0 else Bin("-", core, Lit(-k))
 
 
+def _scaled(t: Node) -> tuple[int, Node]:
+    """`3 * x` as (3, x), anything else as (1, t): the like terms that t_add collects."""
+    if isinstance(t, Bin) and t.op == "*" and isinstance(t.left, Lit) and is_int(t.left.value):
+        return int(t.left.value), t.right
+    return 1, t
+
+
 def t_add(a: Node, b: Node) -> Node:
     ca, ka = _split(a)
     cb, kb = _split(b)
-    core = cb if ca is None else ca if cb is None else Bin("+", ca, cb)
+    if ca is not None and cb is not None:
+        (ma, xa), (mb, xb) = _scaled(ca), _scaled(cb)
+        # like terms: `w // 2 + w // 2` is `2 * (w // 2)`, so a concat of two halves, split in two again
+        # (ShuffleNet's units), gives the same expression as its input rather than one nested a level deeper
+        core = t_mul(Lit(ma + mb), xa) if xa == xb and ma + mb > 0 else Bin("+", ca, cb)
+    else:
+        core = cb if ca is None else ca
     return _join(core, ka + kb)
 
 
@@ -496,7 +509,24 @@ def t_mul(a: Node, b: Node) -> Node:
 def t_floordiv(a: Node, b: Node) -> Node:
     if isinstance(b, Lit) and b.value == 1:
         return a
+    if isinstance(b, Lit) and is_int(b.value) and b.value > 0:
+        # an exact division of a multiple: `(2 * x) // 2` is x, and `-(2 * x) // 2` (a ceil division's inner
+        # step, `-(-n // 2)`) is -x, so `-(-(2 * x) // 2)` is x again
+        negated = isinstance(a, Unary) and a.op == "-"
+        m, x = _scaled(a.operand if isinstance(a, Unary) and negated else a)
+        if m != 1 and m % b.value == 0:
+            q = t_mul(Lit(m // b.value), x)
+            return t_neg(q) if negated else q
     return Bin("//", a, b)
+
+
+def t_neg(a: Node) -> Node:
+    """-a, with -(-x) as x and a number negated."""
+    if isinstance(a, Unary) and a.op == "-":
+        return a.operand
+    if isinstance(a, Lit) and is_int(a.value):
+        return Lit(-int(a.value))
+    return Unary("-", a)
 
 
 class Tracked(int):
@@ -545,7 +575,7 @@ class Tracked(int):
         return self._op(o, lambda a, b: a // b, t_floordiv, True)
 
     def __neg__(self) -> Any:
-        return track(-int(self), Lit(-int(self)) if isinstance(self.tree, Lit) else Unary("-", self.tree))
+        return track(-int(self), t_neg(self.tree))
 
     def __pos__(self) -> Any:
         return self
