@@ -231,3 +231,20 @@ def test_containers_comprehensions_chains_in_lists_and_declarations_round_trip()
     assert "[Blk(8)] + Blk(8) * 0 + [Conv2d(8, 1) -> BatchNorm2d as bn -> relu] as b" in out
     assert "    conv = Conv2d(c, 3, padding=d, dilation=d)\n" in out
     assert ir_of(out) == ir_of(text)
+
+
+def test_an_output_chain_breaks_as_an_assigned_one_does() -> None:
+    """`output x -> ...` keeps the author's break before `->` and breaks past the width (it was joined into one
+    130-column line: samples/googlenet.net's BasicConv2d)."""
+    text = ("block Basic(cout: int) {\n    input x: f32[B, C, H, W]\n"
+            "    output x -> Conv2d(cout, 3, stride=1, padding=1, bias=false) as conv\n"
+            "             -> BatchNorm2d(eps=0.001) as bn -> relu\n}\n\n"
+            "network N {\n    input x: f32[B, 3, 8, 8]\n"
+            "    output y = x -> Conv2d(8, 3, stride=1, padding=1, bias=false) as conv -> BatchNorm2d(eps=0.001) "
+            "as bn -> relu -> relu\n}\n")
+    out = assert_formats_faithfully(text)
+    assert "    output x -> Conv2d(cout, 3, stride=1, padding=1, bias=false) as conv\n" \
+           "             -> BatchNorm2d(eps=0.001) as bn -> relu\n" in out
+    assert "bn -> relu\n                 -> relu\n" in out
+    assert all(len(line) <= 120 for line in out.splitlines())
+    assert ir_of(out) == ir_of(text)
