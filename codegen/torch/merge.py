@@ -94,7 +94,11 @@ class Merger:
             for vi, lst in enumerate(lists):
                 for it in lst:
                     table.setdefault(_ident(it), []).append((vi, it))
-            for rows in table.values():
+            for key, rows in table.items():
+                if len({it.text for _, it in rows}) != 1 and len({it.plain or it.text for _, it in rows}) == 1:
+                    # an add in place in some instances and not in others: the plain sum in all of them
+                    table[key] = rows = [(vi, dataclasses.replace(it, text=it.plain or it.text, plain=None))
+                                         for vi, it in rows]
                 if len({it.text for _, it in rows}) != 1 or len({it.guard for _, it in rows}) != 1:
                     return None
             merged.append((order, table))
