@@ -273,3 +273,56 @@ def test_named_items_joined_by_plus_are_a_loop() -> None:
     assert net(torch.randn(1, 3, 8, 8)).shape == (1, 8, 2, 2)
     with pytest.raises(ValueError, match=r"t\.net:8:26: `Blk\(4\) \* \(d\[0\] - 1\)` had no items when compiled"):
         ns["Net"](d=(2, 3))  # type: ignore[operator]
+
+
+SPLIT = """
+block Unit(oup: int, stride: int) {
+    input x: f32[B, C, H, W]
+    if stride > 1 {
+        left = x -> Conv2d(oup // 2, 3, stride=stride, padding=1) as branch1
+        right = x
+    } else {
+        left, right = x -> chunk(2, dim=1)
+    }
+    right = right -> Conv2d(oup // 2, 3, stride=stride, padding=1) as branch2
+    output concat(left, right, dim=1)
+}
+network Net {
+    input img: f32[B, 4, H, W]
+    img -> Unit(8, 2) -> Unit(8, 1) -> y
+    output y
+}
+"""
+
+
+def test_a_layer_sized_by_the_arm_taken_makes_one_class() -> None:
+    """ShuffleNet's unit: `branch2` takes C channels after `right = x` and C / 2 after the chunk. Its two versions
+    are the two arms' lines (`if stride > 1: ... else: ...`), so the instances are one class, as torchvision's
+    InvertedResidual is; before, a class per arm, each refusing the other's arguments."""
+    code, ns = torch_namespace(SPLIT)
+    assert "class Unit_1" not in code and "raise ValueError" not in code
+    assert "nn.Conv2d(C, oup // 2, 3" in code and "nn.Conv2d(-(-C // 2), oup // 2, 3" in code
+    net = ns["Net"]().double().eval()  # type: ignore[operator]
+    u1, u2 = list(net.children())
+    assert u2.branch1 is None
+    x = torch.randn(1, 4, 6, 6, dtype=torch.float64)
+    with torch.no_grad():
+        h = torch.cat([u1.branch1(x), u1.branch2(x)], 1)
+        a, b = h.chunk(2, 1)
+        torch.testing.assert_close(net(x), torch.cat([a, u2.branch2(b)], 1))
+
+
+def test_a_layer_sized_by_an_if_with_an_arm_no_instance_took_stays_apart() -> None:
+    """`if stride > 1 {...} elif stride == 1 {...}`: arguments that take neither arm need a version of the line too,
+    and no instance showed it, so the line is not moved into the arms (the instances stay two classes, each
+    refusing what it cannot build). An `if` without `else` taken by one instance and skipped by another has all
+    its cases seen, and is one class."""
+    text = SPLIT.replace("    } else {\n", "    } elif stride == 1 {\n")
+    code, ns = torch_namespace(text)
+    assert "class Unit_1" in code
+    net = ns["Net"]().double().eval()  # type: ignore[operator]
+    assert net(torch.randn(1, 4, 6, 6, dtype=torch.float64)).shape == (1, 8, 3, 3)
+    two_ifs = SPLIT.replace("    } else {\n        left, right = x -> chunk(2, dim=1)\n    }",
+                            "    }\n    if stride == 1 {\n        left, right = x -> chunk(2, dim=1)\n    }")
+    code, _ = torch_namespace(two_ifs)
+    assert "class Unit_1" not in code and "raise ValueError" not in code
