@@ -180,6 +180,12 @@ def test_a_repetition_written_item_by_item_refuses_other_counts() -> None:
     assert len(net().layers) == 2  # type: ignore[operator]
     with pytest.raises(ValueError, match=r"t\.net:8:12: `Grow\(3\) \* n` is written item by item"):
         net(n=3)  # type: ignore[operator]
+    # the same as a comprehension that does not read its variable, compiled with one item (it was one loop of
+    # `Grow(C=4)`, whose second item met 7 channels in forward)
+    comp = GROWING.replace("Grow(3) * n", "[Grow(3) for i in range(n)]").replace("n: int = 2", "n: int = 1")
+    _, ns = torch_namespace(comp)
+    with pytest.raises(ValueError, match=r"t\.net:8:12: `\[Grow\(3\) for i in range\(n\)\]` is written item"):
+        ns["Net"](n=3)  # type: ignore[operator]
 
 
 HALVES = """

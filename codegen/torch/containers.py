@@ -92,8 +92,12 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
             continue
         # the items that one loop writes alike: seen alike twice, or one that returns what it takes (so the
         # next would be written as it is); `Grow(C=4), Grow(C=7)` compiled with n=2 says nothing of a third
-        # (a comprehension's items read the values before them by the loop variable: `widths[i - 1]`)
-        if part.kind == "repeat" and not _alike_after(m.body[first_at: first_at + len(mine)], mine):
+        # (a comprehension's items that read its variable take the values before them by it, `widths[i - 1]`;
+        # one whose items do not read it is a repetition)
+        var = r.names.loop_var(part.var) if part.kind == "comprehension" and part.var else None
+        reads_var = var is not None and any(re.search(rf"\b{re.escape(var)}\b", t) for t in mine)
+        if part.kind in ("repeat", "comprehension") and not reads_var \
+                and not _alike_after(m.body[first_at: first_at + len(mine)], mine):
             _unalike(r, m, mine)
             return None
         if len(set(mine)) > 1 and len(set(mine[1:])) == 1 and len(parts) == 1:
