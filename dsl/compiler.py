@@ -201,8 +201,6 @@ def compile_source(source: Source, overrides: dict[str, Any] | None = None,
     # The front end allocates many long-lived objects (parse trees, AST, IR) and almost no cyclic garbage;
     # CPython's cycle collector kept rescanning them, which made a 10,000-layer network cost ~1.5x more per
     # layer than a 1,000-layer one (bench/bench_check.py). Without it the cost per layer stays flat.
-    if overrides:  # a list given from Python (`{"widths": [32, 64]}`) is the language's list, a tuple
-        overrides = {k: _as_language_value(v) for k, v in overrides.items()}
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -210,10 +208,6 @@ def compile_source(source: Source, overrides: dict[str, Any] | None = None,
     finally:
         if enabled:
             gc.enable()
-
-
-def _as_language_value(v: Any) -> Any:
-    return tuple(_as_language_value(x) for x in v) if isinstance(v, (list, tuple)) else v
 
 
 def _compile_source(source: Source, overrides: dict[str, Any] | None, network: str | None,

@@ -31,7 +31,9 @@ class ElaboratorBase:
                  overrides: dict[str, int] | None = None) -> None:
         self.defs = definitions
         self.diags = diags
-        self.overrides = dict(overrides or {})
+        # A list from Python (`netc.check(path, {"widths": [8, 16]})`) is the language's list value, a tuple,
+        # as `--set widths=[8,16]` gives; without this it was refused as "is list, but got a list".
+        self.overrides = {k: _as_value(v) for k, v in (overrides or {}).items()}
         self.used_overrides: set[str] = set()
         self.bad_overrides: list[str] = []  # `--set` values of the wrong type (the CLI makes them usage errors)
         self.stack: list[tuple[str, Span | None, str]] = []  # (definition, call span, instance path)
@@ -97,3 +99,10 @@ class ElaboratorBase:
             return False
         self.error(ELEMENTS.code, f"{what} has {n:,} elements", span, label=f"{t}", help=ELEMENTS.hint())
         return True
+
+
+def _as_value(value: Any) -> Any:
+    """An override as the elaborator holds it: Python lists (nested too) become tuples."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_value(v) for v in value)
+    return value

@@ -137,19 +137,6 @@ def test_joined_lines_keep_meaning(path: Path) -> None:
 
 
 # -- generated programs ---------------------------------------------------------------------------
-def test_a_long_output_chain_is_broken_like_an_assignment() -> None:
-    """`output y = x -> ...` past the width breaks before `->`, aligned under the first arrow, as `y = x -> ...`
-    does (it used to come out as one 200-column line)."""
-    steps = " -> ".join(f"Linear(64) as layer{i}" for i in range(8))
-    text = f"network N {{\n    input x: f32[B, 64]\n    output y = x -> {steps}\n}}\n"
-    out = assert_formats_faithfully(text)
-    lines = out.splitlines()
-    assert max(len(line) for line in lines) <= 120 and len(lines) > 4
-    arrows = [line.index("->") for line in lines[3:-1]]
-    assert arrows and set(arrows) == {lines[2].index("->")}
-    assert out == format_text(out)
-
-
 def with_line_comments(text: str, data: st.DataObject) -> str:
     """Append `# cN` to some lines (`#` comments run to the end of the line, so only there)."""
     lines = text.split("\n")
@@ -243,4 +230,21 @@ def test_containers_comprehensions_chains_in_lists_and_declarations_round_trip()
     assert "[Blk(widths[i], d=2 ** i) for i in range(2)] as a" in out
     assert "[Blk(8)] + Blk(8) * 0 + [Conv2d(8, 1) -> BatchNorm2d as bn -> relu] as b" in out
     assert "    conv = Conv2d(c, 3, padding=d, dilation=d)\n" in out
+    assert ir_of(out) == ir_of(text)
+
+
+def test_an_output_chain_breaks_as_an_assigned_one_does() -> None:
+    """`output x -> ...` keeps the author's break before `->` and breaks past the width (it was joined into one
+    130-column line: samples/googlenet.net's BasicConv2d)."""
+    text = ("block Basic(cout: int) {\n    input x: f32[B, C, H, W]\n"
+            "    output x -> Conv2d(cout, 3, stride=1, padding=1, bias=false) as conv\n"
+            "             -> BatchNorm2d(eps=0.001) as bn -> relu\n}\n\n"
+            "network N {\n    input x: f32[B, 3, 8, 8]\n"
+            "    output y = x -> Conv2d(8, 3, stride=1, padding=1, bias=false) as conv -> BatchNorm2d(eps=0.001) "
+            "as bn -> relu -> relu\n}\n")
+    out = assert_formats_faithfully(text)
+    assert "    output x -> Conv2d(cout, 3, stride=1, padding=1, bias=false) as conv\n" \
+           "             -> BatchNorm2d(eps=0.001) as bn -> relu\n" in out
+    assert "bn -> relu\n                 -> relu\n" in out
+    assert all(len(line) <= 120 for line in out.splitlines())
     assert ir_of(out) == ir_of(text)

@@ -34,6 +34,9 @@ SMALLER = {
     "lstm_classifier.net": "vocab=1000",
     "vit_b_16.net": "image_size=32 patch_size=8 num_layers=2 num_heads=4 hidden_dim=32 mlp_dim=64 num_classes=10",
     "convnext_tiny.net": "c1=8 c2=16 c3=32 c4=64 num_classes=10",
+    "resnext50_32x4d.net": "layers=[1,1,1,1] groups=4 classes=10",
+    "wide_resnet50_2.net": "layers=[1,1,1,1] width_per_group=16 classes=10",
+    "shufflenet_v2_x1_0.net": "stages_repeats=[2,2,2] stages_out_channels=[8,16,32,64,128] classes=10",
 }
 
 

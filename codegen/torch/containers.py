@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ...dsl.ir import Module
+from ...dsl.parametric.analysis import FollowedPart
 from ...dsl.parametric.trees import (
     PREC_ATOM,
     Call,
@@ -17,6 +18,7 @@ from ...dsl.parametric.trees import (
     Unrenderable,
     first_value,
     is_int,
+    t_add,
     t_sub,
 )
 
@@ -115,18 +117,17 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
                          f"recompile the .net file with them (--set)")
             checks.append(f"if {count} < 1:\n    raise ValueError({where!r})")
         elif len(set(mine)) > 1:
-            other = next(x for x in mine if x != mine[0])
-            r.why[r._rel(m.path).split(".")[0]] = (
-                f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{mine[0]}`, then "
-                f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
+            _unalike(r, m, mine)
             return None
         pieces.append(("loop", _comprehension(mine[0], target, values)))
     for c in ctxs:
         ctx.used |= c.used
         ctx.needs |= c.needs
     if not indexed:  # items named by a pattern: the loop names them as the pattern does, for any count
-        if container != "nn.Sequential" or len(parts) != 1 or len(pieces) != 1 or checks:
+        if container != "nn.Sequential":
             return None
+        if len(parts) != 1 or len(pieces) != 1 or checks:
+            return _named_parts(r, m, parts, texts, ctx)
         only, tree = parts[0].part, parts[0].tree
         assert tree is not None
         grows_by_i = parts[0].steps is not None and r.names.loop_var(parts[0].steps.var) == "i"
@@ -167,6 +168,56 @@ def repeated(r: Renderer, m: Module, ctx: Ctx, container: str) -> str | None:
             body = "    " + body.replace("\n", "\n    ")
             return f"{container}({star}[\n{body}\n    for {tail}\n])"
     return fmt_call(container, args)
+
+
+def _named_parts(r: Renderer, m: Module, parts: list[FollowedPart], texts: list[str], ctx: Ctx) -> str | None:
+    """Items named by a pattern, joined by `+` (torchvision's RegNet stage: `block2-0` with the stride, then
+    `block2-1 ...` alike): `nn.Sequential(OrderedDict([('block2-0', A(...))] + [(f'block2-{i}', B(...)) for i
+    in range(1, d)]))`, each item named by its index in the whole container. None (the items listed, and the
+    class pinned to its arguments) when a repetition had no item when compiled, or its items are not alike."""
+    assert m.item_pattern is not None
+    pieces: list[str] = []
+    checks: list[str] = []
+    start: Node = Lit(0)
+    at = 0
+    for fp in parts:
+        part, tree = fp.part, fp.tree
+        mine, items = texts[at: at + part.items], m.body[at: at + part.items]
+        at += part.items
+        if part.kind == "listed" or tree is None or (not fp.depends and part.kind != "repeat"):
+            names = [x.name for x in items]
+            pieces.append("[" + ", ".join(f"({n!r}, {t})" for n, t in zip(names, mine)) + "]")
+            start = t_add(start, Lit(len(mine)))
+            continue
+        if part.kind == "repeat" and not mine:  # compiled with a count of 0: other counts are refused, as above
+            where = (f"{part.span.location()}: `{part.span.text}` had no items when compiled, so this class "
+                     f"cannot build them; recompile the .net file with the count (--set)")
+            checks.append(f"if {tree.render(ctx)} != 0:\n    raise ValueError({where!r})")
+            continue
+        # (whether one more item would be built alike is the front end's: a part that would not is not followed)
+        if part.kind != "repeat" or len(set(mine)) != 1:
+            return None
+        count = tree
+        stop = t_add(start, count)
+        bounds = stop.render(ctx) if start == Lit(0) else f"{start.render(ctx)}, {stop.render(ctx)}"
+        pieces.append(f"[(f{m.item_pattern!r}, {mine[0]}) for i in range({bounds})]")
+        start = stop
+    if re.search(r"\bi\b", " ".join(texts)):
+        return None  # an item reads a name `i` of its own: the loop variable would shadow it
+    ctx.needs.add("OrderedDict")
+    r.pending_checks += checks
+    body = "\n+ ".join(pieces)
+    one = f"nn.Sequential(OrderedDict({body}))"
+    if len(one) <= 88 and "\n" not in one:
+        return one
+    return f"nn.Sequential(OrderedDict(\n    {body.replace(chr(10), chr(10) + '    ')}\n))"
+
+
+def _unalike(r: Renderer, m: Module, mine: list[str]) -> None:
+    other = next((x for x in mine if x != mine[0]), mine[-1])
+    r.why[r._rel(m.path).split(".")[0]] = (
+        f"the items of `{m.span.text}` ({m.span.location()}) are not all alike (`{mine[0]}`, then "
+        f"`{other}`), so its count cannot become a loop; repeat only the items that are alike")
 
 
 def _comprehension(item: str, target: str, values: str) -> str:

@@ -84,7 +84,7 @@ class Merger:
             return None
         merged = []
         for side in ("init", "fwd"):
-            lists = [getattr(v, side) for v in views]
+            lists = self._split_by_arm([getattr(v, side) for v in views])
             # A line is identified by its layer and the `if` arm it sits in: `up` may be a different layer in
             # each arm of `if bilinear`.
             order = _topo([[_ident(it) for it in lst] for lst in lists])
@@ -94,7 +94,11 @@ class Merger:
             for vi, lst in enumerate(lists):
                 for it in lst:
                     table.setdefault(_ident(it), []).append((vi, it))
-            for rows in table.values():
+            for key, rows in table.items():
+                if len({it.text for _, it in rows}) != 1 and len({it.plain or it.text for _, it in rows}) == 1:
+                    # an add in place in some instances and not in others: the plain sum in all of them
+                    table[key] = rows = [(vi, dataclasses.replace(it, text=it.plain or it.text, plain=None))
+                                         for vi, it in rows]
                 if len({it.text for _, it in rows}) != 1 or len({it.guard for _, it in rows}) != 1:
                     return None
             merged.append((order, table))
@@ -103,6 +107,41 @@ class Merger:
             if plan is not None:
                 return plan
         return None
+
+    def _split_by_arm(self, lists: list[list[Item]]) -> list[list[Item]]:
+        """A line outside any `if` written differently in instances that took different arms of one `if`
+        (ShuffleNet's `branch2` takes `C` after `right = x` in the stride arm, `-(-C // 2)` after the `chunk` of
+        the other): each version is that arm's line, as if written inside it, so the instances make one class
+        with `if stride > 1: ... else: ...` rather than a class per arm."""
+        texts: dict[str, set[str]] = {}
+        for lst in lists:
+            for it in lst:
+                if not it.guard:
+                    texts.setdefault(it.key, set()).add(it.plain or it.text)
+        differing = {k for k, ts in texts.items() if len(ts) > 1}
+        if not differing:
+            return lists
+        ifs = [i for i in self.ifs if all(v.a.decisions.get(i) is not None for v in self.views)
+               and len({v.a.decisions.get(i) for v in self.views}) > 1]
+        moved: dict[str, int] = {}
+        for key in differing:
+            for if_id in ifs:
+                by_arm: dict[int | None, set[str]] = {}
+                for v, lst in zip(self.views, lists):
+                    for it in lst:
+                        if it.key == key and not it.guard:
+                            by_arm.setdefault(v.a.decisions.get(if_id), set()).add(it.plain or it.text)
+                stmt = self.ifs[if_id]
+                arms = set(range(len(stmt.branches))) | {len(stmt.branches) if stmt.orelse else -1}
+                # every arm seen: an argument taking an arm no instance took would find no version of the line
+                if all(len(ts) == 1 for ts in by_arm.values()) and set(by_arm) == arms:
+                    moved[key] = if_id
+                    break
+        if not moved:
+            return lists
+        return [[dataclasses.replace(it, guard=((moved[it.key], v.a.decisions[moved[it.key]]),))
+                 if it.key in moved and not it.guard else it for it in lst]
+                for v, lst in zip(self.views, lists)]
 
     def _present_ok(self, table: dict[str, list[tuple[int, Item]]], guarded: bool) -> bool:
         n = len(self.views)

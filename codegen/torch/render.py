@@ -45,6 +45,9 @@ class Item:
     shapes: list[list[str]] = field(default_factory=list)  # forward items: output shapes, dim by dim
     used: frozenset[tuple[str, str]] = frozenset()
     where: str = ""  # the .net location of the layer or step the line comes from
+    # an in-place residual add (`y += x`) as the plain sum (`y = y + x`): what a class writes when another
+    # instance may not add in place there (its `y` is the block's input: RegNet's `x0 + f(x)` without `proj`)
+    plain: str | None = None
 
 
 @dataclass
@@ -270,7 +273,24 @@ class Renderer:
         return m.outputs[0].id == prev.id
 
     def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
-        return repeated(self, m, ctx, container)
+        text = repeated(self, m, ctx, container)
+        if text is None:
+            self._pin_unrolled(m)
+        return text
+
+    def _pin_unrolled(self, m: Module) -> None:
+        """A repetition or comprehension whose count or values the arguments change, written item by item (its
+        items are not alike): the class holds only for this instance's arguments. Without the pin, a class built
+        with `stages_repeats=(2, 1, 3)` silently kept the compiled counts."""
+        for fp in self.a.containers.get(id(m)) or []:
+            if fp.part.kind == "listed" or not fp.depends or any(p.span == fp.part.span for p in self.a.pinned):
+                continue  # (a part the front end found cannot loop is pinned already, to the count's parameters)
+            leaves = leaves_in(fp.tree) if fp.tree is not None else []
+            params = frozenset(leaf.name for leaf in leaves) \
+                if leaves and all(leaf.kind == "param" for leaf in leaves) else None
+            pin = Pin(fp.part.span, "is written item by item, not as a loop over its values", params)
+            if pin not in self.a.pinned:
+                self.a.pinned.append(pin)
 
     def _loop_able(self, m: Module) -> bool:
         """Does each item of the container take exactly what the one before it returned (a for loop)?"""
@@ -461,11 +481,12 @@ class Renderer:
                             else want in self.dinfo.rebound_in_ifs()))
         named = {(self.dinfo.inputs[j].name if j < len(self.dinfo.inputs) else v.name): v.id
                  for j, v in enumerate(mod.inputs)}
+        aliased: dict[int, tuple[str, str, str, str]] = {}  # value id -> (source name, variable before, alias, its variable)
         for i, u in enumerate(units):
             while events and events[0][0] < u.span.start:
                 at, want, src, guard = events.pop(0)
-                self._alias(fwd, at, want, src, guard, named, var, holder, loc)
-            args = [var[v.id] for v in u.inputs]
+                self._alias(fwd, at, want, src, guard, named, var, holder, loc, aliased)
+            args = [self._read_as(u, v.id, var, holder, aliased) for v in u.inputs]
             expr, ctx, pack = u.make(args)
             self.needs |= ctx.needs
             targets = []
@@ -479,7 +500,9 @@ class Renderer:
                 if v.id in pref:
                     cands.append((pref[v.id], False))
                 if k == 0 and u.inputs and last(u.inputs[0].id) == i and u.inputs[0].id not in self.state_refs:
-                    if u.inputs[0].id in input_ids:
+                    # (an input read by an alias, `x0 = x`, continues in the alias's name, as where `x0` is a
+                    # layer's result)
+                    if u.inputs[0].id in input_ids and args[0] not in {t for *_, t in aliased.values()}:
                         cands.append(("x", False))
                     cands.append((var[u.inputs[0].id], True))
                 if v.id in prop:
@@ -502,11 +525,13 @@ class Renderer:
                 holder[chosen] = v.id
                 targets.append(chosen)
             text = expr if all(t == "_" for t in targets) else f"{pack(targets)} = {expr}"
+            plain = None
             if len(targets) == 1 and (inplace := _AUGMENTED.fullmatch(expr)):
                 op = "+" if inplace["method"] == "add" else "-"
                 first, arg = inplace["var"], inplace["arg"]
                 # `y = y.add_(x)` is `y += x`; into another name (`y = a.add_(b)`) it reads as the sum it is
-                text = f"{first} {op}= {arg}" if first == targets[0] else f"{targets[0]} = {first} {op} {arg}"
+                plain = f"{targets[0]} = {first} {op} {arg}"
+                text = f"{first} {op}= {arg}" if first == targets[0] else plain
             if u.loop is not None:
                 item = loc.name("layer", ("loop", u.key), what="value")
                 carried = ", ".join(targets)
@@ -515,29 +540,44 @@ class Renderer:
             cctx = self.names.comment_ctx()
             shapes = [[self._dim_text(d, cctx) for d in a.types.get(v.id, v.type).dims] for v in u.outputs]
             fwd.append(Item(u.key, u.guard, u.raw, text, shapes=shapes, used=frozenset(ctx.used),
-                            where=u.span.location()))
+                            where=u.span.location(), plain=plain if plain != text else None))
             for v in u.outputs:
                 if v.id in pref:
                     named[pref[v.id]] = v.id
         for at, want, src, guard in events:
-            self._alias(fwd, at, want, src, guard, named, var, holder, loc)
+            self._alias(fwd, at, want, src, guard, named, var, holder, loc, aliased)
         fwd += self._output_aliases(mod, a, var, loc)
         ret = "return " + ", ".join(var[v.id] for v in mod.outputs)
         return View(mod, a, self.init, fwd, ret, params, self.needs, self.why)
 
     @staticmethod
     def _alias(fwd: list[Item], at: int, want: str, src: str, guard: tuple[tuple[int, int], ...],
-               named: dict[str, int], var: dict[int, str], holder: dict[str, int], loc: Any) -> None:
-        """`res = x` (the source's alias, in an `if` arm): the value `x` holds is read as `res` from here on."""
+               named: dict[str, int], var: dict[int, str], holder: dict[str, int], loc: Any,
+               aliased: dict[int, tuple[str, str, str, str]]) -> None:
+        """`res = x` (the source's alias, in an `if` arm): the value `x` holds is read as `res` from here on
+        (a line that reads it by the name `x` only still reads `x`: see _read_as)."""
         vid = named.get(src)
         if vid is None or vid not in var:
             return  # not a tensor this forward names (a size, a value of the source's arithmetic)
         target = loc.name(want, ("var", want), what="value")
         if var[vid] != target:
             fwd.append(Item(f"alias:{want}@{at}", guard, want, f"{target} = {var[vid]}"))
+            aliased[vid] = (src, var[vid], want, target)
             var[vid] = target
             holder[target] = vid
         named[want] = vid
+
+    def _read_as(self, u: Any, vid: int, var: dict[int, str], holder: dict[str, int],
+                 aliased: dict[int, tuple[str, str, str, str]]) -> str:
+        """The variable a line reads a value by: after `x0 = x` (an arm with no `proj`), `fx = x -> f` reads `x`
+        as the instances that took the other arm (`x0 = x -> proj`) do, so their lines are alike."""
+        name = var[vid]
+        if vid in aliased:
+            src, before, want, _ = aliased[vid]
+            names = self.dinfo.names_read_at(u.span)
+            if names is not None and src in names and want not in names and holder.get(before) == vid:
+                return before
+        return name
 
     def _output_aliases(self, mod: Module, a: Analysis, var: dict[int, str], loc: Any) -> list[Item]:
         """`y = h` where the source binds an output by an alias inside an `if` arm this instance took, so that

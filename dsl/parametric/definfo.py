@@ -38,6 +38,9 @@ class DefInfo:
     # in the other)
     aliases: dict[str, list[tuple[str, tuple[tuple[int, int], ...], int]]] = field(default_factory=dict)
     output_names: list[str | None] = field(default_factory=list)  # `output y`: the name each output reads
+    # each statement (not an `if`) as (source id, start, end, the names it reads): after `x0 = x` a line that
+    # reads `x` by that name is written reading `x`, one that reads `x0` reading `x0`
+    reads: list[tuple[int, int, int, frozenset[str]]] = field(default_factory=list)
     _rebound: set[str] | None = field(default=None, repr=False)
 
     @classmethod
@@ -51,6 +54,11 @@ class DefInfo:
 
     def _scan(self, stmts: tuple[ast.Stmt, ...], callables: set[str]) -> None:
         for s in stmts:
+            read = s.value if isinstance(s, ast.Assign) else s.expr if isinstance(s, ast.ExprStmt) else \
+                s if isinstance(s, ast.Output) else None
+            if read is not None:
+                self.reads.append((id(s.span.source), s.span.start, s.span.end,
+                                   frozenset(n.id for n in walk(read) if isinstance(n, ast.Name))))
             if isinstance(s, ast.Input):
                 self.inputs.append(s)
             elif isinstance(s, ast.Assign):
@@ -84,6 +92,13 @@ class DefInfo:
                         self.branches.append(Branch(s, k, body[0].span.start, body[-1].span.end,
                                                     id(body[0].span.source)))
                     self._scan(body, callables)
+
+    def names_read_at(self, span: Any) -> frozenset[str] | None:
+        """The names read by the statement that holds `span` (None: not inside one)."""
+        for source_id, start, end, names in self.reads:
+            if source_id == id(span.source) and start <= span.start and span.end <= end:
+                return names
+        return None
 
     def rebound_in_ifs(self) -> set[str]:
         """The names some statement inside an `if` arm binds (a layer's result or an alias)."""

@@ -493,12 +493,19 @@ def _join(core: Node | None, k: int) -> Node:
 
 
 def _merged(a: Node, b: Node, sign: int) -> Node | None:
-    """a + b or a - b with like terms merged (`init + growth + growth` is `init + 2 * growth`), or None when
-    they share no term (then only their constants fold, and the expression keeps the shape it was written in)."""
+    """a + b or a - b with like terms merged (`init + growth + growth` is `init + 2 * growth`; ShuffleNet's
+    `w // 2 + w // 2` is `2 * (w // 2)`, which t_floordiv halves back to `w // 2`), or None when they share no term (then only their constants fold, and the expression keeps the shape it was written in)."""
     from .linear import combine, linear, shares_terms, tree_of_linear  # linear.py builds on this module's nodes
 
     la, lb = linear(a), linear(b)
     return tree_of_linear(combine(la, lb, sign)) if shares_terms(la, lb) else None
+
+
+def _scaled(t: Node) -> tuple[int, Node]:
+    """`3 * x` as (3, x), anything else as (1, t): a multiple that t_floordiv divides exactly."""
+    if isinstance(t, Bin) and t.op == "*" and isinstance(t.left, Lit) and is_int(t.left.value):
+        return int(t.left.value), t.right
+    return 1, t
 
 
 def t_add(a: Node, b: Node) -> Node:
@@ -537,7 +544,24 @@ def t_mul(a: Node, b: Node) -> Node:
 def t_floordiv(a: Node, b: Node) -> Node:
     if isinstance(b, Lit) and b.value == 1:
         return a
+    if isinstance(b, Lit) and is_int(b.value) and b.value > 0:
+        # an exact division of a multiple: `(2 * x) // 2` is x, and `-(2 * x) // 2` (a ceil division's inner
+        # step, `-(-n // 2)`) is -x, so `-(-(2 * x) // 2)` is x again
+        negated = isinstance(a, Unary) and a.op == "-"
+        m, x = _scaled(a.operand if isinstance(a, Unary) and negated else a)
+        if m != 1 and m % b.value == 0:
+            q = t_mul(Lit(m // b.value), x)
+            return t_neg(q) if negated else q
     return Bin("//", a, b)
+
+
+def t_neg(a: Node) -> Node:
+    """-a, with -(-x) as x and a number negated."""
+    if isinstance(a, Unary) and a.op == "-":
+        return a.operand
+    if isinstance(a, Lit) and is_int(a.value):
+        return Lit(-int(a.value))
+    return Unary("-", a)
 
 
 class Tracked(int):
@@ -586,7 +610,7 @@ class Tracked(int):
         return self._op(o, lambda a, b: a // b, t_floordiv, True)
 
     def __neg__(self) -> Any:
-        return track(-int(self), Lit(-int(self)) if isinstance(self.tree, Lit) else Unary("-", self.tree))
+        return track(-int(self), t_neg(self.tree))
 
     def __pos__(self) -> Any:
         return self

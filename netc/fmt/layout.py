@@ -175,11 +175,12 @@ class Printer:
             if s.where:
                 text += " where " + ", ".join(expr(c) for c in s.where)
             self.emit(indent, text, s.span.start, s.span.end)
+        elif isinstance(s, ast.Output) and len(s.items) == 1:
+            # one value: laid out as an assignment's chain is (`output x -> Conv2d(...) as conv` breaks before
+            # `->` past WIDTH and where the author broke it, rather than being joined into one long line)
+            item = s.items[0]
+            self.chain_statement(indent, "output " + (f"{item.name} = " if item.name else ""), item.value, s.span)
         elif isinstance(s, ast.Output):
-            if len(s.items) == 1:  # `output y = x -> ...`: a chain that may run over lines, as in an assignment
-                only = s.items[0]
-                self.chain_statement(indent, "output " + (f"{only.name} = " if only.name else ""), only.value, s.span)
-                return
             items = [(f"{i.name} = " if i.name else "") + expr(i.value) for i in s.items]
             self.emit(indent, "output " + ", ".join(items), s.span.start, s.span.end)
         elif isinstance(s, ast.Assign):
