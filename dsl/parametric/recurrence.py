@@ -20,7 +20,7 @@ from ..ir import Module, OpNode
 from ..ops import OPS, AttrError, ShapeError
 from ..types import TensorType
 from .evaluate import Val
-from .linear import combine, linear, tree_of_linear
+from .linear import combine, linear, substitute, tree_of_linear
 from .trees import Leaf, LoopVar, Node, Unfollowed, leaves_in, loop_vars_in, plain, t_add, t_mul, track, tree_of
 
 if TYPE_CHECKING:
@@ -155,6 +155,7 @@ def growing(items: list[OpNode | Module], a: Analysis, own: Callable[[Module], A
         return None
     args0 = infos[0].args  # type: ignore[union-attr]
     grows: list[tuple[str, int, Node, Node]] = []
+    by: list[int] = []
     read = sizes_read(mine)
     for j, (x, y) in enumerate(zip(t_in.dims, t_out.dims)):
         if isinstance(x, Dim) or isinstance(y, Dim):
@@ -176,7 +177,8 @@ def growing(items: list[OpNode | Module], a: Analysis, own: Callable[[Module], A
         if theirs is None:
             return None
         grows.append((tx.name, j, args0[tx.name].tree, theirs))
-    if not grows or not _values_agree(mods, infos, grows, a):  # type: ignore[arg-type]
+        by.append(plain(y) - plain(x))  # the step's value for this instance, in the block's own analysis
+    if not grows or not _values_agree(mods, infos, grows, by, a):  # type: ignore[arg-type]
         return None
     for k, info in enumerate(infos):
         i = LoopVar(var, at, k, k)
@@ -210,23 +212,20 @@ def _in_callers_terms(step: Node, args: dict[str, Val]) -> Node | None:
             return None
         return val.tree
 
-    from .linear import substitute
-
     out = substitute(step, swap)
     return None if missing else out
 
 
 def _values_agree(mods: list[Module], infos: list[ChildInfo], grows: list[tuple[str, int, Node, Node]],
-                  a: Analysis) -> bool:
-    """The compiled items' own sizes follow `first + k * step`: item k takes it, the last makes the next."""
-    for name, j, _, _ in grows:
-        values = [plain(info.args[name].value) for info in infos]
-        out_t = a.types.get(mods[-1].outputs[0].id)
-        made = plain(out_t.dims[j]) if out_t is not None else None
-        if not all(isinstance(v, int) for v in values) or not isinstance(made, int):
+                  by: list[int], a: Analysis) -> bool:
+    """The compiled items' own sizes follow `first + k * step`, the step the block's analysis gives: item k
+    takes it, and the last makes the next."""
+    out_t = a.types.get(mods[-1].outputs[0].id)
+    for (name, j, _, _), step in zip(grows, by):
+        values = [plain(info.args[name].value) for info in infos] + [plain(out_t.dims[j]) if out_t else None]
+        if not all(isinstance(v, int) for v in values):
             return False
-        step = (made - values[-1])
-        if any(values[k] != values[0] + k * step for k in range(len(values))):
+        if any(v != values[0] + k * step for k, v in enumerate(values)):  # type: ignore[operator]
             return False
     return True
 
