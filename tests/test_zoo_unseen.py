@@ -173,8 +173,7 @@ network Net(n: int = 2) {
 
 def test_a_repetition_whose_widths_grow_by_a_step_is_a_loop_for_any_count() -> None:
     """The items' input widths grow by the step the block's own shapes give (4, 7, 10, ...: each adds `growth`
-    channels), so one loop builds any count; it used to build the compiled count silently. A comprehension of
-    the same items compiled with one item cannot tell the step apart from the loop: it refuses other counts."""
+    channels), so one loop builds any count; it used to build the compiled count silently."""
     code, ns = torch_namespace(GROWING)
     assert "[Grow(C=3 * i + 4, growth=3) for i in range(n)]" in code
     net = ns["Net"]
@@ -183,12 +182,17 @@ def test_a_repetition_whose_widths_grow_by_a_step_is_a_loop_for_any_count() -> N
         convs = [m for m in model.layers.modules() if isinstance(m, torch.nn.Conv2d)]
         assert [c.in_channels for c in convs] == [4 + 3 * k for k in range(n)]  # hand-derived
         assert model(torch.randn(1, 4, 5, 5)).shape == (1, 4 + 3 * n, 5, 5)
-    # the same as a comprehension that does not read its variable, compiled with one item (it was one loop of
-    # `Grow(C=4)`, whose second item met 7 channels in forward)
+    # the same items as a comprehension over range(n), compiled with one item (it was one loop of `Grow(C=4)`,
+    # whose second item met 7 channels in forward): the step is the block's, so the loop holds for any n; over
+    # other values (a list) the variable is not the index, and other lists are refused by line
     comp = GROWING.replace("Grow(3) * n", "[Grow(3) for i in range(n)]").replace("n: int = 2", "n: int = 1")
-    _, ns = torch_namespace(comp)
-    with pytest.raises(ValueError, match=r"t\.net:8:12: `\[Grow\(3\) for i in range\(n\)\]` is written item"):
-        ns["Net"](n=3)  # type: ignore[operator]
+    code, ns = torch_namespace(comp)
+    assert "[Grow(C=3 * i + 4, growth=3) for i in range(n)]" in code
+    assert ns["Net"](n=3)(torch.randn(1, 4, 5, 5)).shape == (1, 13, 5, 5)  # type: ignore[operator]
+    listed = GROWING.replace("Grow(3) * n", "[Grow(3) for i in ks]").replace("n: int = 2", "ks: list = [0]")
+    _, ns = torch_namespace(listed)
+    with pytest.raises(ValueError, match=r"t\.net:8:12: `\[Grow\(3\) for i in ks\]` is written item"):
+        ns["Net"](ks=(0, 1))  # type: ignore[operator]
 
 
 HALVES = """

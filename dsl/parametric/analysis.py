@@ -18,6 +18,7 @@ from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Requirements, Val, collecting, evaluate, note_too_deep
 from .recurrence import Steps, after, built_alike, count_dependent, growing, reads_loop
 from .trees import (
+    Call,
     IfExp,
     Leaf,
     Lit,
@@ -400,10 +401,13 @@ class Analyzer:
             return fp
         if part.kind == "comprehension" and reads_loop(last, a.types, part.span.start):
             return fp
-        if part.kind == "repeat":
-            steps = growing(items, a, self._own_exact, part.span.start, "i")
+        # sizes that grow by a step: over a repetition, or a comprehension over `range(n)` (its variable is then
+        # the item's index, which the step multiplies)
+        count = fp.tree if part.kind == "repeat" else _range_count(fp.tree)
+        if count is not None:
+            steps = growing(items, a, self._own_exact, part.span.start, part.var or "i")
             if steps is not None and isinstance(last, Module):
-                after(steps, fp.tree, last, a)
+                after(steps, count, last, a)
                 if fp.depends:
                     count_dependent(last, part.span.start, steps, a)
                 return FollowedPart(part, fp.tree, fp.depends, steps)
@@ -523,6 +527,11 @@ class Analyzer:
             a.types[v.id] = sub.types.get(v.id, v.type)
         names = [p.name for p in cdefn.params] + sub.syms
         a.children[id(child)] = ChildInfo({n: sub.env[n] for n in names if n in sub.env})
+
+
+def _range_count(values: Node) -> Node | None:
+    """`n` of `range(n)`: the count of a comprehension whose variable is its item's index."""
+    return values.args[0] if isinstance(values, Call) and values.func == "range" and len(values.args) == 1 else None
 
 
 def _chosen_values(s: ast.If, conds: list[Node | None], before: dict[str, Val], env: dict[str, Val],
