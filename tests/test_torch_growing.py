@@ -4,93 +4,25 @@ A loop of alike items is right for any count only when each item makes the sizes
 layer makes `C + growth` channels from `C`, so layer i of a block takes `C0 + i * growth`: that becomes the
 loop torchvision writes. Items that change otherwise (widths that halve, or one compiled item whose next one
 would differ) are written out, and the class refuses other counts, naming the line, where it used to build the
-compiled count (or items that no longer fit) without a word. The oracles are torch modules written here after
-torchvision's densenet.py, the compiler's own layout for each `--set`, and parameter counts derived by hand.
+compiled count (or items that no longer fit) without a word. The oracles are copies of torchvision's densenet.py
+(tests/torchvision_zoo_ref.py), the compiler's own layout for each `--set`, and parameter counts derived by hand.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
 
 import netc  # noqa: E402
 from netc.codegen import get_backend  # noqa: E402
 
 from .conftest import ROOT, torch_namespace  # noqa: E402
+from .torchvision_zoo_ref import DenseNet  # noqa: E402
 
 DENSENET = ROOT / "samples" / "densenet121.net"
-
-
-# -- torchvision's DenseNet (torchvision/models/densenet.py, BSD-3-Clause), without checkpointing ------------
-class _DenseLayer(nn.Module):
-    def __init__(self, num_input_features: int, growth_rate: int, bn_size: int) -> None:
-        super().__init__()
-        self.norm1 = nn.BatchNorm2d(num_input_features)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1, stride=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
-        self.relu2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
-
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        concated = torch.cat(features, 1)
-        bottleneck = self.conv1(self.relu1(self.norm1(concated)))
-        return self.conv2(self.relu2(self.norm2(bottleneck)))
-
-
-class _DenseBlock(nn.ModuleDict):
-    def __init__(self, num_layers: int, num_input_features: int, bn_size: int, growth_rate: int) -> None:
-        super().__init__()
-        for i in range(num_layers):
-            layer = _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size)
-            self.add_module(f"denselayer{i + 1}", layer)
-
-    def forward(self, init_features: torch.Tensor) -> torch.Tensor:
-        features = [init_features]
-        for _, layer in self.items():
-            features.append(layer(features))
-        return torch.cat(features, 1)
-
-
-class _Transition(nn.Sequential):
-    def __init__(self, num_input_features: int, num_output_features: int) -> None:
-        super().__init__()
-        self.norm = nn.BatchNorm2d(num_input_features)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv = nn.Conv2d(num_input_features, num_output_features, kernel_size=1, stride=1, bias=False)
-        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
-
-
-class DenseNet(nn.Module):
-    def __init__(self, growth_rate: int = 32, block_config: tuple[int, ...] = (6, 12, 24, 16),
-                 num_init_features: int = 64, bn_size: int = 4, num_classes: int = 1000) -> None:
-        super().__init__()
-        self.features = nn.Sequential(OrderedDict([
-            ("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
-            ("norm0", nn.BatchNorm2d(num_init_features)),
-            ("relu0", nn.ReLU(inplace=True)),
-            ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
-        ]))
-        num_features = num_init_features
-        for i, num_layers in enumerate(block_config):
-            block = _DenseBlock(num_layers, num_features, bn_size, growth_rate)
-            self.features.add_module(f"denseblock{i + 1}", block)
-            num_features = num_features + num_layers * growth_rate
-            if i != len(block_config) - 1:
-                trans = _Transition(num_features, num_features // 2)
-                self.features.add_module(f"transition{i + 1}", trans)
-                num_features = num_features // 2
-        self.features.add_module("norm5", nn.BatchNorm2d(num_features))
-        self.classifier = nn.Linear(num_features, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.features(x), inplace=True)
-        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1))
 
 
 def layout(model: nn.Module) -> dict[str, tuple[int, ...]]:

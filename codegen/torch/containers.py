@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...dsl.ir import Module
 from ...dsl.parametric.analysis import FollowedPart
+from ...dsl.parametric.loopvars import first_value
 from ...dsl.parametric.trees import (
     PREC_ATOM,
     Call,
@@ -16,7 +17,6 @@ from ...dsl.parametric.trees import (
     LoopContext,
     Node,
     Unrenderable,
-    first_value,
     is_int,
     t_add,
     t_sub,

@@ -8,6 +8,7 @@ from ...dsl import ast
 from ...dsl.dims import Dim
 from ...dsl.ops import REQUIRED
 from ...dsl.parametric.evaluate import EvalError, Val, evaluate
+from ...dsl.parametric.loopvars import loop_vars_in
 from ...dsl.parametric.trees import (
     PREC_AND,
     PREC_MUL,
@@ -20,7 +21,6 @@ from ...dsl.parametric.trees import (
     Unrenderable,
     is_int,
     literal,
-    loop_vars_in,
     plain,
 )
 from .guards import _GuardEmitter, _message

@@ -10,26 +10,25 @@ from typing import TYPE_CHECKING, Any
 from ...dsl.dims import Dim
 from ...dsl.ir import Module, OpNode, StateNode, Value
 from ...dsl.ops import REQUIRED
-from ...dsl.parametric.analysis import Analysis, NodeInfo, Pin, same
+from ...dsl.parametric.analysis import Analysis, NodeInfo, same
 from ...dsl.parametric.definfo import SpanKey, span_key
+from ...dsl.parametric.loopvars import loops_written_as_values
 from ...dsl.parametric.trees import (
     Ctx,
     Lit,
     Tracked,
     Unrenderable,
-    leaves_in,
-    loops_written_as_values,
     render_dim,
 )
 from ..naming import attribute_namespace, local_namespace, plain_attribute, registered_name
 from .containers import fmt_call, repeated
 from .emitters import Attrs, Emitter
 from .ops import EMITTERS
+from .pins import pin_unrolled, pin_written_loops
 from .state import declaration, tensor_text
 
 if TYPE_CHECKING:
     from .generator import Generator
-
 
 
 Guard = tuple[tuple[int, int], ...]
@@ -171,25 +170,9 @@ class Renderer:
                 rank = {name: i for i, name in enumerate(mod.registration)}
                 self.init.sort(key=lambda it: rank.get(it.raw, len(rank)))
             view = self._name_values(mod, a)
-        self._pin_comprehensions(written)
+        pin_written_loops(self.a, written)
         return view
 
-    def _pin_comprehensions(self, written: set[int]) -> None:
-        """A comprehension over the arguments whose variable was written as a value somewhere (its items listed
-        one by one, or a width it chose read by a later layer) holds only for this instance's arguments."""
-        for parts in self.a.containers.values():
-            for fp in parts:
-                if fp.part.kind != "listed" and fp.depends and fp.part.span.start in written \
-                        and not any(pin.span == fp.part.span for pin in self.a.pinned):  # pinned by the front end
-                    leaves = leaves_in(fp.tree) if fp.tree is not None else []
-                    params = frozenset(leaf.name for leaf in leaves) \
-                        if leaves and all(leaf.kind == "param" for leaf in leaves) else None
-                    why = "is written item by item, not as a loop over its values"
-                    if fp.part.kind == "repeat" and fp.steps is None:  # a size it makes was written (Unfollowed)
-                        why = "makes sizes that change with its count, and a later layer is built from them"
-                    pin = Pin(fp.part.span, why, params)
-                    if pin not in self.a.pinned:
-                        self.a.pinned.append(pin)
 
     def _declare(self, state: StateNode) -> None:
         """`param class_token: ...` -> `self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))`."""
@@ -275,22 +258,9 @@ class Renderer:
     def _repeated(self, m: Module, ctx: Ctx, container: str) -> str | None:
         text = repeated(self, m, ctx, container)
         if text is None:
-            self._pin_unrolled(m)
+            pin_unrolled(self.a, m)
         return text
 
-    def _pin_unrolled(self, m: Module) -> None:
-        """A repetition or comprehension whose count or values the arguments change, written item by item (its
-        items are not alike): the class holds only for this instance's arguments. Without the pin, a class built
-        with `stages_repeats=(2, 1, 3)` silently kept the compiled counts."""
-        for fp in self.a.containers.get(id(m)) or []:
-            if fp.part.kind == "listed" or not fp.depends or any(p.span == fp.part.span for p in self.a.pinned):
-                continue  # (a part the front end found cannot loop is pinned already, to the count's parameters)
-            leaves = leaves_in(fp.tree) if fp.tree is not None else []
-            params = frozenset(leaf.name for leaf in leaves) \
-                if leaves and all(leaf.kind == "param" for leaf in leaves) else None
-            pin = Pin(fp.part.span, "is written item by item, not as a loop over its values", params)
-            if pin not in self.a.pinned:
-                self.a.pinned.append(pin)
 
     def _loop_able(self, m: Module) -> bool:
         """Does each item of the container take exactly what the one before it returned (a for loop)?"""

@@ -16,6 +16,7 @@ from ..source import Span
 from ..types import TensorType
 from .definfo import DefInfo, SpanKey, match_args, span_key
 from .evaluate import EvalError, Requirements, Val, collecting, evaluate, note_too_deep
+from .loopvars import LoopVar
 from .recurrence import Steps, after, built_alike, count_dependent, growing, reads_loop
 from .trees import (
     Call,
@@ -23,7 +24,6 @@ from .trees import (
     Leaf,
     Lit,
     Local,
-    LoopVar,
     Node,
     TooDeep,
     Tracked,

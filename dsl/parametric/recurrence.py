@@ -21,7 +21,17 @@ from ..ops import OPS, AttrError, ShapeError
 from ..types import TensorType
 from .evaluate import Val
 from .linear import combine, linear, substitute, tree_of_linear
-from .trees import Leaf, LoopVar, Node, Unfollowed, leaves_in, loop_vars_in, plain, t_add, t_mul, track, tree_of
+from .loopvars import LoopVar, Unfollowed, loop_vars_in
+from .trees import (
+    Leaf,
+    Node,
+    leaves_in,
+    plain,
+    t_add,
+    t_mul,
+    track,
+    tree_of,
+)
 
 if TYPE_CHECKING:
     from .analysis import Analysis, ChildInfo
