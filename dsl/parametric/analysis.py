@@ -395,7 +395,7 @@ class Analyzer:
         if fp.tree is None or part.kind == "listed" or not items:
             return fp
         last = items[-1]
-        if built_alike(last, a, self._own_exact):
+        if built_alike(last, a, self.own):
             if fp.depends:
                 count_dependent(last, part.span.start, None, a)
             return fp
@@ -405,7 +405,7 @@ class Analyzer:
         # the item's index, which the step multiplies)
         count = fp.tree if part.kind == "repeat" else _range_count(fp.tree)
         if count is not None:
-            steps = growing(items, a, self._own_exact, part.span.start, part.var or "i")
+            steps = growing(items, a, self.own, part.span.start, part.var or "i")
             if steps is not None and isinstance(last, Module):
                 after(steps, count, last, a)
                 if fp.depends:
@@ -417,10 +417,6 @@ class Analyzer:
             a.pinned.append(Pin(part.span, "is written item by item: each item is built from sizes the one before "
                                            "makes, which a loop over other counts would not follow", params))
         return FollowedPart(part, None, fp.depends)
-
-    def _own_exact(self, mod: Module) -> Analysis:
-        """A block's own analysis (its sizes in terms of its own arguments), for the recurrence of a repetition."""
-        return self.own(mod)
 
     def _node(self, node: OpNode, a: Analysis, info: DefInfo) -> None:
         spec = OPS[node.op]
